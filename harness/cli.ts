@@ -1,0 +1,191 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { HarnessError, errUsage, isHarnessError } from './errors.js';
+import { buildLab } from './lab/build.js';
+import { labPaths } from './lab/paths.js';
+import { endpointOf, labDown, labStatus, labUp, readState } from './lab/vm.js';
+import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
+import { smoke } from './smoke.js';
+import { runCleanup } from './util/cleanup.js';
+import { log } from './util/log.js';
+
+const HELP = `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
+
+Usage:
+  lvs-harness main [--docker-host URL]       the main job: start the runtime (the lab by default) and run the
+                                             conformance checks; writes reports/<run-id>/results.json
+  lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone (what main runs today)
+  lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
+  lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--json]
+                                             boot the lab VM and wait until its Docker API answers
+  lvs-harness lab status [--json]            { running, pid, endpoint, kernel, ipvs, uptimeSeconds }
+  lvs-harness lab env                        shell exports pointing docker, dockerode and testcontainers at the lab
+  lvs-harness lab down                       stop the lab VM; idempotent
+  lvs-harness doctor [--fix] [--json]        what this machine has, what is missing, and how to install it
+  lvs-harness setup                          install missing host packages (root; asks on a terminal, automatic with CI=true)
+
+Environment:
+  DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH   an explicit engine (skips the lab)
+  LVS_HARNESS_LAB_HOME     where lab artefacts and state live (default: .cache/lab in the checkout)
+  LVS_HARNESS_LAB_PORT     the lab's Docker API port on 127.0.0.1 (default 23750)
+  LVS_HARNESS_LAB_ACCEL    tcg (default) or kvm
+`;
+
+type Opts = NonNullable<ParseArgsConfig['options']>;
+
+function parse<O extends Opts>(argv: string[], options: O, where: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  } catch (e) {
+    throw errUsage(`${where}: ${(e as Error).message.split('\n')[0]}`, `see \`lvs-harness --help\``);
+  }
+}
+
+function intOpt(v: unknown, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw errUsage(`--${name}: "${String(v)}" is not a whole number from ${min} to ${max}`);
+  return n;
+}
+
+const print = (o: unknown) => process.stdout.write((typeof o === 'string' ? o : JSON.stringify(o, null, 2)) + '\n');
+
+async function labCommand(sub: string | undefined, rest: string[]): Promise<number> {
+  switch (sub) {
+    case 'build': {
+      const { values } = parse(rest, { force: { type: 'boolean' }, json: { type: 'boolean' } }, 'lab build');
+      const r = await buildLab({ force: !!values.force });
+      if (values.json) print(r);
+      else {
+        const steps = Object.entries(r.steps).map(([k, v]) => `${k}: ${v === 'cached' ? 'cached' : `${v} s`}`).join(', ');
+        print(`lab ${r.artifacts.key} ready in ${r.seconds} s (${steps})\nkernel ${r.artifacts.kernelPackage}, node image ${r.artifacts.nodeImageTag}`);
+      }
+      return 0;
+    }
+    case 'up': {
+      const { values } = parse(
+        rest,
+        { memory: { type: 'string' }, cpus: { type: 'string' }, port: { type: 'string' }, accel: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
+        'lab up',
+      );
+      if (values.accel !== undefined && values.accel !== 'tcg' && values.accel !== 'kvm') throw errUsage(`--accel: "${String(values.accel)}" is not tcg or kvm`);
+      const st = await labUp({
+        memoryMiB: intOpt(values.memory, 'memory', 512, 65536),
+        cpus: intOpt(values.cpus, 'cpus', 1, 64),
+        port: intOpt(values.port, 'port', 1024, 65535),
+        accel: values.accel as 'tcg' | 'kvm' | undefined,
+        timeoutMs: (intOpt(values.timeout, 'timeout', 10, 3600) ?? 600) * 1000,
+      });
+      print(values.json ? st : `lab running: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'missing'}, docker ${st.docker}\nrun \`eval "$(lvs-harness lab env)"\` to point docker at it`);
+      return 0;
+    }
+    case 'status': {
+      const { values } = parse(rest, { json: { type: 'boolean' } }, 'lab status');
+      const st = await labStatus();
+      if (values.json) print(st);
+      else print(st.running ? `running: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'no'}, docker ${st.docker}, up ${st.uptimeSeconds} s, RSS ${st.rssMiB} MiB` : 'not running');
+      return st.running ? 0 : 3;
+    }
+    case 'env': {
+      parse(rest, {}, 'lab env');
+      const st = await readState();
+      if (!st) throw new HarnessError('ERR_LVS_LAB_DOWN', 'the lab is not running', { hint: 'start it: lvs-harness lab up' });
+      const ep = endpointOf(st);
+      print(
+        [
+          `export DOCKER_HOST=tcp://127.0.0.1:${st.port}`,
+          'export DOCKER_TLS_VERIFY=1',
+          `export DOCKER_CERT_PATH=${st.tlsDir}`,
+          // the lab has no registry to pull testcontainers' reaper from; lvs-harness reaps by label
+          'export TESTCONTAINERS_RYUK_DISABLED=true',
+          `# lab node image: ${st.nodeImageTag}; certificate files: ${ep.kind === 'tcp' ? ep.tls?.certPath : ''}`,
+        ].join('\n'),
+      );
+      return 0;
+    }
+    case 'down': {
+      parse(rest, {}, 'lab down');
+      const r = await labDown();
+      print(r.stopped.length ? `lab stopped (pid ${r.stopped.join(', ')})` : 'lab was not running');
+      return 0;
+    }
+    default:
+      throw errUsage(`lab: unknown subcommand "${sub ?? ''}" (build, up, status, env, down)`);
+  }
+}
+
+async function setup(): Promise<number> {
+  const missing = await missingHostPackages();
+  if (!missing.length) return 0;
+  const cmd = installCommand(missing)!;
+  const root = !process.getuid || process.getuid() === 0;
+  const ci = process.env.CI === 'true' || process.env.CI === '1';
+  let consent = root && (ci || process.env.LVS_HARNESS_INSTALL === '1');
+  if (root && !consent && process.stdin.isTTY) {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    const a = await rl.question(`lvs-harness needs these Debian packages: ${missing.join(' ')}\nInstall them now with apt-get? [Y/n] `);
+    rl.close();
+    consent = !/^n/i.test(a.trim());
+  }
+  if (!consent)
+    throw new HarnessError('ERR_LVS_MISSING_PACKAGES', `missing host packages: ${missing.join(' ')}`, {
+      hint: `install them as root:\n    ${cmd}\n  (setup installs them by itself as root with CI=true or LVS_HARNESS_INSTALL=1)`,
+    });
+  await installHostPackages(missing, log);
+  const still = await missingHostPackages();
+  if (still.length) throw new HarnessError('ERR_LVS_MISSING_PACKAGES', `still missing after apt-get: ${still.join(' ')}`);
+  return 0;
+}
+
+async function runMain(rest: string[]): Promise<number> {
+  const { values } = parse(rest, { 'docker-host': { type: 'string' } }, 'main');
+  const r = await smoke({ dockerHost: values['docker-host'] as string | undefined });
+  for (const c of r.checks) print(`${c.valid === true ? 'PASS' : c.valid === false ? 'FAIL' : 'UNKNOWN'}  ${c.name}${c.detail ? `  (${c.detail})` : ''}`);
+  print(`${r.checks.filter((c) => c.valid === true).length} passed, ${r.checks.filter((c) => c.valid === false).length} failed`);
+  print(`runtime: ${r.runtime.kind} (${r.runtime.endpoint}, kernel ${r.runtime.kernel}, Docker ${r.runtime.dockerVersion})`);
+  print(`report: ${r.reportDir}/results.json`);
+  return r.valid ? 0 : 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      print(HELP);
+      return cmd === undefined ? 2 : 0;
+    case 'lab':
+      return labCommand(rest[0], rest.slice(1));
+    case 'doctor': {
+      const { values } = parse(rest, { fix: { type: 'boolean' }, json: { type: 'boolean' } }, 'doctor');
+      if (values.fix) await installHostPackages(await missingHostPackages(), log);
+      const r = await doctor(log);
+      print(values.json ? r : formatDoctor(r));
+      return r.checks.some((c) => !c.ok && !c.optional) ? 1 : 0;
+    }
+    case 'setup':
+      return setup();
+    case 'main':
+    case 'smoke':
+      return runMain(rest);
+    default:
+      throw errUsage(`unknown command "${cmd}"`, 'see `lvs-harness --help`');
+  }
+}
+
+export async function cli(argv: string[]): Promise<never> {
+  let code: number;
+  try {
+    code = await main(argv);
+  } catch (e) {
+    code = isHarnessError(e) && e.code === 'ERR_LVS_USAGE' ? 2 : 1;
+    process.stderr.write(`lvs-harness: ${isHarnessError(e) ? e.describe() : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  } finally {
+    await runCleanup();
+  }
+  process.exit(code);
+}
+
+export { labPaths };

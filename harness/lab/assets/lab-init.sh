@@ -1,0 +1,81 @@
+#!/bin/sh
+# PID 1 of the lab VM (there is no systemd). Prints "lab: ..." lines on the serial
+# console; the host reads them to follow the boot (see harness/lab/console.ts).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+say() { echo "lab: $*"; }
+fatal() { echo "lab: FATAL $*"; sleep 1; poweroff -f; }
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mkdir -p /dev/pts /dev/shm /run /tmp
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -o remount,rw /
+hostname lvs-lab
+echo 127.0.0.1 localhost lvs-lab > /etc/hosts
+
+# cgroup v1 hierarchies, one per controller (what cgroupfs-mount does)
+mount -t tmpfs -o uid=0,gid=0,mode=0755 cgroup /sys/fs/cgroup
+for c in $(awk '!/^#/ { if ($4 == 1) print $1 }' /proc/cgroups); do
+  mkdir -p "/sys/fs/cgroup/$c"
+  mount -n -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" || say "cgroup $c not mounted"
+done
+mkdir -p /sys/fs/cgroup/systemd
+mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+
+# kernel modules the harness relies on; everything else loads on demand
+for m in $(cat /etc/lab/modules); do
+  modprobe "$m" || say "module $m failed to load"
+done
+if [ -e /proc/net/ip_vs ]; then say "ipvs loaded"; else say "ipvs missing"; fi
+sysctl -qw net.ipv4.ip_forward=1
+
+# credentials come in through fw_cfg at every boot: the cached root image holds no secret
+mkdir -p /etc/lab/tls
+for f in ca.pem server-cert.pem server-key.pem; do
+  src=/sys/firmware/qemu_fw_cfg/by_name/opt/lvs/$f/raw
+  [ -r "$src" ] || fatal "credential $f not passed to the VM"
+  cat "$src" > "/etc/lab/tls/$f"
+done
+chmod 600 /etc/lab/tls/server-key.pem
+
+ip link set lo up
+ip link set eth0 up
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+say "network up"
+
+# dockerd: mutual TLS on the forwarded port; the unix socket stays inside the VM
+dockerd \
+  --host=unix:///var/run/docker.sock \
+  --host=tcp://0.0.0.0:2376 \
+  --tlsverify \
+  --tlscacert=/etc/lab/tls/ca.pem \
+  --tlscert=/etc/lab/tls/server-cert.pem \
+  --tlskey=/etc/lab/tls/server-key.pem \
+  --storage-driver=overlay2 \
+  --exec-opt native.cgroupdriver=cgroupfs \
+  --log-level=warn \
+  > /var/log/dockerd.log 2>&1 &
+
+i=0
+until docker version > /dev/null 2>&1; do
+  i=$((i+1))
+  [ $i -gt 600 ] && { tail -20 /var/log/dockerd.log; fatal "dockerd did not start"; }
+  sleep 0.2
+done
+say "dockerd up"
+
+# the node image travels on the root disk, not through the slow user network
+tag=$(cat /lab/node-image.tag)
+if ! docker image inspect "$tag" > /dev/null 2>&1; then
+  docker import --change 'CMD ["sleep","infinity"]' /lab/node-rootfs.tar "$tag" > /dev/null \
+    || fatal "node image import failed"
+fi
+say "node image $tag"
+say "ready kernel=$(uname -r) ipvs=$(test -e /proc/net/ip_vs && echo yes || echo no)"
+
+# tini as PID 1 reaps every orphan (dockerd's children included)
+exec tini -s -- sleep infinity

@@ -1,0 +1,34 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** The repository root (two levels above harness/lab/). */
+export const REPO_ROOT = path.resolve(fileURLToPath(new URL('../../', import.meta.url)));
+
+/** Where lab artefacts, credentials and the running lab's state live (ignored by git). */
+export function labHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LVS_HARNESS_LAB_HOME ? path.resolve(env.LVS_HARNESS_LAB_HOME) : path.join(REPO_ROOT, '.cache', 'lab');
+}
+
+export interface LabPaths {
+  home: string;
+  /** step caches: <home>/cache/<step>-<key>/ */
+  cache: string;
+  /** mutual-TLS material made by `lab build` */
+  tls: string;
+  /** the running lab: state.json, console.log */
+  run: string;
+  state: string;
+  console: string;
+}
+
+export function labPaths(home = labHome()): LabPaths {
+  const run = path.join(home, 'run');
+  return {
+    home,
+    cache: path.join(home, 'cache'),
+    tls: path.join(home, 'tls'),
+    run,
+    state: path.join(run, 'state.json'),
+    console: path.join(run, 'console.log'),
+  };
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Everything the lab is made of. Each build step is cached under a key derived from the
+ * parts of this recipe it consumes; change a part and exactly the steps that use it rebuild.
+ * Bump `version` when the builder's own behaviour changes in a way that alters artefacts.
+ */
+export const RECIPE = {
+  version: 1,
+  suite: 'bookworm',
+  arch: 'amd64',
+  /** Debian metapackage resolved (locally, through apt-cache) to the concrete kernel package */
+  kernelMeta: 'linux-image-amd64',
+  /** packages of the VM's own root file system: the Docker engine and little else */
+  labPackages: ['docker.io', 'kmod', 'iproute2', 'iptables', 'procps', 'ipvsadm', 'tini'],
+  /** packages of the one node image used by every role (client, director, real server) */
+  nodePackages: [
+    'ipvsadm',
+    'keepalived',
+    'nginx-light',
+    'haproxy',
+    'iproute2',
+    'iptables',
+    'nftables',
+    'tcpdump',
+    'curl',
+    'procps',
+    'openssh-server',
+    'socat',
+    'iputils-ping',
+    'arping',
+    'netcat-openbsd',
+    'kmod',
+  ],
+  /** modules the first stage needs to reach the root disk (dependencies are resolved by modprobe) */
+  initramfsModules: ['virtio_pci', 'virtio_blk', 'ext4'],
+  /** modules lab-init loads at boot; anything else the kernel loads on demand */
+  vmModules: [
+    'virtio_net',
+    'qemu_fw_cfg',
+    'ip_vs',
+    'ip_vs_rr',
+    'ip_vs_wrr',
+    'ip_vs_lc',
+    'ip_vs_wlc',
+    'ip_vs_lblc',
+    'ip_vs_lblcr',
+    'ip_vs_dh',
+    'ip_vs_sh',
+    'ip_vs_sed',
+    'ip_vs_nq',
+    'ip_vs_fo',
+    'ip_vs_ovf',
+    'ip_vs_mh',
+    'xt_ipvs',
+    'ipip',
+    'sch_netem',
+    'veth',
+    'bridge',
+    'br_netfilter',
+    'overlay',
+    'nf_conntrack',
+    'nf_nat',
+    'nf_tables',
+    'nft_compat',
+    'nft_chain_nat',
+    'xt_MASQUERADE',
+    'xt_conntrack',
+    'xt_addrtype',
+    'xt_statistic',
+    'xt_mark',
+    'iptable_nat',
+    'iptable_filter',
+    'iptable_mangle',
+    'ip6table_nat',
+    'ip6table_filter',
+  ],
+  /** kernel module trees copied into the VM (the rest of the 390 MB of modules is never used) */
+  moduleDirs: ['kernel/net', 'kernel/fs', 'kernel/lib', 'kernel/crypto', 'kernel/arch', 'kernel/drivers/virtio', 'kernel/drivers/block', 'kernel/drivers/net', 'kernel/drivers/firmware', 'kernel/drivers/char'],
+  /** the VM's root disk (sparse; Docker's images and containers live here while the lab runs) */
+  rootImageMiB: 16384,
+  /** trimmed from root file systems: documentation and caches nobody reads in a lab */
+  prune: ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'usr/share/locale', 'var/cache/apt/archives', 'var/lib/apt/lists'],
+} as const;
+
+export type Recipe = typeof RECIPE;
+
+const ASSET_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
+export const ASSETS = ['initramfs-init.sh', 'lab-init.sh'] as const;
+
+export function assetPath(name: (typeof ASSETS)[number]): string {
+  return ASSET_DIR + name;
+}
+
+export function readAsset(name: (typeof ASSETS)[number]): string {
+  return readFileSync(assetPath(name), 'utf8');
+}
+
+/** Stable hash of any JSON value: object keys sorted, so key order never changes a key. */
+export function stableHash(value: unknown, length = 16): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, length);
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export interface ResolvedInputs {
+  recipe: Recipe;
+  /** concrete kernel package, e.g. linux-image-6.1.0-56-amd64 */
+  kernelPackage: string;
+  /** its version in the archive, e.g. 6.1.192-2 */
+  kernelPackageVersion: string;
+  /** version of the Node binary copied into the node image */
+  nodeVersion: string;
+  assets: Record<string, string>;
+}
+
+/** The cache key of each build step: what that step consumes, and nothing more. */
+export function stepKeys(inp: ResolvedInputs) {
+  const r = inp.recipe;
+  const kernel = stableHash({ v: r.version, pkg: inp.kernelPackage, ver: inp.kernelPackageVersion, dirs: r.moduleDirs });
+  const initramfs = stableHash({ kernel, mods: r.initramfsModules, init: inp.assets['initramfs-init.sh'] });
+  const nodeRootfs = stableHash({ v: r.version, suite: r.suite, arch: r.arch, pkgs: r.nodePackages, node: inp.nodeVersion, prune: r.prune });
+  const labBase = stableHash({ v: r.version, suite: r.suite, arch: r.arch, pkgs: r.labPackages, prune: r.prune });
+  const rootImage = stableHash({ kernel, nodeRootfs, labBase, init: inp.assets['lab-init.sh'], mods: r.vmModules, size: r.rootImageMiB });
+  const lab = stableHash({ kernel, initramfs, rootImage });
+  return { kernel, initramfs, nodeRootfs, labBase, rootImage, lab };
+}
+
+export type StepName = keyof ReturnType<typeof stepKeys>;
+
+/** The node image's tag names its content, so a rebuilt image never hides behind an old one. */
+export const nodeImageTag = (nodeRootfsKey: string) => `lvs-harness/node:${nodeRootfsKey}`;

@@ -1,0 +1,339 @@
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { HarnessError, tail } from '../errors.js';
+import { dockerFromEndpoint, type Endpoint } from '../runtime/docker.js';
+import { onCleanup } from '../util/cleanup.js';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import { which } from '../util/proc.js';
+import { sleep, waitFor } from '../util/wait.js';
+import { buildLab, readArtifacts, type LabArtifacts } from './build.js';
+import { parseConsole } from './console.js';
+import { labPaths, type LabPaths } from './paths.js';
+import { TLS_FILES } from './tls.js';
+
+export const DEFAULT_PORT = 23750;
+export const QEMU_NAME = 'lvs-harness-lab';
+
+export interface LabState {
+  pid: number;
+  port: number;
+  startedAt: string;
+  key: string;
+  memoryMiB: number;
+  cpus: number;
+  accel: 'tcg' | 'kvm';
+  kernel: string;
+  nodeImageTag: string;
+  tlsDir: string;
+  rootImage: string;
+}
+
+export interface LabStatus {
+  running: boolean;
+  pid: number | null;
+  endpoint: string | null;
+  kernel: string | null;
+  ipvs: boolean | null;
+  uptimeSeconds: number | null;
+  /** whether the lab's Docker API answered (with the lab's credentials) */
+  docker?: 'ok' | 'unreachable';
+  nodeImage?: string;
+  memoryMiB?: number;
+  /** resident memory of the VM process on the host */
+  rssMiB?: number;
+  cpus?: number;
+  accel?: string;
+}
+
+export interface UpOptions {
+  memoryMiB?: number;
+  cpus?: number;
+  port?: number;
+  accel?: 'tcg' | 'kvm';
+  /** how long to wait for the VM to report ready */
+  timeoutMs?: number;
+  paths?: LabPaths;
+  log?: Logger;
+}
+
+export const endpointOf = (st: Pick<LabState, 'port' | 'tlsDir'>): Endpoint => ({
+  kind: 'tcp',
+  host: '127.0.0.1',
+  port: st.port,
+  tls: { caPath: path.join(st.tlsDir, TLS_FILES.ca), certPath: path.join(st.tlsDir, TLS_FILES.clientCert), keyPath: path.join(st.tlsDir, TLS_FILES.clientKey) },
+});
+
+export async function readState(paths: LabPaths = labPaths()): Promise<LabState | undefined> {
+  try {
+    return JSON.parse(await readFile(paths.state, 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Our VM, and not some process that reused its pid: the command line names our root image. */
+export async function isOurQemu(pid: number, rootImage?: string): Promise<boolean> {
+  try {
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    return cmd.some((a) => a.includes('qemu-system')) && cmd.some((a) => a.includes(QEMU_NAME)) && (!rootImage || cmd.some((a) => a.includes(rootImage)));
+  } catch {
+    return false;
+  }
+}
+
+/** Every lab VM of this lab home still running, e.g. left by a crashed harness. */
+async function findOurQemus(paths: LabPaths): Promise<number[]> {
+  const out: number[] = [];
+  for (const n of await readdir('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    try {
+      const cmd = await readFile(`/proc/${n}/cmdline`, 'utf8');
+      if (cmd.includes('qemu-system') && cmd.includes(QEMU_NAME) && cmd.includes(paths.cache)) out.push(Number(n));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+async function rssMiB(pid: number): Promise<number | undefined> {
+  try {
+    const kb = (await readFile(`/proc/${pid}/status`, 'utf8')).match(/^VmRSS:\s+(\d+)/m)?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function labStatus(opts: { paths?: LabPaths; probeDocker?: boolean } = {}): Promise<LabStatus> {
+  const paths = opts.paths ?? labPaths();
+  const st = await readState(paths);
+  const none: LabStatus = { running: false, pid: null, endpoint: null, kernel: null, ipvs: null, uptimeSeconds: null };
+  if (!st || !(await isOurQemu(st.pid, st.rootImage))) return none;
+  let consoleText = '';
+  try {
+    consoleText = await readFile(paths.console, 'utf8');
+  } catch {
+    /* not yet written */
+  }
+  const c = parseConsole(consoleText);
+  const status: LabStatus = {
+    running: true,
+    pid: st.pid,
+    endpoint: `tcp://127.0.0.1:${st.port}`,
+    kernel: c.kernel ?? null,
+    ipvs: c.ipvs ?? null,
+    uptimeSeconds: Math.round((Date.now() - Date.parse(st.startedAt)) / 1000),
+    nodeImage: st.nodeImageTag,
+    memoryMiB: st.memoryMiB,
+    rssMiB: await rssMiB(st.pid),
+    cpus: st.cpus,
+    accel: st.accel,
+  };
+  if (opts.probeDocker !== false) {
+    try {
+      await dockerFromEndpoint(endpointOf(st)).ping();
+      status.docker = 'ok';
+    } catch {
+      status.docker = 'unreachable';
+    }
+  }
+  return status;
+}
+
+export async function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; port: number; accel: 'tcg' | 'kvm'; consolePath: string }): string[] {
+  const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
+  const fw = (name: string, file: string) => ['-fw_cfg', `name=opt/lvs/${name},file=${file}`];
+  return [
+    '-name', `${QEMU_NAME},process=${QEMU_NAME}`,
+    ...accel,
+    '-smp', String(o.cpus),
+    '-m', String(o.memoryMiB),
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-serial', `file:${o.consolePath}`,
+    '-kernel', a.vmlinuz,
+    '-initrd', a.initrd,
+    '-append', 'console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=3',
+    // snapshot=on: every boot starts from the pristine image; the cache is never written
+    '-drive', `file=${a.rootImage},format=raw,if=virtio,snapshot=on,cache=unsafe`,
+    // restrict=on: the VM reaches nothing outside; only the forwarded Docker API comes in
+    '-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${o.port}-:2376`,
+    '-device', 'virtio-net-pci,netdev=net0',
+    '-device', 'virtio-rng-pci',
+    ...fw(TLS_FILES.ca, path.join(a.tlsDir, TLS_FILES.ca)),
+    ...fw(TLS_FILES.serverCert, path.join(a.tlsDir, TLS_FILES.serverCert)),
+    ...fw(TLS_FILES.serverKey, path.join(a.tlsDir, TLS_FILES.serverKey)),
+  ];
+}
+
+/**
+ * Boots the lab (building it first when needed) and waits until its dockerd answers over
+ * mutual TLS with ip_vs loaded and the node image in place. A second call reports the running lab.
+ */
+export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
+  const paths = opts.paths ?? labPaths();
+  const log = opts.log ?? defaultLog;
+  const current = await labStatus({ paths, probeDocker: false });
+  if (current.running) {
+    log(`lab already running (pid ${current.pid}, ${current.endpoint})`);
+    return labStatus({ paths });
+  }
+  await clearStale(paths, log);
+
+  const qemu = await which('qemu-system-x86_64');
+  if (!qemu)
+    throw new HarnessError('ERR_LVS_NO_QEMU', 'qemu-system-x86_64 is not installed; the lab needs it to boot its VM', {
+      hint: 'apt-get install -y --no-install-recommends qemu-system-x86   (or `lvs-harness doctor --fix` as root)',
+    });
+  const isRoot = !process.getuid || process.getuid() === 0;
+  const artifacts = isRoot ? (await buildLab({ paths, log })).artifacts : await readArtifacts(paths);
+  if (!artifacts)
+    throw new HarnessError('ERR_LVS_LAB_NOT_BUILT', 'the lab has not been built', { hint: 'run `lvs-harness lab build` as root first' });
+
+  const port = opts.port ?? Number(process.env.LVS_HARNESS_LAB_PORT ?? DEFAULT_PORT);
+  if (!(await portFree(port)))
+    throw new HarnessError('ERR_LVS_PORT_IN_USE', `port 127.0.0.1:${port} is already in use, so the lab's Docker API cannot listen there`, {
+      hint: `pick another port: lvs-harness lab up --port ${port + 1}   (or stop what listens on ${port}: ss -ltnp 'sport = :${port}')`,
+    });
+
+  const memoryMiB = opts.memoryMiB ?? 2048;
+  const cpus = opts.cpus ?? 2;
+  const accel = opts.accel ?? (process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
+  await mkdir(paths.run, { recursive: true });
+  await writeFile(paths.console, '');
+  const qemuLog = path.join(paths.run, 'qemu.log');
+  const fd = openSync(qemuLog, 'w');
+  const args = qemuArgs(artifacts, { memoryMiB, cpus, port, accel, consolePath: paths.console });
+  const child = spawn(qemu, args, { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let exited: string | undefined;
+  child.once('exit', (code, sig) => (exited = sig ? `killed by ${sig}` : `exited with ${code}`));
+  child.unref();
+  const pid = child.pid!;
+  const state: LabState = {
+    pid,
+    port,
+    startedAt: new Date().toISOString(),
+    key: artifacts.key,
+    memoryMiB,
+    cpus,
+    accel,
+    kernel: artifacts.kernelVersion,
+    nodeImageTag: artifacts.nodeImageTag,
+    tlsDir: artifacts.tlsDir,
+    rootImage: artifacts.rootImage,
+  };
+  await writeFile(paths.state, JSON.stringify(state, null, 2));
+  log(`lab booting: pid ${pid}, ${cpus} CPU, ${memoryMiB} MiB, ${accel}, Docker API on 127.0.0.1:${port}`);
+  // Ctrl-C or a crash while booting must not leave a half-started VM behind
+  const unregister = onCleanup('lab boot', async () => {
+    await stopVm(paths, state, log);
+  });
+
+  const t0 = Date.now();
+  try {
+    let seen = 0;
+    const timeoutMs = opts.timeoutMs ?? 600_000;
+    const c = await waitFor(
+      'the lab VM to report ready on its console',
+      async () => {
+        if (exited) throw Object.assign(new Error(`the VM process ${exited}`), { fatal: true });
+        const text = await readFile(paths.console, 'utf8').catch(() => '');
+        const cs = parseConsole(text);
+        for (const s of cs.steps.slice(seen)) log(`  vm: ${s}`);
+        seen = cs.steps.length;
+        if (cs.phase === 'failed') throw Object.assign(new Error(cs.error ?? 'boot failed'), { fatal: true });
+        return cs.phase === 'ready' ? cs : undefined;
+      },
+      { timeoutMs, intervalMs: 250 },
+    );
+    if (!c.ipvs) throw new HarnessError('ERR_LVS_NO_IPVS', `the lab kernel ${c.kernel} booted without ip_vs`);
+    const docker = dockerFromEndpoint(endpointOf(state));
+    await waitFor('the lab Docker API to answer over TLS', () => docker.ping().then(() => true), { timeoutMs: 60_000, intervalMs: 500 });
+    log(`lab ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: kernel ${c.kernel}, ip_vs loaded, ${state.nodeImageTag}`);
+  } catch (e) {
+    const consoleText = await readFile(paths.console, 'utf8').catch(() => '');
+    const qemuText = await readFile(qemuLog, 'utf8').catch(() => '');
+    await stopVm(paths, state, log);
+    unregister();
+    const why = e instanceof HarnessError ? e.message : e instanceof Error ? e.message : String(e);
+    throw new HarnessError('ERR_LVS_LAB_BOOT', `the lab did not come up: ${why}`, {
+      hint: `nothing is left running. Last console lines:\n${tail(consoleText, 15)}${qemuText.trim() ? `\nqemu said:\n${tail(qemuText, 5)}` : ''}`,
+      cause: e,
+    });
+  }
+  unregister();
+  return labStatus({ paths });
+}
+
+/** Stops the VM: SIGTERM, then SIGKILL after a deadline; removes its state. Idempotent. */
+export async function labDown(opts: { paths?: LabPaths; log?: Logger } = {}): Promise<{ stopped: number[] }> {
+  const paths = opts.paths ?? labPaths();
+  const log = opts.log ?? defaultLog;
+  const st = await readState(paths);
+  const stopped: number[] = [];
+  if (st) stopped.push(...(await stopVm(paths, st, log)));
+  // any VM of this lab home that lost its state file (a crashed harness) goes too
+  for (const pid of await findOurQemus(paths)) {
+    await killAndWait(pid, log);
+    stopped.push(pid);
+  }
+  await clearStale(paths, log);
+  return { stopped: [...new Set(stopped)] };
+}
+
+async function stopVm(paths: LabPaths, st: LabState, log: Logger): Promise<number[]> {
+  const stopped: number[] = [];
+  if (await isOurQemu(st.pid, st.rootImage)) {
+    await killAndWait(st.pid, log);
+    stopped.push(st.pid);
+  }
+  await clearStale(paths, log);
+  return stopped;
+}
+
+async function killAndWait(pid: number, log: Logger) {
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 50 && alive(); i++) await sleep(100);
+  if (alive()) {
+    log(`VM pid ${pid} ignored SIGTERM for 5 s; sending SIGKILL`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    for (let i = 0; i < 50 && alive(); i++) await sleep(100);
+  }
+  // a zombie child of this process still shows in /proc until reaped; it is not running
+}
+
+/** Removes the state of a lab that is not running; keeps the last console log for diagnosis. */
+async function clearStale(paths: LabPaths, _log: Logger) {
+  const st = await readState(paths);
+  if (st && (await isOurQemu(st.pid, st.rootImage))) return;
+  await rename(paths.console, path.join(paths.home, 'last-console.log')).catch(() => {});
+  await rm(paths.run, { recursive: true, force: true });
+}

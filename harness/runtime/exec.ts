@@ -1,0 +1,47 @@
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { HarnessError } from '../errors.js';
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs argv inside a running container. Unlike testcontainers' exec(), a non-zero exit
+ * throws, with the command, the container and its stderr in the message.
+ */
+export async function execIn(
+  container: Docker.Container,
+  argv: readonly string[],
+  opts: { allowFailure?: boolean; timeoutMs?: number; input?: string } = {},
+): Promise<ExecResult> {
+  const exec = await container.exec({ Cmd: [...argv], AttachStdout: true, AttachStderr: true, AttachStdin: opts.input !== undefined });
+  const stream = await exec.start({ hijack: true, stdin: opts.input !== undefined });
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const o: Buffer[] = [];
+  const e: Buffer[] = [];
+  out.on('data', (b: Buffer) => o.push(b));
+  err.on('data', (b: Buffer) => e.push(b));
+  container.modem.demuxStream(stream, out, err);
+  if (opts.input !== undefined) stream.end(opts.input);
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new HarnessError('ERR_LVS_TIMEOUT', `\`${argv.join(' ')}\` in ${container.id.slice(0, 12)} did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
+    stream.on('end', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    stream.on('error', (x: Error) => {
+      clearTimeout(t);
+      reject(x);
+    });
+  });
+  const info = await exec.inspect();
+  const res = { exitCode: info.ExitCode ?? -1, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() };
+  if (res.exitCode !== 0 && !opts.allowFailure)
+    throw new HarnessError('ERR_LVS_EXEC_FAILED', `\`${argv.join(' ')}\` in container ${container.id.slice(0, 12)} exited with ${res.exitCode}: ${(res.stderr || res.stdout).trim()}`);
+  return res;
+}
