@@ -3,5 +3,9 @@
 import { register } from 'tsx/esm/api';
 
 register();
+// debootstrap, mkfs.ext4 and depmod live in sbin, which a non-login root shell may lack
+const path = (process.env.PATH ?? '').split(':');
+for (const d of ['/usr/sbin', '/sbin']) if (!path.includes(d)) path.push(d);
+process.env.PATH = path.filter(Boolean).join(':');
 const { cli } = await import('../harness/cli.ts');
 await cli(process.argv.slice(2));

@@ -144,6 +144,7 @@ async function runMain(rest: string[]): Promise<number> {
   print(`${r.checks.filter((c) => c.valid === true).length} passed, ${r.checks.filter((c) => c.valid === false).length} failed`);
   print(`runtime: ${r.runtime.kind} (${r.runtime.endpoint}, kernel ${r.runtime.kernel}, Docker ${r.runtime.dockerVersion})`);
   print(`report: ${r.reportDir}/results.json`);
+  if (r.runtime.kind === 'lab') print('the lab stays up for the next run; stop it with `lvs-harness lab down`');
   return r.valid ? 0 : 1;
 }
 

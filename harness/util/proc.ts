@@ -65,7 +65,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
 export async function which(cmd: string): Promise<string | undefined> {
   const { access, constants } = await import('node:fs/promises');
   const path = await import('node:path');
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
     if (!dir) continue;
     const p = path.join(dir, cmd);
     try {

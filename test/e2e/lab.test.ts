@@ -1,0 +1,272 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, readdir, rm, access } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { HarnessError } from '../../harness/errors.js';
+import { buildLab, type BuildReport } from '../../harness/lab/build.js';
+import { labPaths, REPO_ROOT } from '../../harness/lab/paths.js';
+import { QEMU_NAME, endpointOf, labDown, labStatus, labUp, readState } from '../../harness/lab/vm.js';
+import { dockerFromEndpoint } from '../../harness/runtime/docker.js';
+import { runOnce } from '../../harness/runtime/node-image.js';
+import { run } from '../../harness/util/proc.js';
+import { waitFor } from '../../harness/util/wait.js';
+
+/**
+ * The lab for real: build from Debian's archive, boot under qemu, talk to its dockerd over
+ * mutual TLS, program kernel IPVS in a container, and stop without leaving anything behind.
+ * These tests fail (never skip) when the lab cannot be built or booted.
+ */
+const sh = promisify(execFile);
+const CLI = path.join(REPO_ROOT, 'bin', 'lvs-harness.mjs');
+const quiet = () => {};
+const paths = labPaths();
+
+async function ourQemuPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const n of await readdir('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    const cmd = await readFile(`/proc/${n}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(QEMU_NAME) && cmd.includes(paths.cache)) pids.push(Number(n));
+  }
+  return pids;
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+async function expectNothingRunning() {
+  expect(await ourQemuPids(), 'lab VM processes').to.deep.equal([]);
+  expect(await exists(paths.state), 'state file').to.equal(false);
+  expect((await labStatus({ paths })).running).to.equal(false);
+}
+
+async function rejection(p: Promise<unknown>): Promise<HarnessError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).to.be.instanceOf(HarnessError);
+    return e as HarnessError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** GET /version against the lab port with the given client options; resolves status+body or rejects. */
+function getVersion(mod: typeof http | typeof https, port: number, opts: https.RequestOptions = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = mod.request({ host: '127.0.0.1', port, path: '/version', method: 'GET', timeout: 10_000, ...opts }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the lab (real VM, real kernel IPVS)', function () {
+  this.timeout(15 * 60_000);
+  let cold: BuildReport;
+
+  before(async function () {
+    cold = await buildLab({ paths, log: (m) => process.stderr.write(`      ${m}\n`) });
+    process.stderr.write(`      lab build: ${cold.seconds} s (${JSON.stringify(cold.steps)})\n`);
+  });
+
+  it('a second build with nothing changed finishes in under 5 s, from the cache', async () => {
+    const t0 = Date.now();
+    const warm = await buildLab({ paths, log: quiet });
+    const s = (Date.now() - t0) / 1000;
+    process.stderr.write(`      warm lab build: ${s.toFixed(2)} s\n`);
+    expect(Object.values(warm.steps).every((v) => v === 'cached'), JSON.stringify(warm.steps)).to.equal(true);
+    expect(warm.artifacts.key).to.equal(cold.artifacts.key);
+    expect(s).to.be.below(5);
+  });
+
+  it('a damaged cache is noticed and the damaged step rebuilt', async () => {
+    const { artifacts } = await buildLab({ paths, log: quiet });
+    await appendFile(artifacts.initrd, 'garbage');
+    const lines: string[] = [];
+    const r = await buildLab({ paths, log: (m) => lines.push(m) });
+    expect(r.steps.initramfs).to.be.a('number');
+    expect(lines.join('\n')).to.match(/cache damaged, rebuilding initramfs: .*initrd\.img has \d+ bytes/);
+    expect(r.steps.kernel).to.equal('cached');
+    expect((await buildLab({ paths, log: quiet })).steps.initramfs).to.equal('cached');
+  });
+
+  describe('failures leave nothing half-running', () => {
+    before(() => labDown({ paths, log: quiet }));
+
+    it('a port in use is refused with the port named and a way out', async () => {
+      const srv = net.createServer();
+      await new Promise<void>((r) => srv.listen(23790, '127.0.0.1', r));
+      try {
+        const e = await rejection(labUp({ paths, port: 23790, log: quiet }));
+        expect(e.code).to.equal('ERR_LVS_PORT_IN_USE');
+        expect(e.describe()).to.contain('127.0.0.1:23790').and.contain('--port 23791');
+      } finally {
+        srv.close();
+      }
+      await expectNothingRunning();
+    });
+
+    it('a VM that dies while booting gives a clear error and is cleaned up', async () => {
+      const up = labUp({ paths, port: 23791, log: quiet });
+      const pid = await waitFor('the VM to start', async () => (await readState(paths))?.pid, { timeoutMs: 60_000, intervalMs: 100 });
+      process.kill(pid, 'SIGKILL');
+      const e = await rejection(up);
+      expect(e.code).to.equal('ERR_LVS_LAB_BOOT');
+      expect(e.message).to.contain('the VM process killed by SIGKILL');
+      expect(e.describe()).to.contain('nothing is left running');
+      await expectNothingRunning();
+    });
+
+    it('a boot that exceeds its deadline says what it waited for and stops the VM', async () => {
+      const e = await rejection(labUp({ paths, port: 23792, timeoutMs: 3_000, log: quiet }));
+      expect(e.code).to.equal('ERR_LVS_LAB_BOOT');
+      expect(e.message).to.match(/timed out after 3\.\d s waiting for the lab VM to report ready/);
+      await expectNothingRunning();
+    });
+  });
+
+  describe('a running lab', () => {
+    before(async () => {
+      const t0 = Date.now();
+      await labUp({ paths, log: (m) => process.stderr.write(`      ${m}\n`) });
+      process.stderr.write(`      lab up to ready: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    });
+
+    it('reports itself running with a Debian kernel and ip_vs loaded', async () => {
+      const st = await labStatus({ paths });
+      process.stderr.write(`      VM RSS on the host: ${st.rssMiB} MiB (of ${st.memoryMiB} MiB given)\n`);
+      expect(st).to.include({ running: true, endpoint: 'tcp://127.0.0.1:23750', ipvs: true, docker: 'ok' });
+      expect(st.kernel).to.match(/^6\.1\.0-\d+-amd64$/);
+      expect(st.uptimeSeconds).to.be.a('number');
+    });
+
+    it('a second up reports the running lab instead of starting another', async () => {
+      const before = await labStatus({ paths });
+      const t0 = Date.now();
+      const again = await labUp({ paths, log: quiet });
+      expect(again.pid).to.equal(before.pid);
+      expect(Date.now() - t0).to.be.below(10_000);
+      expect(await ourQemuPids()).to.deep.equal([before.pid]);
+    });
+
+    it('`lab status --json` prints the documented fields', async () => {
+      const { stdout } = await sh(process.execPath, [CLI, 'lab', 'status', '--json']);
+      const st = JSON.parse(stdout);
+      for (const k of ['running', 'pid', 'endpoint', 'kernel', 'ipvs', 'uptimeSeconds']) expect(st, k).to.have.property(k);
+      expect(st.running).to.equal(true);
+    });
+
+    it('`lab env` points the docker CLI and testcontainers at the lab', async () => {
+      const { stdout: env } = await sh(process.execPath, [CLI, 'lab', 'env']);
+      expect(env).to.contain('export DOCKER_HOST=tcp://127.0.0.1:23750').and.contain('export DOCKER_TLS_VERIFY=1');
+      const { stdout } = await sh('sh', ['-c', `${env}\ndocker version --format '{{.Server.Version}} {{.Server.KernelVersion}}'`]);
+      expect(stdout.trim()).to.match(/^20\.10\.\S+ 6\.1\.0-\d+-amd64$/);
+      const vars = Object.fromEntries([...env.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      const { GenericContainer } = await import('testcontainers');
+      const saved = { ...process.env };
+      Object.assign(process.env, vars);
+      try {
+        const c = await new GenericContainer((await readState(paths))!.nodeImageTag).withCommand(['sleep', 'infinity']).withAddedCapabilities('NET_ADMIN').start();
+        try {
+          const r = await c.exec(['ipvsadm', '-Ln']);
+          expect(r.exitCode).to.equal(0);
+          expect(r.output).to.contain('IP Virtual Server version');
+        } finally {
+          await c.stop();
+        }
+      } finally {
+        for (const k of Object.keys(vars)) if (saved[k] === undefined) delete process.env[k];
+        Object.assign(process.env, saved);
+      }
+    });
+
+    it('through dockerode, a NET_ADMIN node container programs IPVS and reads it back with ipvsadm -S -n', async () => {
+      const st = (await readState(paths))!;
+      const docker = dockerFromEndpoint(endpointOf(st));
+      const r = await runOnce(docker, st.nodeImageTag, ['sh', '-c', 'ipvsadm -A -t 10.0.0.1:80 -s rr && ipvsadm -S -n'], { capAdd: ['NET_ADMIN'] });
+      expect(r.exitCode, r.output).to.equal(0);
+      expect(r.output.trim().split('\n')).to.deep.equal(['-A -t 10.0.0.1:80 -s rr']);
+      const denied = await runOnce(docker, st.nodeImageTag, ['ipvsadm', '-A', '-t', '10.0.0.1:80', '-s', 'rr']);
+      expect(denied.exitCode, 'without NET_ADMIN ipvsadm must be refused').to.not.equal(0);
+    });
+
+    it('the node image carries the tools every role needs', async () => {
+      const st = (await readState(paths))!;
+      const docker = dockerFromEndpoint(endpointOf(st));
+      const tools = ['ipvsadm', 'keepalived', 'nginx', 'ip', 'iptables', 'nft', 'tcpdump', 'curl', 'ps', 'sshd', 'socat', 'node'];
+      const r = await runOnce(docker, st.nodeImageTag, ['sh', '-c', `for t in ${tools.join(' ')}; do command -v $t >/dev/null || echo "missing $t"; done; node --version`]);
+      expect(r.output).to.not.contain('missing');
+      expect(r.output.trim()).to.match(/^v20\./);
+    });
+
+    it('refuses a plain-HTTP client', async () => {
+      const r = await getVersion(http, 23750);
+      expect(r.status).to.equal(400);
+      expect(r.body).to.not.contain('ApiVersion');
+    });
+
+    it('refuses a TLS client without the client certificate', async () => {
+      const ca = await readFile(path.join(paths.tls, 'ca.pem'));
+      const err = await getVersion(https, 23750, { ca }).then(
+        (r) => new Error(`answered ${r.status}: ${r.body.slice(0, 80)}`),
+        (e: Error) => e,
+      );
+      expect(err.message).to.match(/certificate|socket hang up|ECONNRESET|alert/i);
+    });
+
+    it('refuses a TLS client whose certificate another CA signed, and answers the real one', async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'lvs-foreign-'));
+      try {
+        await run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=intruder'], { cwd: dir });
+        const ca = await readFile(path.join(paths.tls, 'ca.pem'));
+        const foreign = { ca, cert: await readFile(path.join(dir, 'c.pem')), key: await readFile(path.join(dir, 'k.pem')) };
+        const err = await getVersion(https, 23750, foreign).then(
+          (r) => new Error(`answered ${r.status}`),
+          (e: Error) => e,
+        );
+        expect(err.message).to.match(/certificate|socket hang up|ECONNRESET|alert/i);
+        const ok = await getVersion(https, 23750, { ca, cert: await readFile(path.join(paths.tls, 'cert.pem')), key: await readFile(path.join(paths.tls, 'key.pem')) });
+        expect(ok.status).to.equal(200);
+        expect(ok.body).to.contain('ApiVersion');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('the main job runs its checks in the lab and writes results.json', async () => {
+      const { stdout } = await sh(process.execPath, [CLI, 'main'], { env: { ...process.env, LVS_HARNESS_QUIET: '1' } });
+      expect(stdout).to.contain('2 passed, 0 failed');
+      const report = stdout.match(/report: (\S+results\.json)/)![1]!;
+      const results = JSON.parse(await readFile(report, 'utf8'));
+      expect(results.runtime.kind).to.equal('lab');
+      expect(results.checks.map((c: { name: string; valid: boolean }) => [c.name, c.valid])).to.deep.equal([
+        ['ipvs-program-readback', true],
+        ['kernel-ipvs', true],
+      ]);
+      await rm(path.dirname(report), { recursive: true, force: true });
+    });
+
+    it('lab down stops the VM and leaves no process, port or state; a second down is harmless', async () => {
+      const pid = (await readState(paths))!.pid;
+      const { stdout } = await sh(process.execPath, [CLI, 'lab', 'down']);
+      expect(stdout).to.contain(`lab stopped (pid ${pid})`);
+      await expectNothingRunning();
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = net.connect(23750, '127.0.0.1');
+        s.on('connect', () => (s.destroy(), resolve(false)));
+        s.on('error', () => resolve(true));
+      });
+      expect(refused, 'the Docker API port still accepts connections').to.equal(true);
+      const again = await sh(process.execPath, [CLI, 'lab', 'down']);
+      expect(again.stdout).to.contain('lab was not running');
+    });
+  });
+});
