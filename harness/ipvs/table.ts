@@ -1,0 +1,131 @@
+/**
+ * Parsers of the listing forms of ipvsadm: `-Ln` (schedulers, forwarding, weights, connection
+ * counts) and `-Ln --stats --exact` (packet and byte counters). The kernel folds per-CPU
+ * counters into these on its 2 s estimator tick, so read them after 2 s of quiet.
+ */
+export interface TableRealServer {
+  address: string;
+  port: number;
+  forward?: 'Masq' | 'Route' | 'Tunnel' | 'Local';
+  weight?: number;
+  activeConns?: number;
+  inactiveConns?: number;
+  stats?: Counters;
+}
+
+export interface Counters {
+  conns: number;
+  inPkts: number;
+  outPkts: number;
+  inBytes: number;
+  outBytes: number;
+}
+
+export interface TableService {
+  protocol: 'TCP' | 'UDP' | 'SCTP' | 'FWM';
+  /** address:port as printed ([v6]:port), or the mark for FWM */
+  key: string;
+  scheduler?: string;
+  persistent?: number;
+  mask?: string;
+  stats?: Counters;
+  realServers: TableRealServer[];
+}
+
+const svcLine = /^(TCP|UDP|SCTP|FWM)\s+(\S+)\s*(.*)$/;
+const rsLine = /^\s+->\s+(\S+)\s*(.*)$/;
+
+function splitAddr(v: string): { address: string; port: number } {
+  const m = v.match(/^\[([^\]]+)\]:(\d+)$/) ?? v.match(/^([^:]+):(\d+)$/);
+  return m ? { address: m[1]!, port: Number(m[2]) } : { address: v, port: 0 };
+}
+
+const counters = (f: string[]): Counters | undefined =>
+  f.length >= 5 && f.slice(0, 5).every((x) => /^\d+$/.test(x))
+    ? { conns: Number(f[0]), inPkts: Number(f[1]), outPkts: Number(f[2]), inBytes: Number(f[3]), outBytes: Number(f[4]) }
+    : undefined;
+
+/** `ipvsadm -Ln` */
+export function parseList(text: string): TableService[] {
+  const out: TableService[] = [];
+  for (const line of text.split('\n')) {
+    const s = line.match(svcLine);
+    if (s) {
+      const rest = s[3]!.split(/\s+/).filter(Boolean);
+      const svc: TableService = { protocol: s[1] as TableService['protocol'], key: s[2]!, scheduler: rest[0], realServers: [] };
+      const p = rest.indexOf('persistent');
+      if (p >= 0) svc.persistent = Number(rest[p + 1]);
+      const m = rest.indexOf('mask');
+      if (m >= 0) svc.mask = rest[m + 1];
+      out.push(svc);
+      continue;
+    }
+    const r = line.match(rsLine);
+    if (r && out.length && r[1] !== 'RemoteAddress:Port') {
+      const f = r[2]!.split(/\s+/).filter(Boolean);
+      out[out.length - 1]!.realServers.push({
+        ...splitAddr(r[1]!),
+        forward: f[0] as TableRealServer['forward'],
+        weight: Number(f[1]),
+        activeConns: Number(f[2]),
+        inactiveConns: Number(f[3]),
+      });
+    }
+  }
+  return out;
+}
+
+/** `ipvsadm -Ln --stats --exact` */
+export function parseStats(text: string): TableService[] {
+  const out: TableService[] = [];
+  for (const line of text.split('\n')) {
+    const s = line.match(svcLine);
+    if (s) {
+      out.push({ protocol: s[1] as TableService['protocol'], key: s[2]!, stats: counters(s[3]!.split(/\s+/).filter(Boolean)), realServers: [] });
+      continue;
+    }
+    const r = line.match(rsLine);
+    if (r && out.length && r[1] !== 'RemoteAddress:Port') {
+      out[out.length - 1]!.realServers.push({ ...splitAddr(r[1]!), stats: counters(r[2]!.split(/\s+/).filter(Boolean)) });
+    }
+  }
+  return out;
+}
+
+/** The listing with the counters folded in, matched by service and real server. */
+export function mergeTable(list: TableService[], stats: TableService[]): TableService[] {
+  return list.map((s) => {
+    const st = stats.find((x) => x.protocol === s.protocol && x.key === s.key);
+    return {
+      ...s,
+      stats: st?.stats,
+      realServers: s.realServers.map((r) => ({ ...r, stats: st?.realServers.find((x) => x.address === r.address && x.port === r.port)?.stats })),
+    };
+  });
+}
+
+export function formatTable(t: TableService[]): string {
+  const rows: string[][] = [['service / real server', 'sched/fwd', 'weight', 'active', 'inact', 'conns', 'inPkts', 'outPkts', 'inBytes', 'outBytes']];
+  for (const s of t) {
+    const st = s.stats;
+    rows.push([
+      `${s.protocol} ${s.key}`,
+      `${s.scheduler ?? ''}${s.persistent ? ` persistent ${s.persistent}` : ''}${s.mask ? ` mask ${s.mask}` : ''}`,
+      '',
+      '',
+      '',
+      String(st?.conns ?? ''),
+      String(st?.inPkts ?? ''),
+      String(st?.outPkts ?? ''),
+      String(st?.inBytes ?? ''),
+      String(st?.outBytes ?? ''),
+    ]);
+    for (const r of s.realServers) {
+      const x = r.stats;
+      const addr = r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`;
+      rows.push([`  -> ${addr}`, r.forward ?? '', String(r.weight ?? ''), String(r.activeConns ?? ''), String(r.inactiveConns ?? ''), String(x?.conns ?? ''), String(x?.inPkts ?? ''), String(x?.outPkts ?? ''), String(x?.inBytes ?? ''), String(x?.outBytes ?? '')]);
+    }
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 || i === 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd()).join('\n');
+}
