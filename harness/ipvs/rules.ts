@@ -18,6 +18,8 @@ export interface RealServerRule {
   weight: number;
   upperThreshold?: number;
   lowerThreshold?: number;
+  /** tunnel encapsulation; ipvsadm -S prints --tun-type ipip for every tunnel server */
+  tunType?: 'ipip' | 'gue' | 'gre';
 }
 
 export interface VirtualServiceRule {
@@ -72,6 +74,7 @@ export function renderRestore(services: readonly VirtualServiceRule[]): string {
       const b = ['-a', ...svc, '-r', hostPort(r.address, r.port), METHOD_FLAG[r.method], '-w', String(r.weight)];
       if (r.upperThreshold) b.push('-x', String(r.upperThreshold));
       if (r.lowerThreshold) b.push('-y', String(r.lowerThreshold));
+      if (r.tunType && r.tunType !== 'ipip') b.push('--tun-type', r.tunType);
       lines.push(b.join(' '));
     }
   }
@@ -183,6 +186,12 @@ export function parseSave(text: string): VirtualServiceRule[] {
           case '--l-threshold':
             rs.lowerThreshold = Number(next());
             break;
+          case '--tun-type': {
+            const v = next();
+            if (v !== 'ipip' && v !== 'gue' && v !== 'gre') throw new Error(`unknown tunnel type ${v}`);
+            rs.tunType = v;
+            break;
+          }
           default:
             throw new RulesParseError(i + 1, line, `unknown option ${t}`);
         }
@@ -206,6 +215,7 @@ export function parseSave(text: string): VirtualServiceRule[] {
       const r: RealServerRule = { address: rs.address, port: rs.port ?? 0, method: rs.method ?? 'droute', weight: rs.weight ?? 1 };
       if (rs.upperThreshold) r.upperThreshold = rs.upperThreshold;
       if (rs.lowerThreshold) r.lowerThreshold = rs.lowerThreshold;
+      if (rs.tunType && rs.tunType !== 'ipip') r.tunType = rs.tunType;
       parent.realServers.push(r);
     }
   });
@@ -233,6 +243,7 @@ export function normalize(services: readonly VirtualServiceRule[]): VirtualServi
           const x: RealServerRule = { address: r.address, port: s.fwmark !== undefined ? 0 : r.port, method: r.method, weight: r.weight };
           if (r.upperThreshold) x.upperThreshold = r.upperThreshold;
           if (r.lowerThreshold) x.lowerThreshold = r.lowerThreshold;
+          if (r.method === 'tunnel' && r.tunType && r.tunType !== 'ipip') x.tunType = r.tunType;
           return x;
         })
         .sort((a, b) => hostPort(a.address, a.port).localeCompare(hostPort(b.address, b.port)));

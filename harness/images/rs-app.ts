@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The real-server app: nginx answers HTTP with the real server's identity in headers and in
+ * a one-line body (name, RIP, and the client address and port it saw); /health answers 200
+ * or 503 depending on a flag file that can be flipped at runtime; a small Node UDP echo
+ * answers with the same identity, bound to each local address so DR/TUN replies leave from the VIP.
+ */
+export const HEALTH_FLAG = '/run/lvs-harness/unhealthy';
+export const NGINX_CONF = '/etc/lvs-harness/nginx.conf';
+export const UDP_ECHO = '/opt/lvs-harness/udp-echo.cjs';
+
+export function renderNginxConf(o: { name: string; rip: string; httpPort: number }): string {
+  return `# rendered by lvs-harness for real server ${o.name}
+worker_processes 1;
+pid /run/lvs-harness/nginx.pid;
+error_log /var/log/lvs-harness-nginx.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  default_type text/plain;
+  keepalive_requests 1000;
+  server {
+    listen ${o.httpPort} default_server;
+    add_header X-Real-Server "${o.name}" always;
+    add_header X-Real-Server-Address "${o.rip}" always;
+    location = /health {
+      if (-f ${HEALTH_FLAG}) { return 503 "unhealthy ${o.name}\\n"; }
+      return 200 "healthy ${o.name}\\n";
+    }
+    location / {
+      return 200 "server=${o.name} rip=${o.rip} client=$remote_addr:$remote_port local=$server_addr:$server_port\\n";
+    }
+  }
+}
+`;
+}
+
+export const udpEchoSource = (): string => readFileSync(fileURLToPath(new URL('./udp-echo.cjs', import.meta.url)), 'utf8');
+
+/** Parses one identity line of the app (HTTP body or UDP answer). */
+export function parseIdentity(line: string): { server: string; rip: string; client: string; clientPort: number; local: string } | undefined {
+  const m = line.match(/server=(\S+) rip=(\S+) client=(\S+):(\d+) local=(\S+)/);
+  if (!m) return undefined;
+  return { server: m[1]!, rip: m[2]!, client: m[3]!, clientPort: Number(m[4]), local: m[5]! };
+}

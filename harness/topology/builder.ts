@@ -1,0 +1,259 @@
+import { hostname } from 'node:os';
+import type Docker from 'dockerode';
+import { HarnessError } from '../errors.js';
+import { HEALTH_FLAG, NGINX_CONF, UDP_ECHO, renderNginxConf, udpEchoSource } from '../images/rs-app.js';
+import { diffRules, parseSave, renderRestore } from '../ipvs/rules.js';
+import { mergeTable, parseList, parseStats, type TableService } from '../ipvs/table.js';
+import { execIn, type ExecResult } from '../runtime/exec.js';
+import { HARNESS_LABEL } from '../runtime/node-image.js';
+import type { Runtime } from '../runtime/select.js';
+import { onCleanup } from '../util/cleanup.js';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import { waitFor } from '../util/wait.js';
+import type { Plan, PlannedNode } from './planner.js';
+
+export const L = {
+  base: HARNESS_LABEL,
+  topology: `${HARNESS_LABEL}.topology`,
+  plan: `${HARNESS_LABEL}.plan`,
+  node: `${HARNESS_LABEL}.node`,
+  role: `${HARNESS_LABEL}.role`,
+  owner: `${HARNESS_LABEL}.owner`,
+  keep: `${HARNESS_LABEL}.keep`,
+} as const;
+
+const owner = () => `${hostname()}:${process.pid}`;
+
+/** A topology whose containers run and whose IPVS tables match the plan. */
+export class StartedTopology {
+  constructor(
+    readonly plan: Plan,
+    readonly docker: Docker,
+    readonly containers: Map<string, Docker.Container>,
+    readonly reused: boolean,
+    readonly timings: Record<string, number>,
+  ) {}
+
+  node(name: string): PlannedNode {
+    const n = this.plan.nodes.find((x) => x.name === name);
+    if (!n) throw new HarnessError('ERR_LVS_NO_NODE', `topology ${this.plan.topology} has no node "${name}" (${this.plan.nodes.map((x) => x.name).join(', ')})`);
+    return n;
+  }
+
+  nodes(role: PlannedNode['role']): PlannedNode[] {
+    return this.plan.nodes.filter((n) => n.role === role);
+  }
+
+  container(name: string): Docker.Container {
+    this.node(name);
+    return this.containers.get(name)!;
+  }
+
+  exec(name: string, argv: readonly string[], opts?: Parameters<typeof execIn>[2]): Promise<ExecResult> {
+    return execIn(this.container(name), argv, opts);
+  }
+
+  /** The director's IPVS table with its counters (`-Ln` merged with `-Ln --stats --exact`). */
+  async ipvs(name: string): Promise<TableService[]> {
+    const [list, stats] = await Promise.all([this.exec(name, ['ipvsadm', '-Ln']), this.exec(name, ['ipvsadm', '-Ln', '--stats', '--exact'])]);
+    return mergeTable(parseList(list.stdout), parseStats(stats.stdout));
+  }
+
+  async setHealth(name: string, healthy: boolean): Promise<void> {
+    await this.exec(name, healthy ? ['rm', '-f', HEALTH_FLAG] : ['touch', HEALTH_FLAG]);
+  }
+
+  down(log: Logger = defaultLog): Promise<number> {
+    return teardown(this.docker, { topology: this.plan.topology }, log);
+  }
+}
+
+/** Removes containers and networks by label. Idempotent; returns how many things it removed. */
+export async function teardown(docker: Docker, by: { topology?: string; all?: boolean }, log: Logger = defaultLog): Promise<number> {
+  const label = by.all ? [`${L.base}=true`] : [`${L.topology}=${by.topology}`];
+  const containers = await docker.listContainers({ all: true, filters: { label } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  const networks = await docker.listNetworks({ filters: { label } });
+  for (const n of networks) await docker.getNetwork(n.Id).remove().catch(() => {});
+  if (containers.length || networks.length) log(`removed ${containers.length} containers and ${networks.length} networks${by.topology ? ` of ${by.topology}` : ''}`);
+  return containers.length + networks.length;
+}
+
+/** Removes what crashed harness runs on this host left behind (their owner process is gone). */
+export async function reap(docker: Docker, log: Logger = defaultLog): Promise<number> {
+  const host = hostname();
+  const dead = (o: string | undefined) => {
+    if (!o) return false;
+    const [h, pid] = o.split(':');
+    if (h !== host || !pid) return false;
+    try {
+      process.kill(Number(pid), 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const containers = (await docker.listContainers({ all: true, filters: { label: [`${L.base}=true`, `${L.keep}=false`] } })).filter((c) => dead(c.Labels[L.owner]));
+  const topologies = new Set(containers.map((c) => c.Labels[L.topology]!));
+  let n = 0;
+  for (const t of topologies) n += await teardown(docker, { topology: t }, () => {});
+  if (n) log(`reaped ${n} leftovers of crashed runs (${[...topologies].join(', ')})`);
+  return n;
+}
+
+export interface BuildOptions {
+  /** leave it running after this process exits (`lvs-harness up`); otherwise it is removed on exit */
+  keep?: boolean;
+  log?: Logger;
+  /** reuse a running topology built from the same plan (default true) */
+  reuse?: boolean;
+}
+
+/** Creates (or reuses) the topology's networks and containers and configures them; verifies IPVS. */
+export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions = {}): Promise<StartedTopology> {
+  const log = opts.log ?? defaultLog;
+  const docker = rt.docker;
+  const timings: Record<string, number> = {};
+  const t0 = Date.now();
+  await reap(docker, log);
+  const existing = await docker.listContainers({ all: true, filters: { label: [`${L.topology}=${plan.topology}`] } });
+  if (existing.length) {
+    const same = existing.length === plan.nodes.length && existing.every((c) => c.Labels[L.plan] === plan.hash && c.State === 'running');
+    if (same && opts.reuse !== false) {
+      log(`reusing the running topology ${plan.topology} (plan ${plan.hash})`);
+      const containers = new Map(existing.map((c) => [c.Labels[L.node]!, docker.getContainer(c.Id)]));
+      const st = new StartedTopology(plan, docker, containers, true, timings);
+      await verifyIpvs(st, log);
+      return st;
+    }
+    log(`replacing the running topology ${plan.topology} (its plan differs or it is incomplete)`);
+    await teardown(docker, { topology: plan.topology }, log);
+  }
+
+  const labels = (extra: Record<string, string> = {}) => ({
+    [L.base]: 'true',
+    [L.topology]: plan.topology,
+    [L.plan]: plan.hash,
+    [L.owner]: owner(),
+    [L.keep]: opts.keep ? 'true' : 'false',
+    ...extra,
+  });
+  const unregister = opts.keep ? () => {} : onCleanup(`topology ${plan.topology}`, () => teardown(docker, { topology: plan.topology }, log).then(() => {}));
+  try {
+    for (const n of plan.networks) {
+      await docker.createNetwork({
+        Name: n.dockerName,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+        // NAT-mode packets bridged to a real server must keep the client's address
+        Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' },
+        Labels: labels(),
+      });
+    }
+    timings.networks = Date.now() - t0;
+    const netId = new Map(plan.networks.map((n) => [n.name, n.dockerName]));
+    const containers = new Map<string, Docker.Container>();
+    await Promise.all(
+      plan.nodes.map(async (n) => {
+        const [first, ...rest] = n.interfaces;
+        const c = await docker.createContainer({
+          name: n.container,
+          Hostname: n.name,
+          Image: rt.nodeImage,
+          Cmd: ['sleep', 'infinity'],
+          Labels: labels({ [L.node]: n.name, [L.role]: n.role }),
+          HostConfig: { CapAdd: n.capAdd, Sysctls: n.sysctls, NetworkMode: netId.get(first!.network) },
+          NetworkingConfig: { EndpointsConfig: { [netId.get(first!.network)!]: { IPAMConfig: { IPv4Address: first!.address } } } },
+        });
+        for (const i of rest) await docker.getNetwork(netId.get(i.network)!).connect({ Container: c.id, EndpointConfig: { IPAMConfig: { IPv4Address: i.address } } });
+        try {
+          await c.start();
+        } catch (e) {
+          throw new HarnessError('ERR_LVS_NODE_START', `node ${n.name} (${n.role}) did not start: ${(e as Error).message}`, {
+            hint: Object.keys(n.sysctls).length ? `its sysctls were ${JSON.stringify(n.sysctls)}` : undefined,
+          });
+        }
+        containers.set(n.name, c);
+      }),
+    );
+    timings.containers = Date.now() - t0;
+    const st = new StartedTopology(plan, docker, containers, false, timings);
+    await Promise.all(plan.nodes.map((n) => configureNode(st, n)));
+    timings.configured = Date.now() - t0;
+    await verifyIpvs(st, log);
+    timings.total = Date.now() - t0;
+    if (opts.keep) unregister();
+    return st;
+  } catch (e) {
+    await teardown(docker, { topology: plan.topology }, () => {});
+    unregister();
+    throw e;
+  }
+}
+
+/** Interface names by address, as the node sees them (Docker names them in attach order). */
+async function devicesByAddress(st: StartedTopology, node: string): Promise<Map<string, string>> {
+  const out = (await st.exec(node, ['ip', '-o', '-4', 'addr', 'show'])).stdout;
+  const m = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const x = line.match(/^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+([\d.]+)\//);
+    if (x) m.set(x[2]!, x[1]!);
+  }
+  return m;
+}
+
+async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void> {
+  const devs = await devicesByAddress(st, n.name);
+  const devOf = (network: string) => {
+    const i = n.interfaces.find((x) => x.network === network)!;
+    const d = devs.get(i.address);
+    if (!d) throw new HarnessError('ERR_LVS_CONFIGURE', `node ${n.name}: no interface holds ${i.address} (network ${network})`);
+    return d;
+  };
+  for (const l of n.linksUp) await st.exec(n.name, ['ip', 'link', 'set', l, 'up']);
+  for (const a of n.addresses) {
+    const dev = 'dev' in a.on ? a.on.dev : devOf(a.on.network);
+    await st.exec(n.name, ['ip', 'addr', 'add', `${a.address}/${a.prefix}`, 'dev', dev]);
+  }
+  for (const r of n.routes) await st.exec(n.name, ['ip', 'route', 'replace', 'default', 'via', r.via]);
+  for (const c of n.commands) await st.exec(n.name, c.argv);
+  if (n.app) {
+    const rip = n.interfaces[0]!.address;
+    await st.exec(n.name, ['mkdir', '-p', '/etc/lvs-harness', '/opt/lvs-harness', '/run/lvs-harness']);
+    await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', NGINX_CONF], { input: renderNginxConf({ name: n.name, rip, httpPort: n.app.httpPort }) });
+    await st.exec(n.name, ['nginx', '-c', NGINX_CONF]);
+    if (n.app.udpPort) {
+      await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', UDP_ECHO], { input: udpEchoSource() });
+      const local = [...n.interfaces.map((i) => i.address), ...n.addresses.map((a) => a.address)];
+      const ex = await st.container(n.name).exec({ Cmd: ['node', UDP_ECHO, n.name, rip, String(n.app.udpPort), ...local], AttachStdout: false, AttachStderr: false });
+      await ex.start({ Detach: true });
+    }
+    await waitFor(
+      `nginx on ${n.name} to answer /health`,
+      async () => (await st.exec(n.name, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${n.app!.httpPort}/health`], { allowFailure: true })).stdout === '200',
+      { timeoutMs: 30_000, intervalMs: 300 },
+    );
+  }
+}
+
+/** Programs each director from its restore file and proves the kernel holds exactly the model. */
+async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
+  for (const d of st.nodes('director')) {
+    if (!d.ipvs) continue;
+    const restore = renderRestore(d.ipvs);
+    let saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+    if (diffRules(d.ipvs, saved).length) {
+      await st.exec(d.name, ['ipvsadm', '-C']);
+      await st.exec(d.name, ['ipvsadm', '-R'], { input: restore });
+      saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+    }
+    const diffs = diffRules(d.ipvs, saved);
+    if (diffs.length)
+      throw new HarnessError('ERR_LVS_IPVS_MISMATCH', `director ${d.name}: the kernel's IPVS table differs from the model:\n  ${diffs.join('\n  ')}`, {
+        details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout },
+        hint: `expected (ipvsadm -R):\n${restore}`,
+      });
+    log(`${d.name}: IPVS programmed and read back (${d.ipvs.length} service${d.ipvs.length > 1 ? 's' : ''}, ${d.ipvs.reduce((a, s) => a + s.realServers.length, 0)} real servers)`);
+  }
+}

@@ -1,0 +1,190 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { HarnessError } from '../errors.js';
+import { SCHEDULERS } from '../ipvs/rules.js';
+import { topologySchema, type Topology } from './schema.js';
+import { cidrContains, ipToInt, parseCidr, cidrOverlap } from './net.js';
+
+export interface TopologyIssue {
+  path: string;
+  message: string;
+}
+
+export const errTopology = (file: string, issues: TopologyIssue[]) =>
+  new HarnessError('ERR_LVS_TOPOLOGY', issues.map((i) => `${file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'), {
+    details: { file, issues },
+  });
+
+/** services[0].real_servers[1].weight */
+export function formatPath(p: readonly PropertyKey[]): string {
+  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('');
+}
+
+function valueAt(obj: unknown, p: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const k of p) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+const ENUM_NOUN: Record<string, string> = { scheduler: 'a scheduler', method: 'a forwarding method', protocol: 'a protocol' };
+
+function describeIssue(raw: unknown, issue: z.core.$ZodIssue): TopologyIssue {
+  const p = formatPath(issue.path);
+  const found = valueAt(raw, issue.path);
+  const shown = found === undefined ? 'nothing' : JSON.stringify(found);
+  const last = String(issue.path[issue.path.length - 1] ?? '');
+  switch (issue.code) {
+    case 'invalid_value': {
+      const allowed = (issue.values as unknown[]).map(String);
+      return { path: p, message: `${shown} is not ${ENUM_NOUN[last] ?? 'allowed'} (${allowed.join(', ')})` };
+    }
+    case 'unrecognized_keys':
+      return { path: p, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+    case 'invalid_type':
+      if (found === undefined) return { path: p, message: `is required (${issue.expected})` };
+      return { path: p, message: `${shown} is not ${issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`}` };
+    case 'too_small':
+    case 'too_big': {
+      const what = issue.origin === 'array' ? 'entries' : '';
+      const bound = issue.code === 'too_small' ? `at least ${String(issue.minimum)}` : `at most ${String(issue.maximum)}`;
+      return { path: p, message: `${issue.origin === 'array' ? `${(found as unknown[] | undefined)?.length ?? 0} ${what}` : shown} is out of range (${bound}${what ? ` ${what}` : ''})` };
+    }
+    case 'invalid_format':
+      return { path: p, message: `${shown} is not ${issue.message.replace(/^Invalid string: /, '')}` };
+    default:
+      return { path: p, message: found === undefined ? issue.message : `${shown}: ${issue.message}` };
+  }
+}
+
+/** Parses and validates topology YAML; throws one error listing every problem. */
+export function parseTopology(text: string, file: string): Topology {
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw errTopology(file, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: `not valid YAML: ${e.message.split('\n')[0]}` }]);
+  }
+  const raw = doc.toJS() as unknown;
+  const r = topologySchema.safeParse(raw);
+  if (!r.success) throw errTopology(file, r.error.issues.map((i) => describeIssue(raw, i)));
+  const semantic = checkTopology(r.data);
+  if (semantic.length) throw errTopology(file, semantic);
+  return r.data;
+}
+
+export async function loadTopology(file: string): Promise<Topology> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new HarnessError('ERR_LVS_TOPOLOGY', `${file}: cannot read the topology file (${(e as NodeJS.ErrnoException).code})`, {
+      hint: `shipped topologies: ${['nat', 'dr', 'tun', 'fullnat'].map((n) => `topologies/${n}.yaml`).join(', ')}`,
+    });
+  }
+  return parseTopology(text, path.relative(process.cwd(), file) || file);
+}
+
+/** Names of the client nodes a client entry expands to (client, or client-1..N with count). */
+export const clientNames = (c: { name: string; count: number }) => (c.count === 1 ? [c.name] : Array.from({ length: c.count }, (_, i) => `${c.name}-${i + 1}`));
+
+/** Checks that need the whole topology: names, addresses, and what each forwarding method needs. */
+export function checkTopology(t: Topology): TopologyIssue[] {
+  const issues: TopologyIssue[] = [];
+  const nets = new Map(t.networks.map((n) => [n.name, parseCidr(n.subnet)]));
+  const seenNet = new Set<string>();
+  t.networks.forEach((n, i) => {
+    if (seenNet.has(n.name)) issues.push({ path: `networks[${i}].name`, message: `"${n.name}" is used twice` });
+    seenNet.add(n.name);
+    const c = parseCidr(n.subnet);
+    if (c.network !== ipToInt(n.subnet.split('/')[0]!)) issues.push({ path: `networks[${i}].subnet`, message: `"${n.subnet}" has host bits set (the network is ${c.text})` });
+    t.networks.slice(0, i).forEach((m, j) => {
+      if (cidrOverlap(c, parseCidr(m.subnet))) issues.push({ path: `networks[${i}].subnet`, message: `"${n.subnet}" overlaps networks[${j}] (${m.subnet})` });
+    });
+  });
+
+  const names = new Map<string, string>();
+  const addresses = new Map<string, string>();
+  const claim = (addr: string, where: string) => {
+    const prev = addresses.get(addr);
+    if (prev) issues.push({ path: where, message: `"${addr}" is already used by ${prev}` });
+    else addresses.set(addr, where);
+  };
+  const nodeNets = new Map<string, Set<string>>();
+  const checkNode = (kind: string, list: { name: string; networks: Record<string, string>; count?: number }[]) =>
+    list.forEach((n, i) => {
+      const expanded = n.count ? clientNames({ name: n.name, count: n.count }) : [n.name];
+      for (const nm of expanded) {
+        if (names.has(nm)) issues.push({ path: `${kind}[${i}].name`, message: `"${nm}" is already the name of ${names.get(nm)}` });
+        names.set(nm, `${kind}[${i}]`);
+        nodeNets.set(nm, new Set(Object.keys(n.networks)));
+      }
+      if (!Object.keys(n.networks).length) issues.push({ path: `${kind}[${i}].networks`, message: 'a node needs at least one network' });
+      for (const [net, addr] of Object.entries(n.networks)) {
+        const c = nets.get(net);
+        const where = `${kind}[${i}].networks.${net}`;
+        if (!c) {
+          issues.push({ path: where, message: `"${net}" is not a network of this topology (${[...nets.keys()].join(', ')})` });
+          continue;
+        }
+        if (addr === 'auto') continue;
+        if (n.count && n.count > 1) issues.push({ path: where, message: `a fixed address cannot be shared by ${n.count} clients; use auto` });
+        const a = ipToInt(addr);
+        if (!cidrContains(c, a)) issues.push({ path: where, message: `"${addr}" is outside ${c.text}` });
+        else if (a === c.network || a === c.broadcast) issues.push({ path: where, message: `"${addr}" is the network or broadcast address of ${c.text}` });
+        else if (a === c.network + 1) issues.push({ path: where, message: `"${addr}" is the gateway of ${c.text} (the engine's bridge)` });
+        claim(addr, where);
+      }
+    });
+  checkNode('directors', t.directors);
+  checkNode('real_servers', t.real_servers);
+  checkNode('clients', t.clients);
+
+  const directorNets = new Set(t.directors.flatMap((d) => Object.keys(d.networks)));
+  const rsByName = new Map(t.real_servers.map((r) => [r.name, r]));
+  const vipSeen = new Map<string, string>();
+  t.services.forEach((s, i) => {
+    const where = `services[${i}]`;
+    const vipNet = [...nets.entries()].find(([, c]) => cidrContains(c, ipToInt(s.vip)));
+    if (!vipNet) {
+      issues.push({ path: `${where}.vip`, message: `"${s.vip}" is outside every subnet (${t.networks.map((n) => n.subnet).join(', ')}); clients reach the VIP on a shared network` });
+      return;
+    }
+    const [vipNetName, vc] = vipNet;
+    if (ipToInt(s.vip) === vc.network + 1 || ipToInt(s.vip) === vc.network || ipToInt(s.vip) === vc.broadcast)
+      issues.push({ path: `${where}.vip`, message: `"${s.vip}" is the network, gateway or broadcast address of ${vc.text}` });
+    if (!directorNets.has(vipNetName)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is on network ${vipNetName}, where no director is` });
+    if (addresses.has(s.vip)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is already the address of ${addresses.get(s.vip)}` });
+    const key = `${s.vip}:${s.protocol}:${s.port ?? `fwm${s.fwmark?.mark}`}`;
+    if (vipSeen.has(key)) issues.push({ path: where, message: `the same virtual service as ${vipSeen.get(key)}` });
+    vipSeen.set(key, where);
+    if (!t.clients.some((c) => vipNetName in c.networks)) issues.push({ path: `${where}.vip`, message: `no client is on ${vipNetName}, the VIP's network` });
+
+    s.real_servers.forEach((r, j) => {
+      const rw = `${where}.real_servers[${j}]`;
+      const rs = rsByName.get(r.name);
+      if (!rs) {
+        issues.push({ path: `${rw}.name`, message: `"${r.name}" is not a real server of this topology (${[...rsByName.keys()].join(', ')})` });
+        return;
+      }
+      const shared = Object.keys(rs.networks).filter((n) => directorNets.has(n));
+      if (!shared.length) {
+        issues.push({ path: `${rw}.name`, message: `${r.name} shares no network with a director, so no forwarding method reaches it` });
+        return;
+      }
+      if (r.method === 'droute' && !(vipNetName in rs.networks))
+        issues.push({ path: `${rw}.method`, message: `droute needs ${r.name} on the director's segment that holds the VIP (${vipNetName}); it is on ${Object.keys(rs.networks).join(', ')}` });
+      if (r.method === 'masq' && !shared.some((n) => n !== vipNetName))
+        issues.push({ path: `${rw}.method`, message: `masq needs ${r.name} on a director network other than the clients' (${vipNetName}), so its replies return through the director` });
+      if (r.method === 'masq' && !s.fullnat && vipNetName in rs.networks)
+        issues.push({ path: `${rw}.method`, message: `masq needs ${r.name} off the clients' network ${vipNetName}: it would answer them directly, bypassing the director` });
+    });
+  });
+  return issues;
+}
+
+export { SCHEDULERS };

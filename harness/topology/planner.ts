@@ -1,0 +1,242 @@
+import { createHash } from 'node:crypto';
+import type { Method, VirtualServiceRule } from '../ipvs/rules.js';
+import { canonicalJson } from '../lab/recipe.js';
+import { clientNames } from './loader.js';
+import { cidrContains, gatewayOf, intToIp, ipToInt, parseCidr } from './net.js';
+import type { ServiceSpec, Topology } from './schema.js';
+
+/**
+ * The planner turns a validated topology into exactly what each container needs, per
+ * forwarding mode, as the LVS literature describes it:
+ * - masq (NAT): the director forwards (ip_forward=1); real servers route back via its DIP.
+ * - full-NAT: masq plus SNAT to the DIP on the director; real servers keep their own route.
+ * - droute (DR): VIP on each real server's lo, arp_ignore=1 and arp_announce=2; one segment.
+ * - tunnel (TUN): VIP on each real server's tunl0 (ipip), rp_filter 0 on all and tunl0,
+ *   and the ARP sysctls too, since the real servers share the clients' segment here.
+ * Per-node sysctls from the file are applied last and win: that is how a broken setup is built.
+ */
+export type Role = 'director' | 'real-server' | 'client';
+
+export interface PlannedAddress {
+  address: string;
+  prefix: number;
+  /** on the interface attached to this network, or on a named device (lo, tunl0) */
+  on: { network: string } | { dev: 'lo' | 'tunl0' };
+  why: string;
+}
+
+export interface PlannedNode {
+  name: string;
+  role: Role;
+  container: string;
+  /** interfaces in attach order: network name and the address Docker assigns */
+  interfaces: { network: string; address: string; prefix: number }[];
+  addresses: PlannedAddress[];
+  routes: { to: 'default'; via: string; why: string }[];
+  sysctls: Record<string, string>;
+  capAdd: string[];
+  /** devices to bring up (tunl0) */
+  linksUp: string[];
+  /** extra commands, as argv, run once after addresses and routes (iptables for full-NAT and fwmark) */
+  commands: { argv: string[]; why: string }[];
+  /** real servers: the app they serve */
+  app?: { httpPort: number; udpPort?: number };
+  /** directors: the IPVS table they must hold */
+  ipvs?: VirtualServiceRule[];
+}
+
+export interface PlannedService {
+  name: string;
+  vip: string;
+  vipNetwork: string;
+  protocol: 'tcp' | 'udp';
+  port?: number;
+  fwmark?: { mark: number; ports: number[] };
+  scheduler: string;
+  mode: 'nat' | 'fullnat' | 'dr' | 'tun' | 'mixed';
+  persistence?: { timeout: number; netmask?: string };
+  realServers: { name: string; rip: string; port: number; method: Method; weight: number; network: string }[];
+  /** each director's address on each network, for checks (the DIP real servers see in full-NAT) */
+  directorAddresses: Record<string, Record<string, string>>;
+}
+
+export interface Plan {
+  topology: string;
+  /** changes whenever anything that is built changes: a running topology with the same hash is reused */
+  hash: string;
+  networks: { name: string; subnet: string; gateway: string; dockerName: string }[];
+  nodes: PlannedNode[];
+  services: PlannedService[];
+}
+
+export const CONTAINER_PREFIX = 'lvsh';
+export const networkDockerName = (topology: string, net: string) => `${CONTAINER_PREFIX}-${topology}-${net}`;
+export const containerName = (topology: string, node: string) => `${CONTAINER_PREFIX}-${topology}-${node}`;
+
+const ARP_SYSCTLS = {
+  'net.ipv4.conf.all.arp_ignore': '1',
+  'net.ipv4.conf.all.arp_announce': '2',
+  'net.ipv4.conf.lo.arp_ignore': '1',
+  'net.ipv4.conf.lo.arp_announce': '2',
+};
+
+export function modeOf(s: ServiceSpec): PlannedService['mode'] {
+  const methods = new Set(s.real_servers.map((r) => r.method));
+  if (methods.size > 1) return 'mixed';
+  const m = [...methods][0]!;
+  return m === 'masq' ? (s.fullnat ? 'fullnat' : 'nat') : m === 'droute' ? 'dr' : 'tun';
+}
+
+export function plan(t: Topology): Plan {
+  const subnets = new Map(t.networks.map((n) => [n.name, parseCidr(n.subnet)]));
+  // addresses: explicit ones first, then auto in file order from .2 upward, skipping VIPs
+  const used = new Map<string, Set<number>>();
+  for (const n of t.networks) used.set(n.name, new Set());
+  const vips = new Set(t.services.map((s) => ipToInt(s.vip)));
+  const attachAll = [...t.directors, ...t.real_servers, ...t.clients.flatMap((c) => clientNames(c).map(() => c))];
+  for (const n of attachAll) for (const [net, a] of Object.entries(n.networks)) if (a !== 'auto') used.get(net)!.add(ipToInt(a));
+  const next = (net: string) => {
+    const c = subnets.get(net)!;
+    const u = used.get(net)!;
+    for (let a = c.network + 2; a < c.broadcast; a++) {
+      if (!u.has(a) && !vips.has(a)) {
+        u.add(a);
+        return intToIp(a);
+      }
+    }
+    throw new Error(`network ${net} (${c.text}) has no free address left`);
+  };
+  const ifaces = (networks: Record<string, string>) =>
+    Object.entries(networks).map(([network, a]) => ({ network, address: a === 'auto' ? next(network) : a, prefix: subnets.get(network)!.prefix }));
+
+  const nodes: PlannedNode[] = [];
+  const blank = (name: string, role: Role, networks: Record<string, string>): PlannedNode => ({
+    name,
+    role,
+    container: containerName(t.name, name),
+    interfaces: ifaces(networks),
+    addresses: [],
+    routes: [],
+    sysctls: {},
+    capAdd: ['NET_ADMIN', 'NET_RAW'],
+    linksUp: [],
+    commands: [],
+  });
+  const directors = t.directors.map((d) => blank(d.name, 'director', d.networks));
+  const realServers = t.real_servers.map((r) => ({ ...blank(r.name, 'real-server', r.networks), app: { httpPort: r.app.http_port, udpPort: r.app.udp_port } }));
+  const clients = t.clients.flatMap((c) =>
+    clientNames(c).map((nm) => {
+      const n = blank(nm, 'client', c.networks);
+      const first = n.interfaces[0]!;
+      for (let i = 1; i < c.source_addresses; i++)
+        n.addresses.push({ address: next(first.network), prefix: first.prefix, on: { network: first.network }, why: `source address ${i + 1} of ${c.source_addresses}` });
+      return n;
+    }),
+  );
+  nodes.push(...directors, ...realServers, ...clients);
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const addrOn = (n: PlannedNode, net: string) => n.interfaces.find((i) => i.network === net)?.address;
+
+  const directorAddresses: Record<string, Record<string, string>> = {};
+  for (const d of directors) directorAddresses[d.name] = Object.fromEntries(d.interfaces.map((i) => [i.network, i.address]));
+
+  const services: PlannedService[] = t.services.map((s, idx) => {
+    const vipNetwork = t.networks.find((n) => cidrContains(subnets.get(n.name)!, ipToInt(s.vip)))!.name;
+    const mode = modeOf(s);
+    const realServers = s.real_servers.map((r) => {
+      const rs = byName.get(r.name)!;
+      // the network the director reaches this real server on: the VIP's for droute/tunnel if shared, else another shared one
+      const shared = rs.interfaces.map((i) => i.network).filter((n) => directors.some((d) => addrOn(d, n)));
+      const network = r.method === 'masq' ? (shared.find((n) => n !== vipNetwork) ?? shared[0]!) : shared.includes(vipNetwork) ? vipNetwork : shared[0]!;
+      return { name: r.name, rip: addrOn(rs, network)!, port: r.port ?? s.port ?? 0, method: r.method, weight: r.weight, network, u: r.u_threshold, l: r.l_threshold };
+    });
+    return {
+      name: s.name ?? `svc${idx}`,
+      vip: s.vip,
+      vipNetwork,
+      protocol: s.protocol,
+      port: s.port,
+      fwmark: s.fwmark,
+      scheduler: s.scheduler,
+      mode,
+      persistence: s.persistence,
+      realServers: realServers.map(({ u: _u, l: _l, ...r }) => r),
+      directorAddresses,
+      _rs: realServers,
+      _spec: s,
+    } as PlannedService & { _rs: typeof realServers; _spec: ServiceSpec };
+  });
+
+  for (const svc of services as (PlannedService & { _rs: { name: string; rip: string; port: number; method: Method; weight: number; network: string; u?: number; l?: number }[]; _spec: ServiceSpec })[]) {
+    const s = svc._spec;
+    for (const d of directors) {
+      if (!addrOn(d, svc.vipNetwork)) continue;
+      if (!d.addresses.some((a) => a.address === svc.vip))
+        d.addresses.push({ address: svc.vip, prefix: 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name}` });
+      const rule: VirtualServiceRule = {
+        ...(s.fwmark ? { fwmark: s.fwmark.mark } : { protocol: s.protocol, address: s.vip, port: s.port! }),
+        scheduler: s.scheduler,
+        ...(s.persistence ? { persistence: { timeout: s.persistence.timeout, ...(s.persistence.netmask ? { netmask: s.persistence.netmask } : {}) } } : {}),
+        realServers: svc._rs.map((r) => ({
+          address: r.rip,
+          port: s.fwmark ? 0 : r.port,
+          method: r.method,
+          weight: r.weight,
+          ...(r.u ? { upperThreshold: r.u } : {}),
+          ...(r.l ? { lowerThreshold: r.l } : {}),
+        })),
+      };
+      (d.ipvs ??= []).push(rule);
+      if (s.fwmark)
+        for (const p of s.fwmark.ports)
+          d.commands.push({
+            argv: ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', `${s.vip}/32`, '-p', s.protocol, '--dport', String(p), '-j', 'MARK', '--set-mark', String(s.fwmark.mark)],
+            why: `mark ${s.protocol}/${p} to the VIP for fwmark service ${s.fwmark.mark}`,
+          });
+      if (svc._rs.some((r) => r.method === 'masq')) d.sysctls['net.ipv4.ip_forward'] = '1';
+      if (svc.mode === 'fullnat') {
+        d.sysctls['net.ipv4.vs.conntrack'] = '1';
+        for (const net of new Set(svc._rs.map((r) => r.network)))
+          d.commands.push({
+            argv: ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', `${s.vip}/32`, ...(s.port ? ['--vport', String(s.port)] : []), '-j', 'SNAT', '--to-source', addrOn(d, net)!],
+            why: `full-NAT: real servers on ${net} see the DIP ${addrOn(d, net)} as the client`,
+          });
+      }
+    }
+    for (const r of svc._rs) {
+      const rs = byName.get(r.name)!;
+      if (r.method === 'masq' && svc.mode !== 'fullnat') {
+        const d = directors.find((x) => addrOn(x, r.network))!;
+        const via = addrOn(d, r.network)!;
+        if (!rs.routes.some((x) => x.via === via)) rs.routes.push({ to: 'default', via, why: `NAT: replies return through the director's DIP ${via}` });
+      }
+      if (r.method === 'droute' && !rs.addresses.some((a) => a.address === svc.vip)) {
+        rs.addresses.push({ address: svc.vip, prefix: 32, on: { dev: 'lo' }, why: `DR: accept packets for the VIP ${svc.vip}` });
+        Object.assign(rs.sysctls, ARP_SYSCTLS);
+      }
+      if (r.method === 'tunnel' && !rs.addresses.some((a) => a.address === svc.vip)) {
+        rs.addresses.push({ address: svc.vip, prefix: 32, on: { dev: 'tunl0' }, why: `TUN: decapsulated packets for the VIP ${svc.vip}` });
+        if (!rs.linksUp.includes('tunl0')) rs.linksUp.push('tunl0');
+        Object.assign(rs.sysctls, ARP_SYSCTLS, {
+          'net.ipv4.conf.all.rp_filter': '0',
+          'net.ipv4.conf.default.rp_filter': '0',
+          'net.ipv4.conf.tunl0.rp_filter': '0',
+        });
+      }
+    }
+    delete (svc as Partial<typeof svc>)._rs;
+    delete (svc as Partial<typeof svc>)._spec;
+  }
+
+  // overrides from the file win
+  const overrides = new Map<string, Record<string, string>>();
+  for (const d of t.directors) if (d.sysctls) overrides.set(d.name, d.sysctls);
+  for (const r of t.real_servers) if (r.sysctls) overrides.set(r.name, r.sysctls);
+  for (const c of t.clients) if (c.sysctls) for (const nm of clientNames(c)) overrides.set(nm, c.sysctls);
+  for (const n of nodes) Object.assign(n.sysctls, overrides.get(n.name) ?? {});
+
+  const networks = t.networks.map((n) => ({ name: n.name, subnet: parseCidr(n.subnet).text, gateway: gatewayOf(subnets.get(n.name)!), dockerName: networkDockerName(t.name, n.name) }));
+  const body = { networks, nodes, services };
+  const hash = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 12);
+  return { topology: t.name, hash, ...body };
+}

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { SCHEDULERS } from '../ipvs/rules.js';
+
+/**
+ * The topology file format (YAML). Field names are snake_case as in keepalived and most
+ * operator-facing YAML; every error names the file, the path inside it, the value found
+ * and what is allowed (see loader.ts).
+ */
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a name of lower-case letters, digits and "-" (at most 31, starting with a letter)');
+const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'an IPv4 address such as 10.89.1.100');
+const cidr = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(1[6-9]|2[0-9])$/, 'an IPv4 subnet from /16 to /29 such as 10.89.1.0/24');
+const port = z.number().int().min(1).max(65535);
+const sysctlValue = z.union([z.string(), z.number()]).transform(String);
+const sysctls = z.record(z.string().regex(/^net\.[a-z0-9_.-]+$/, 'a net.* sysctl (the ones a container may set)'), sysctlValue);
+const attach = z.record(name, z.union([ipv4, z.literal('auto')]));
+
+const director = z.strictObject({
+  name,
+  networks: attach,
+  sysctls: sysctls.optional(),
+});
+
+const app = z.strictObject({
+  http_port: port.default(80),
+  udp_port: port.optional(),
+});
+
+const realServer = z.strictObject({
+  name,
+  networks: attach,
+  app: app.default({ http_port: 80 }),
+  sysctls: sysctls.optional(),
+});
+
+const client = z.strictObject({
+  name,
+  count: z.number().int().min(1).max(16).default(1),
+  networks: attach,
+  /** how many source addresses each client sends from (persistence and hashing need many) */
+  source_addresses: z.number().int().min(1).max(64).default(1),
+  sysctls: sysctls.optional(),
+});
+
+const serviceRealServer = z.strictObject({
+  name,
+  port: port.optional(),
+  method: z.enum(['masq', 'droute', 'tunnel']),
+  weight: z.number().int().min(0).max(65535).default(1),
+  u_threshold: z.number().int().min(0).max(65535).optional(),
+  l_threshold: z.number().int().min(0).max(65535).optional(),
+});
+
+const service = z
+  .strictObject({
+    name: name.optional(),
+    vip: ipv4,
+    port: port.optional(),
+    protocol: z.enum(['tcp', 'udp']).default('tcp'),
+    /** a firewall-mark service: the director marks packets to vip:ports and IPVS balances the mark */
+    fwmark: z.strictObject({ mark: z.number().int().min(1).max(4294967295), ports: z.array(port).min(1) }).optional(),
+    scheduler: z.enum(SCHEDULERS),
+    persistence: z.strictObject({ timeout: z.number().int().min(1).max(31536000), netmask: ipv4.optional() }).optional(),
+    /** masq plus SNAT to the director's address on the real servers' side (full-NAT) */
+    fullnat: z.boolean().default(false),
+    real_servers: z.array(serviceRealServer).min(1),
+  })
+  .superRefine((s, ctx) => {
+    if (s.fwmark === undefined && s.port === undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'a port is required unless the service is a fwmark service' });
+    if (s.fwmark !== undefined && s.port !== undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'a fwmark service takes its ports from fwmark.ports, not port' });
+    s.real_servers.forEach((r, i) => {
+      if (r.l_threshold !== undefined && r.u_threshold !== undefined && r.l_threshold > r.u_threshold)
+        ctx.addIssue({ code: 'custom', path: ['real_servers', i, 'l_threshold'], message: `the lower threshold ${r.l_threshold} is above the upper threshold ${r.u_threshold}` });
+      if (s.fullnat && r.method !== 'masq') ctx.addIssue({ code: 'custom', path: ['real_servers', i, 'method'], message: 'full-NAT services forward with masq' });
+    });
+  });
+
+export const topologySchema = z.strictObject({
+  name,
+  description: z.string().optional(),
+  networks: z.array(z.strictObject({ name, subnet: cidr })).min(1),
+  directors: z.array(director).min(1),
+  real_servers: z.array(realServer).min(1),
+  clients: z.array(client).min(1),
+  services: z.array(service).min(1),
+});
+
+export type TopologyFile = z.input<typeof topologySchema>;
+export type Topology = z.output<typeof topologySchema>;
+export type ServiceSpec = Topology['services'][number];

@@ -1,0 +1,13 @@
+import { loadTopology } from '/work/main/harness/topology/loader.ts';
+import { plan } from '/work/main/harness/topology/planner.ts';
+import { buildTopology } from '/work/main/harness/topology/builder.ts';
+import { resolveRuntime } from '/work/main/harness/runtime/select.ts';
+const rt = await resolveRuntime();
+const f = process.argv[2];
+const t0 = Date.now();
+const st = await buildTopology(rt, plan(await loadTopology(`/work/main/topologies/${f}.yaml`)), { keep: true });
+console.log('up in', Date.now() - t0, st.timings);
+const c = await st.exec('client', ['sh','-c','for i in 1 2 3 4 5 6; do curl -s -m 3 -H "Connection: close" http://$1/; done', 'sh', st.plan.services[0].vip], {allowFailure: true});
+console.log(c.stdout, c.stderr);
+console.log(JSON.stringify(await st.ipvs('director')));
+process.exit(0);
