@@ -5,6 +5,13 @@ import { labPaths } from './lab/paths.js';
 import { endpointOf, labDown, labStatus, labUp, readState } from './lab/vm.js';
 import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
 import { smoke } from './smoke.js';
+import { availableSuites, runSuites } from './suite/runner.js';
+import { buildTopology, teardown } from './topology/builder.js';
+import { findNode, formatTable, ipvsTable, nodeTable, topologyFile, topologyName } from './topology/commands.js';
+import { loadTopology } from './topology/loader.js';
+import { plan as makePlan } from './topology/planner.js';
+import { resolveRuntime } from './runtime/select.js';
+import { execIn } from './runtime/exec.js';
 import { runCleanup } from './util/cleanup.js';
 import { log } from './util/log.js';
 
@@ -14,6 +21,17 @@ Usage:
   lvs-harness main [--docker-host URL]       the main job: start the runtime (the lab by default) and run the
                                              conformance checks; writes reports/<run-id>/results.json
   lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone (what main runs today)
+  lvs-harness up <topology> [--docker-host URL]
+                                             build a topology (file, or shipped name: nat dr tun fullnat), print its
+                                             nodes, leave it running
+  lvs-harness down <topology> | --all        remove a topology's containers and networks (all of the harness's)
+  lvs-harness exec <node> [--topology T] -- <argv...>
+                                             run a command in a node; its output and exit code are passed through
+  lvs-harness ipvs <node> [--topology T] [--json]
+                                             the node's IPVS table with connection and packet counters
+  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--keep] [--docker-host URL]
+                                             build (or reuse) the topology, run conformance suites, write
+                                             reports/<run-id>/results.json; exit 1 when a check fails
   lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
   lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--json]
                                              boot the lab VM and wait until its Docker API answers
@@ -168,6 +186,74 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'setup':
       return setup();
+    case 'up': {
+      const { values, positionals } = parse(rest, { 'docker-host': { type: 'string' } }, 'up');
+      if (positionals.length !== 1) throw errUsage('up: give one topology (a YAML file, or nat, dr, tun, fullnat)');
+      const file = topologyFile(positionals[0]!);
+      const p = makePlan(await loadTopology(file));
+      const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log });
+      const st = await buildTopology(rt, p, { keep: true, log });
+      print(nodeTable(st));
+      print(`topology ${p.topology} ${st.reused ? 'was already up' : `up in ${((st.timings.total ?? 0) / 1000).toFixed(1)} s`} (${rt.kind}); \`lvs-harness down ${p.topology}\` removes it`);
+      return 0;
+    }
+    case 'down': {
+      const { values, positionals } = parse(rest, { all: { type: 'boolean' }, 'docker-host': { type: 'string' } }, 'down');
+      if (!values.all && positionals.length !== 1) throw errUsage('down: give one topology, or --all');
+      let rt;
+      try {
+        rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
+      } catch (e) {
+        if (isHarnessError(e) && e.code === 'ERR_LVS_LAB_DOWN') {
+          print('nothing to remove: the lab is not running');
+          return 0;
+        }
+        throw e;
+      }
+      const name = values.all ? undefined : await topologyName(positionals[0]!);
+      const n = await teardown(rt.docker, values.all ? { all: true } : { topology: name }, log);
+      print(n ? `removed ${values.all ? 'every topology' : name}` : `nothing to remove${name ? ` for ${name}` : ''}`);
+      return 0;
+    }
+    case 'exec': {
+      const dd = rest.indexOf('--');
+      if (dd < 0) throw errUsage('exec: put the command after --, e.g. lvs-harness exec director -- ipvsadm -Ln');
+      const { values, positionals } = parse(rest.slice(0, dd), { topology: { type: 'string' }, 'docker-host': { type: 'string' } }, 'exec');
+      const argv = rest.slice(dd + 1);
+      if (positionals.length !== 1 || !argv.length) throw errUsage('exec: lvs-harness exec <node> [--topology T] -- <argv...>');
+      const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
+      const c = await findNode(rt.docker, positionals[0]!, values.topology as string | undefined);
+      const r = await execIn(c, argv, { allowFailure: true, timeoutMs: 3600_000 });
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      return r.exitCode;
+    }
+    case 'ipvs': {
+      const { values, positionals } = parse(rest, { topology: { type: 'string' }, json: { type: 'boolean' }, 'docker-host': { type: 'string' } }, 'ipvs');
+      if (positionals.length !== 1) throw errUsage('ipvs: lvs-harness ipvs <node> [--topology T] [--json]');
+      const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
+      const t = await ipvsTable(rt, positionals[0]!, values.topology as string | undefined);
+      print(values.json ? t : formatTable(t));
+      return 0;
+    }
+    case 'run': {
+      const { values, positionals } = parse(
+        rest,
+        { suite: { type: 'string', multiple: true }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
+        'run',
+      );
+      if (positionals.length !== 1) throw errUsage('run: give one topology, e.g. lvs-harness run topologies/dr.yaml --suite modes');
+      const suites = (values.suite as unknown as string[] | undefined) ?? [];
+      if (!suites.length) throw errUsage(`run: name at least one --suite (${(await availableSuites()).join(', ')}, or all)`);
+      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log });
+      print('');
+      for (const c of r.checks) print(`${c.valid === true ? 'PASS' : c.valid === false ? 'FAIL' : 'UNKNOWN'}  ${c.group}: ${c.name}${c.valid === true ? '' : `\n        ${c.detail ?? ''}`}`);
+      for (const e of r.errors) print(`ERROR ${e.title}: ${e.message}`);
+      const passed = r.checks.filter((c) => c.valid === true).length;
+      print(`${passed} passed, ${r.checks.length - passed + r.errors.length} failed`);
+      print(`report: ${r.reportDir}/results.json`);
+      return r.valid === true ? 0 : 1;
+    }
     case 'main':
     case 'smoke':
       return runMain(rest);

@@ -90,7 +90,7 @@ export interface Runtime {
 }
 
 /** Resolves where to run and makes it ready: the lab is started when chosen; the node image is ensured. */
-export async function resolveRuntime(opts: { dockerHost?: string; env?: NodeJS.ProcessEnv; log?: Logger; lab?: UpOptions } = {}): Promise<Runtime> {
+export async function resolveRuntime(opts: { dockerHost?: string; env?: NodeJS.ProcessEnv; log?: Logger; lab?: UpOptions; startLab?: boolean } = {}): Promise<Runtime> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? defaultLog;
   const needProbe = !opts.dockerHost && !env.DOCKER_HOST;
@@ -98,6 +98,8 @@ export async function resolveRuntime(opts: { dockerHost?: string; env?: NodeJS.P
   const choice = chooseRuntime({ flag: opts.dockerHost, env, local });
   log(`runtime: ${choice.kind} — ${choice.reason}`);
   if (choice.kind === 'lab') {
+    if (opts.startLab === false && !(await readState()))
+      throw new HarnessError('ERR_LVS_LAB_DOWN', 'the lab is not running', { hint: 'start it with `lvs-harness lab up` (or `lvs-harness up <topology>`)' });
     await labUp({ ...opts.lab, log });
     const st = await readState();
     if (!st) throw new HarnessError('ERR_LVS_LAB_STATE', `the lab started but left no state in ${labPaths().state}`);

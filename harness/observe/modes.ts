@@ -1,0 +1,159 @@
+import type { ArpObservation, CounterDelta, ProbeAnswer } from '../checkers/modes.js';
+import { parseIdentity } from '../images/rs-app.js';
+import type { Counters, TableService } from '../ipvs/table.js';
+import type { PlannedService } from '../topology/planner.js';
+import type { StartedTopology } from '../topology/builder.js';
+import { sleep } from '../util/wait.js';
+
+/**
+ * Gathers what the modes checkers judge: answers seen by a client, the director's IPVS
+ * counters, tunl0 counters on real servers, and who answers ARP for the VIP.
+ */
+
+// A fixed script; every input arrives as a positional argument, never spliced into the text.
+const HTTP_PROBE = `vip=$1; port=$2; n=$3; shift 3
+for src in "$@"; do
+  i=0
+  while [ $i -lt $n ]; do
+    out=$(curl -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code}' "http://$vip:$port/" 2>/dev/null)
+    rc=$?
+    printf 'src=%s rc=%s %s\\n' "$src" "$rc" "$(printf '%s' "$out" | tr -d '\\n')"
+    i=$((i+1))
+  done
+done`;
+
+export function parseProbeOutput(text: string): ProbeAnswer[] {
+  const out: ProbeAnswer[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^src=(\S+) rc=(\d+)\s?(.*)$/);
+    if (!m) continue;
+    const rc = Number(m[2]);
+    const status = Number(m[3]!.match(/code=(\d+)/)?.[1] ?? 0);
+    const id = parseIdentity(m[3]!);
+    out.push({ source: m[1]!, rc, ok: rc === 0 && status === 200, status, server: id?.server, rip: id?.rip, seenClient: id?.client });
+  }
+  return out;
+}
+
+/** Source addresses of a client node: its interface address on the network, then the extra ones. */
+export function clientSources(st: StartedTopology, client: string, network: string): string[] {
+  const n = st.node(client);
+  return [...n.interfaces.filter((i) => i.network === network).map((i) => i.address), ...n.addresses.filter((a) => 'network' in a.on && a.on.network === network).map((a) => a.address)];
+}
+
+export async function probeHttp(st: StartedTopology, client: string, svc: PlannedService, perSource: number): Promise<ProbeAnswer[]> {
+  const sources = clientSources(st, client, svc.vipNetwork);
+  const r = await st.exec(client, ['sh', '-c', HTTP_PROBE, 'probe', svc.vip, String(svc.port ?? 80), String(perSource), ...sources], {
+    allowFailure: true,
+    timeoutMs: 30_000 + sources.length * perSource * 5_000,
+  });
+  return parseProbeOutput(r.stdout);
+}
+
+const ZERO: Counters = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };
+
+export function serviceCounters(table: TableService[], svc: PlannedService): Counters {
+  const key = svc.fwmark ? String(svc.fwmark.mark) : `${svc.vip}:${svc.port}`;
+  return table.find((s) => s.key === key)?.stats ?? ZERO;
+}
+
+export const counterDelta = (a: Counters, b: Counters): CounterDelta => ({
+  conns: b.conns - a.conns,
+  inPkts: b.inPkts - a.inPkts,
+  outPkts: b.outPkts - a.outPkts,
+  inBytes: b.inBytes - a.inBytes,
+  outBytes: b.outBytes - a.outBytes,
+});
+
+/**
+ * Counters after traffic, once the kernel's 2 s estimator has folded them: read until two
+ * reads at least 2.1 s apart agree and at least `minConns` connections are counted (deadline 20 s).
+ */
+export async function settledCounters(st: StartedTopology, director: string, svc: PlannedService, minConns: number): Promise<Counters> {
+  const deadline = Date.now() + 20_000;
+  let prev = serviceCounters(await st.ipvs(director), svc);
+  for (;;) {
+    await sleep(2_100);
+    const cur = serviceCounters(await st.ipvs(director), svc);
+    if ((JSON.stringify(cur) === JSON.stringify(prev) && cur.conns >= minConns) || Date.now() > deadline) return cur;
+    prev = cur;
+  }
+}
+
+export function parseNetDev(text: string, dev: string): { rxPackets: number; txPackets: number } | undefined {
+  for (const line of text.split('\n')) {
+    const m = line.match(/^\s*([^:\s]+):\s*(.*)$/);
+    if (!m || m[1] !== dev) continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    return { rxPackets: f[1]!, txPackets: f[9]! };
+  }
+  return undefined;
+}
+
+export async function tunnelRx(st: StartedTopology, names: readonly string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  await Promise.all(
+    names.map(async (n) => {
+      out[n] = parseNetDev((await st.exec(n, ['cat', '/proc/net/dev'])).stdout, 'tunl0')?.rxPackets ?? 0;
+    }),
+  );
+  return out;
+}
+
+/** The interface a node has on a network, by its planned address. */
+export async function deviceOn(st: StartedTopology, node: string, network: string): Promise<string> {
+  const addr = st.node(node).interfaces.find((i) => i.network === network)?.address;
+  const out = (await st.exec(node, ['ip', '-o', '-4', 'addr', 'show'])).stdout;
+  for (const line of out.split('\n')) {
+    const m = line.match(/^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+([\d.]+)\//);
+    if (m && m[2] === addr) return m[1]!;
+  }
+  throw new Error(`${node} has no interface on ${network}`);
+}
+
+export async function macOn(st: StartedTopology, node: string, network: string): Promise<string> {
+  const dev = await deviceOn(st, node, network);
+  return (await st.exec(node, ['cat', `/sys/class/net/${dev}/address`])).stdout.trim();
+}
+
+/** Parses Thomas Habets' arping: "42 bytes from 02:42:0a:59:1e:02 (10.89.30.100): index=0 …". */
+export function parseArping(text: string): string[] {
+  return [...text.matchAll(/bytes from ([0-9a-f]{2}(?::[0-9a-f]{2}){5})/gi)].map((m) => m[1]!.toLowerCase());
+}
+
+export async function observeArp(st: StartedTopology, client: string, svc: PlannedService): Promise<ArpObservation> {
+  const dev = await deviceOn(st, client, svc.vipNetwork);
+  // several requests, so a real server that answers only sometimes (a race with the director) still shows
+  const r = await st.exec(client, ['arping', '-c', '4', '-w', '6', '-I', dev, svc.vip], { allowFailure: true, timeoutMs: 20_000 });
+  const directorMacs: Record<string, string> = {};
+  for (const d of st.nodes('director')) if (d.interfaces.some((i) => i.network === svc.vipNetwork)) directorMacs[d.name] = await macOn(st, d.name, svc.vipNetwork);
+  const realServerMacs: Record<string, string> = {};
+  for (const rs of svc.realServers) if (st.node(rs.name).interfaces.some((i) => i.network === svc.vipNetwork)) realServerMacs[rs.name] = await macOn(st, rs.name, svc.vipNetwork);
+  return { vip: svc.vip, replies: parseArping(r.stdout), directorMacs, realServerMacs };
+}
+
+export interface ModesObservation {
+  answers: ProbeAnswer[];
+  director: string;
+  counters: CounterDelta;
+  tunnelRx?: Record<string, number>;
+  arp?: ArpObservation;
+}
+
+export async function observeService(st: StartedTopology, svc: PlannedService, opts: { perSource?: number } = {}): Promise<ModesObservation> {
+  const director = Object.keys(svc.directorAddresses).find((d) => svc.directorAddresses[d]![svc.vipNetwork])!;
+  const client = st.nodes('client').find((c) => c.interfaces.some((i) => i.network === svc.vipNetwork))!.name;
+  const rsNames = svc.realServers.map((r) => r.name);
+  const tun = svc.realServers.some((r) => r.method === 'tunnel');
+  const before = await settledCounters(st, director, svc, 0);
+  const rxBefore = tun ? await tunnelRx(st, rsNames) : undefined;
+  const answers = await probeHttp(st, client, svc, opts.perSource ?? 3);
+  const after = await settledCounters(st, director, svc, before.conns + answers.filter((a) => a.ok).length);
+  const obs: ModesObservation = { answers, director, counters: counterDelta(before, after) };
+  if (tun && rxBefore) {
+    const rxAfter = await tunnelRx(st, rsNames);
+    obs.tunnelRx = Object.fromEntries(rsNames.map((n) => [n, rxAfter[n]! - rxBefore[n]!]));
+  }
+  if (svc.realServers.some((r) => r.method !== 'masq' && r.network === svc.vipNetwork)) obs.arp = await observeArp(st, client, svc);
+  return obs;
+}

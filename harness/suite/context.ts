@@ -1,0 +1,62 @@
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import type { CheckResult } from '../checkers/types.js';
+import { HarnessError } from '../errors.js';
+import { parseTopology } from '../topology/loader.js';
+import { plan as makePlan, type Plan } from '../topology/planner.js';
+import { buildTopology, type StartedTopology } from '../topology/builder.js';
+import { resolveRuntime } from '../runtime/select.js';
+
+/**
+ * What a suite file sees: the plan (known when mocha loads the file, so tests can be declared
+ * per service and mode) and the started topology (ready before the first test runs).
+ * `lvs-harness run` sets it; running a suite with plain mocha builds it from LVS_HARNESS_TOPOLOGY.
+ */
+export interface RecordedCheck extends CheckResult {
+  suite: string;
+  group: string;
+}
+
+export class SuiteContext {
+  readonly checks: RecordedCheck[] = [];
+  suite = '';
+  private startedP?: Promise<StartedTopology>;
+
+  constructor(
+    readonly plan: Plan,
+    started?: StartedTopology,
+  ) {
+    if (started) this.startedP = Promise.resolve(started);
+  }
+
+  started(): Promise<StartedTopology> {
+    this.startedP ??= resolveRuntime().then((rt) => buildTopology(rt, this.plan));
+    return this.startedP;
+  }
+
+  /** Records a verdict for the report and fails the test unless it is valid. */
+  expectValid(group: string, check: CheckResult): void {
+    this.checks.push({ ...check, suite: this.suite, group });
+    const msg = `${check.name}: ${check.detail ?? ''}\n  observed: ${JSON.stringify(check.observed)}\n  expected: ${JSON.stringify(check.expected)}`;
+    expect(check.valid, msg).to.equal(true);
+  }
+}
+
+let current: SuiteContext | undefined;
+
+export function setSuiteContext(c: SuiteContext | undefined): void {
+  current = c;
+}
+
+export function suiteContext(suite: string): SuiteContext {
+  if (!current) {
+    const file = process.env.LVS_HARNESS_TOPOLOGY;
+    if (!file)
+      throw new HarnessError('ERR_LVS_NO_TOPOLOGY', 'this suite needs a topology', {
+        hint: `run it with \`lvs-harness run <topology.yaml> --suite ${suite}\` (or set LVS_HARNESS_TOPOLOGY for plain mocha)`,
+      });
+    current = new SuiteContext(makePlan(parseTopology(readFileSync(file, 'utf8'), file)));
+  }
+  current.suite = suite;
+  return current;
+}

@@ -1,0 +1,106 @@
+import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import Mocha from 'mocha';
+import { mergeValidity, type Validity } from '../checkers/types.js';
+import { HarnessError } from '../errors.js';
+import { REPO_ROOT } from '../lab/paths.js';
+import { resolveRuntime } from '../runtime/select.js';
+import { buildTopology, teardown } from '../topology/builder.js';
+import { loadTopology } from '../topology/loader.js';
+import { plan as makePlan } from '../topology/planner.js';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
+
+export const SUITES_DIR = path.join(REPO_ROOT, 'suites');
+
+export async function availableSuites(): Promise<string[]> {
+  return (await readdir(SUITES_DIR)).filter((f) => f.endsWith('.spec.ts')).map((f) => f.replace(/\.spec\.ts$/, '')).sort();
+}
+
+export interface RunOptions {
+  topologyFile: string;
+  suites: string[];
+  dockerHost?: string;
+  /** leave the topology running afterwards */
+  keep?: boolean;
+  reportsDir?: string;
+  log?: Logger;
+}
+
+export interface RunResult {
+  runId: string;
+  reportDir: string;
+  valid: Validity;
+  checks: RecordedCheck[];
+  /** mocha failures that are not check verdicts (a hook that threw, say) */
+  errors: { title: string; message: string }[];
+}
+
+export const newRunId = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..+/, '') + '-' + Math.random().toString(36).slice(2, 6);
+
+/** `lvs-harness run`: build (or reuse) the topology, run the suites with mocha, write results.json. */
+export async function runSuites(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? defaultLog;
+  const known = await availableSuites();
+  const suites = opts.suites.includes('all') ? known : opts.suites;
+  for (const s of suites)
+    if (!known.includes(s)) throw new HarnessError('ERR_LVS_USAGE', `--suite ${s}: no such suite (${known.join(', ')}, or all)`);
+  const runId = newRunId();
+  const startedAt = new Date();
+  const timings: Record<string, number> = {};
+  const t0 = Date.now();
+  const topology = await loadTopology(opts.topologyFile);
+  const plan = makePlan(topology);
+  const rt = await resolveRuntime({ dockerHost: opts.dockerHost, log });
+  timings.runtime = Date.now() - t0;
+  const st = await buildTopology(rt, plan, { keep: opts.keep, log });
+  timings.build = Date.now() - t0 - timings.runtime;
+  log(`topology ${plan.topology} ${st.reused ? 'reused' : `up in ${(timings.build / 1000).toFixed(1)} s`}`);
+  const ctx = new SuiteContext(plan, st);
+  setSuiteContext(ctx);
+  const errors: RunResult['errors'] = [];
+  try {
+    for (const s of suites) {
+      const ts = Date.now();
+      const mocha = new Mocha({ timeout: 300_000, reporter: 'spec', color: !!process.stdout.isTTY });
+      mocha.addFile(path.join(SUITES_DIR, `${s}.spec.ts`));
+      await mocha.loadFilesAsync();
+      await new Promise<void>((resolve) => {
+        const runner = mocha.run(() => resolve());
+        runner.on('fail', (test, err) => {
+          // a failed it() after a recorded verdict is that verdict; anything else is an error
+          if ((test as { type?: string }).type === 'hook' || !ctx.checks.some((c) => err.message.startsWith(c.name)))
+            errors.push({ title: test.fullTitle(), message: err.message.split('\n')[0]! });
+        });
+      });
+      timings[`suite:${s}`] = Date.now() - ts;
+    }
+  } finally {
+    setSuiteContext(undefined);
+    if (!opts.keep && !st.reused) await teardown(rt.docker, { topology: plan.topology }, log);
+  }
+  const valid = errors.length ? false : mergeValidity(ctx.checks.map((c) => c.valid));
+  const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
+  await mkdir(reportDir, { recursive: true });
+  const results = {
+    schema: 'lvs-harness/results@0',
+    runId,
+    startedAt: startedAt.toISOString(),
+    topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: st.reused },
+    runtime: { kind: rt.kind, reason: rt.reason, nodeImage: rt.nodeImage },
+    suites,
+    valid,
+    checks: ctx.checks,
+    errors,
+    timings,
+  };
+  await writeFile(path.join(reportDir, 'results.json'), JSON.stringify(results, null, 2));
+  return { runId, reportDir, valid, checks: ctx.checks, errors };
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return access(p).then(
+    () => true,
+    () => false,
+  );
+}

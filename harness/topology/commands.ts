@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { HarnessError } from '../errors.js';
+import { formatTable, mergeTable, parseList, parseStats } from '../ipvs/table.js';
+import { REPO_ROOT } from '../lab/paths.js';
+import { execIn } from '../runtime/exec.js';
+import type { Runtime } from '../runtime/select.js';
+import { L, type StartedTopology } from './builder.js';
+import { loadTopology } from './loader.js';
+
+/** A topology argument: a file path, or the name of a shipped topology (nat → topologies/nat.yaml). */
+export function topologyFile(arg: string): string {
+  if (existsSync(arg)) return arg;
+  const shipped = path.join(REPO_ROOT, 'topologies', `${arg}.yaml`);
+  if (/^[a-z][a-z0-9-]*$/.test(arg) && existsSync(shipped)) return shipped;
+  throw new HarnessError('ERR_LVS_TOPOLOGY', `${arg}: no such topology file`, { hint: 'give a path to a YAML file, or a shipped name: nat, dr, tun, fullnat' });
+}
+
+/** The name a topology runs under: from the file when it is one, else the argument itself. */
+export async function topologyName(arg: string): Promise<string> {
+  if (existsSync(arg) || existsSync(path.join(REPO_ROOT, 'topologies', `${arg}.yaml`))) return (await loadTopology(topologyFile(arg))).name;
+  return arg;
+}
+
+export function nodeTable(st: StartedTopology): string {
+  const rows = [['node', 'role', 'container', 'addresses', 'also']];
+  for (const n of st.plan.nodes) {
+    rows.push([
+      n.name,
+      n.role,
+      n.container,
+      n.interfaces.map((i) => `${i.network} ${i.address}/${i.prefix}`).join(', '),
+      [
+        ...n.addresses.map((a) => `${a.address}/${a.prefix} on ${'dev' in a.on ? a.on.dev : a.on.network}`),
+        ...n.routes.map((r) => `default via ${r.via}`),
+        ...(n.ipvs ? [`${n.ipvs.length} virtual service(s)`] : []),
+      ].join(', '),
+    ]);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** Finds the running container of a node, by labels; asks for --topology when the name is ambiguous. */
+export async function findNode(docker: Docker, node: string, topology?: string): Promise<Docker.Container> {
+  const label = [`${L.node}=${node}`, ...(topology ? [`${L.topology}=${topology}`] : [])];
+  const found = await docker.listContainers({ filters: { label } });
+  if (!found.length) {
+    const all = await docker.listContainers({ filters: { label: [`${L.base}=true`] } });
+    const nodes = [...new Set(all.map((c) => `${c.Labels[L.topology]}/${c.Labels[L.node]}`))].sort();
+    throw new HarnessError('ERR_LVS_NO_NODE', `no running node "${node}"${topology ? ` in topology ${topology}` : ''}`, {
+      hint: nodes.length ? `running nodes: ${nodes.join(', ')}` : 'nothing is running: lvs-harness up <topology>',
+    });
+  }
+  if (found.length > 1)
+    throw new HarnessError('ERR_LVS_USAGE', `node "${node}" runs in several topologies (${found.map((c) => c.Labels[L.topology]).join(', ')})`, { hint: 'say which with --topology NAME' });
+  return docker.getContainer(found[0]!.Id);
+}
+
+export async function ipvsTable(rt: Runtime, node: string, topology?: string) {
+  const c = await findNode(rt.docker, node, topology);
+  const [list, stats] = await Promise.all([execIn(c, ['ipvsadm', '-Ln']), execIn(c, ['ipvsadm', '-Ln', '--stats', '--exact'])]);
+  return mergeTable(parseList(list.stdout), parseStats(stats.stdout));
+}
+
+export { formatTable };

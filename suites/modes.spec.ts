@@ -1,0 +1,55 @@
+import * as modes from '../harness/checkers/modes.js';
+import { observeService, type ModesObservation } from '../harness/observe/modes.js';
+import { suiteContext } from '../harness/suite/context.js';
+import type { StartedTopology } from '../harness/topology/builder.js';
+
+/**
+ * Forwarding modes, as the LVS literature describes them, measured on the running topology:
+ * - every mode: every real server answers through the VIP;
+ * - NAT: real servers see the client's address, and the director carries the replies;
+ * - full-NAT: real servers see the director's DIP, and the director carries the replies;
+ * - DR and TUN: replies bypass the director (its outgoing counters stay 0), and only the
+ *   director answers ARP for the VIP on a shared segment;
+ * - TUN: the real servers received IP-in-IP.
+ */
+const ctx = suiteContext('modes');
+
+describe(`modes on ${ctx.plan.topology}`, function () {
+  this.timeout(180_000);
+  let st: StartedTopology;
+  before(async () => {
+    st = await ctx.started();
+  });
+
+  for (const svc of ctx.plan.services) {
+    const group = `${svc.name} ${svc.mode} ${svc.vip}:${svc.port ?? `fwm${svc.fwmark?.mark}`}`;
+    describe(group, () => {
+      let obs: ModesObservation;
+      before(async () => {
+        obs = await observeService(st, svc);
+      });
+
+      it('every real server answers through the VIP', () => {
+        ctx.expectValid(group, modes.everyRealServerAnswers(obs.answers, svc.realServers.map((r) => r.name), svc.vip));
+      });
+
+      if (svc.mode === 'nat') {
+        it('real servers see the client address', () => ctx.expectValid(group, modes.realServersSeeClient(obs.answers)));
+      }
+      if (svc.mode === 'fullnat') {
+        const dips = Object.values(svc.directorAddresses).flatMap((byNet) => svc.realServers.map((r) => byNet[r.network]).filter((x): x is string => !!x));
+        it('real servers see the director address (DIP)', () => ctx.expectValid(group, modes.realServersSeeDip(obs.answers, [...new Set(dips)])));
+      }
+      if (svc.mode === 'nat' || svc.mode === 'fullnat') {
+        it('the director carries the replies', () => ctx.expectValid(group, modes.directorCarriesReplies(obs.counters, obs.answers.filter((a) => a.ok).length)));
+      }
+      if (svc.mode === 'dr' || svc.mode === 'tun') {
+        it('replies bypass the director', () => ctx.expectValid(group, modes.repliesBypassDirector(obs.counters)));
+        it('only the director answers ARP for the VIP', () => ctx.expectValid(group, modes.onlyDirectorAnswersArp(obs.arp!)));
+      }
+      if (svc.mode === 'tun') {
+        it('real servers receive IP-in-IP', () => ctx.expectValid(group, modes.realServersReceiveIpip(obs.tunnelRx ?? {}, svc.realServers.map((r) => r.name))));
+      }
+    });
+  }
+});
