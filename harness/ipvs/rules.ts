@@ -47,7 +47,9 @@ export function serviceKey(s: Pick<VirtualServiceRule, 'protocol' | 'address' | 
 }
 
 function serviceArgs(s: VirtualServiceRule): string[] {
-  if (s.fwmark !== undefined) return ['-f', String(s.fwmark)];
+  // -6 belongs to the service: ipvsadm -S prints `-f N -6` on the -A and on every -a line,
+  // and ipvsadm -R finds no IPv6 fwmark service for an -a line without it
+  if (s.fwmark !== undefined) return ['-f', String(s.fwmark), ...(s.ipv6 ? ['-6'] : [])];
   return [PROTO_FLAG[s.protocol ?? 'tcp'], hostPort(s.address!, s.port!)];
 }
 
@@ -68,7 +70,6 @@ export function renderRestore(services: readonly VirtualServiceRule[]): string {
       a.push('-p', String(s.persistence.timeout));
       if (s.persistence.netmask && s.persistence.netmask !== defaultNetmask(s)) a.push('-M', s.persistence.netmask);
     }
-    if (s.fwmark !== undefined && s.ipv6) a.push('-6');
     lines.push(a.join(' '));
     for (const r of s.realServers) {
       const b = ['-a', ...svc, '-r', hostPort(r.address, r.port), METHOD_FLAG[r.method], '-w', String(r.weight)];

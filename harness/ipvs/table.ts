@@ -23,7 +23,7 @@ export interface Counters {
 
 export interface TableService {
   protocol: 'TCP' | 'UDP' | 'SCTP' | 'FWM';
-  /** address:port as printed ([v6]:port), or the mark for FWM */
+  /** address:port as printed ([v6]:port), or the mark for FWM ("8 IPv6" for an IPv6 mark) */
   key: string;
   scheduler?: string;
   persistent?: number;
@@ -32,7 +32,8 @@ export interface TableService {
   realServers: TableRealServer[];
 }
 
-const svcLine = /^(TCP|UDP|SCTP|FWM)\s+(\S+)\s*(.*)$/;
+// an IPv6 fwmark service prints as "FWM  8 IPv6 rr": the family belongs to the key, not the scheduler
+const svcLine = /^(TCP|UDP|SCTP|FWM)\s+(\S+(?: IPv6)?)\s*(.*)$/;
 const rsLine = /^\s+->\s+(\S+)\s*(.*)$/;
 
 function splitAddr(v: string): { address: string; port: number } {

@@ -32,6 +32,7 @@ function valueAt(obj: unknown, p: readonly PropertyKey[]): unknown {
 }
 
 const ENUM_NOUN: Record<string, string> = { scheduler: 'a scheduler', method: 'a forwarding method', protocol: 'a protocol' };
+const TYPE_NOUN: Record<string, string> = { array: 'a list', object: 'a mapping', record: 'a mapping', int: 'an integer' };
 
 function describeIssue(raw: unknown, issue: z.core.$ZodIssue): TopologyIssue {
   const p = formatPath(issue.path);
@@ -47,12 +48,20 @@ function describeIssue(raw: unknown, issue: z.core.$ZodIssue): TopologyIssue {
       return { path: p, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
     case 'invalid_type':
       if (found === undefined) return { path: p, message: `is required (${issue.expected})` };
-      return { path: p, message: `${shown} is not ${issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`}` };
+      return { path: p, message: `${shown} is not ${TYPE_NOUN[issue.expected] ?? `a ${issue.expected}`}` };
     case 'too_small':
     case 'too_big': {
-      const what = issue.origin === 'array' ? 'entries' : '';
-      const bound = issue.code === 'too_small' ? `at least ${String(issue.minimum)}` : `at most ${String(issue.maximum)}`;
-      return { path: p, message: `${issue.origin === 'array' ? `${(found as unknown[] | undefined)?.length ?? 0} ${what}` : shown} is out of range (${bound}${what ? ` ${what}` : ''})` };
+      const entries = (n: number | bigint) => (Number(n) === 1 ? 'entry' : 'entries');
+      const limit = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+      const bound = `${issue.code === 'too_small' ? 'at least' : 'at most'} ${String(limit)}${issue.origin === 'array' ? ` ${entries(limit)}` : ''}`;
+      const count = (found as unknown[] | undefined)?.length ?? 0;
+      return { path: p, message: `${issue.origin === 'array' ? `${count} ${entries(count)}` : shown} is out of range (${bound})` };
+    }
+    case 'invalid_key': {
+      // a record key (a sysctl name, a network name): the path ends in the key itself
+      const inner = issue.issues[0];
+      const want = inner?.code === 'invalid_format' ? inner.message.replace(/^Invalid string: /, '') : 'an allowed key';
+      return { path: formatPath(issue.path.slice(0, -1)), message: `${JSON.stringify(last)} is not ${want}` };
     }
     case 'invalid_format':
       return { path: p, message: `${shown} is not ${issue.message.replace(/^Invalid string: /, '')}` };
@@ -67,7 +76,7 @@ export function parseTopology(text: string, file: string): Topology {
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const pos = e.linePos?.[0];
-    throw errTopology(file, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: `not valid YAML: ${e.message.split('\n')[0]}` }]);
+    throw errTopology(file, [{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: `not valid YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` }]);
   }
   const raw = doc.toJS() as unknown;
   const r = topologySchema.safeParse(raw);

@@ -1,0 +1,166 @@
+import { expect } from 'chai';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { REPO_ROOT } from '../../harness/lab/paths.js';
+import { endpointOf, labUp, readState } from '../../harness/lab/vm.js';
+import { dockerFromEndpoint } from '../../harness/runtime/docker.js';
+import { L, reap, teardown } from '../../harness/topology/builder.js';
+import { waitFor } from '../../harness/util/wait.js';
+
+/**
+ * Topologies for real: each shipped topology comes up from the CLI in the lab and passes the
+ * modes suite; each broken-on-purpose variant fails it and says why.
+ */
+const CLI = path.join(REPO_ROOT, 'bin', 'lvs-harness.mjs');
+const quiet = () => {};
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function cli(args: string[], timeoutMs = 10 * 60_000): Promise<CliResult> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
+    });
+  });
+}
+
+async function results(r: CliResult) {
+  const file = r.stdout.match(/report: (\S+results\.json)/)?.[1];
+  expect(file, `no report path in:\n${r.stdout}\n${r.stderr}`).to.be.a('string');
+  return JSON.parse(await readFile(file!, 'utf8')) as {
+    topology: { name: string };
+    valid: boolean | 'unknown';
+    checks: { name: string; group: string; valid: boolean | 'unknown'; detail: string; observed: unknown }[];
+  };
+}
+
+const running = async (docker: Docker, topology: string) => (await docker.listContainers({ all: true, filters: { label: [`${L.topology}=${topology}`] } })).length;
+
+describe('topologies and the modes suite (real lab)', function () {
+  this.timeout(20 * 60_000);
+  let docker: Docker;
+
+  before(async () => {
+    await labUp({ log: quiet });
+    docker = dockerFromEndpoint(endpointOf((await readState())!));
+    await teardown(docker, { all: true }, quiet);
+  });
+
+  const signature: Record<string, string[]> = {
+    nat: ['every real server answers through the VIP', 'real servers see the client address', 'the director carries the replies'],
+    dr: ['every real server answers through the VIP', 'replies bypass the director', 'only the director answers ARP for the VIP'],
+    tun: ['every real server answers through the VIP', 'replies bypass the director', 'only the director answers ARP for the VIP', 'real servers receive IP-in-IP'],
+    fullnat: ['every real server answers through the VIP', 'real servers see the director address (DIP)', 'the director carries the replies'],
+  };
+
+  for (const t of Object.keys(signature)) {
+    it(`${t}: comes up from the CLI and passes the modes suite`, async () => {
+      const r = await cli(['run', `topologies/${t}.yaml`, '--suite', 'modes']);
+      process.stderr.write(`      ${t}: run --suite modes in ${r.seconds.toFixed(1)} s\n`);
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
+      const res = await results(r);
+      expect(res.valid).to.equal(true);
+      expect(res.checks.map((c) => c.name)).to.deep.equal(signature[t]);
+      expect(res.checks.every((c) => c.valid === true)).to.equal(true);
+      expect(await running(docker, t), 'a transient run leaves nothing behind').to.equal(0);
+    });
+  }
+
+  const broken: [string, string, RegExp][] = [
+    ['dr-noarp', 'only the director answers ARP for the VIP', /ARP for 10\.89\.30\.100 answered by (rs\d \(\S+\)(, )?)+/],
+    ['tun-rpfilter', 'every real server answers through the VIP', /requests failed \(timeout\); no answer from rs1, rs2, rs3/],
+    ['nat-noforward', 'every real server answers through the VIP', /requests failed \(timeout\); no answer from rs1, rs2, rs3/],
+  ];
+  for (const [name, check, why] of broken) {
+    it(`${name} (broken on purpose) fails the modes suite and says why`, async () => {
+      const r = await cli(['run', `test/fixtures/broken/${name}.yaml`, '--suite', 'modes']);
+      expect(r.code, r.stdout + r.stderr).to.equal(1);
+      const res = await results(r);
+      expect(res.valid).to.equal(false);
+      const c = res.checks.find((x) => x.name === check)!;
+      expect(c, `no check "${check}" in ${res.checks.map((x) => x.name).join(', ')}`).to.exist;
+      expect(c.valid).to.equal(false);
+      expect(c.detail).to.match(why);
+      expect(r.stdout).to.contain(`FAIL  web`);
+    });
+  }
+
+  it('up prints the nodes and leaves the topology running; exec, ipvs and a second up use it; down removes it', async () => {
+    const up = await cli(['up', 'dr']);
+    process.stderr.write(`      up dr: ${up.seconds.toFixed(1)} s\n`);
+    expect(up.code, up.stderr).to.equal(0);
+    expect(up.stdout).to.match(/director\s+director\s+lvsh-dr-director\s+lan 10\.89\.30\.2\/24\s+10\.89\.30\.100\/32 on lan, 1 virtual service/);
+    expect(up.stdout).to.match(/rs1\s+real-server\s+lvsh-dr-rs1\s+lan 10\.89\.30\.11\/24\s+10\.89\.30\.100\/32 on lo/);
+    expect(await running(docker, 'dr')).to.equal(5);
+
+    const ex = await cli(['exec', 'client', '--', 'curl', '-s', '-H', 'Connection: close', 'http://10.89.30.100/']);
+    expect(ex.code).to.equal(0);
+    expect(ex.stdout).to.match(/^server=rs\d rip=10\.89\.30\.1\d client=10\.89\.30\.3:\d+ local=10\.89\.30\.100:80/);
+    const fail = await cli(['exec', 'client', '--', 'sh', '-c', 'exit 7']);
+    expect(fail.code, 'exec passes the exit code through').to.equal(7);
+
+    const ipvs = await cli(['ipvs', 'director']);
+    expect(ipvs.stdout).to.match(/TCP 10\.89\.30\.100:80\s+rr/);
+    expect(ipvs.stdout).to.match(/-> 10\.89\.30\.11:80\s+Route\s+1/);
+    const json = JSON.parse((await cli(['ipvs', 'director', '--json'])).stdout);
+    expect(json[0].realServers).to.have.length(3);
+    expect(json[0].stats.conns).to.be.at.least(1);
+
+    const again = await cli(['up', 'dr']);
+    expect(again.stdout).to.contain('topology dr was already up');
+    const run = await cli(['run', 'dr', '--suite', 'modes']);
+    expect(run.code).to.equal(0);
+    expect(await running(docker, 'dr'), 'run leaves a topology it did not start').to.equal(5);
+
+    const down = await cli(['down', 'dr']);
+    expect(down.stdout).to.contain('removed dr');
+    expect(await running(docker, 'dr')).to.equal(0);
+    expect((await cli(['down', 'dr'])).stdout).to.contain('nothing to remove for dr');
+  });
+
+  it('Ctrl-C during a run removes what it created', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', 'nat', '--suite', 'modes'], { stdio: 'ignore' });
+    await waitFor('the run to create nat containers', async () => (await running(docker, 'nat')) >= 5, { timeoutMs: 120_000, intervalMs: 500 });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).to.equal(130);
+    expect(await running(docker, 'nat')).to.equal(0);
+    expect((await docker.listNetworks({ filters: { label: [`${L.topology}=nat`] } })).length).to.equal(0);
+  });
+
+  it('leftovers of a crashed run are reaped on the next start', async () => {
+    const child = spawn(process.execPath, [CLI, 'run', 'fullnat', '--suite', 'modes'], { stdio: 'ignore' });
+    await waitFor('the run to create fullnat containers', async () => (await running(docker, 'fullnat')) >= 5, { timeoutMs: 120_000, intervalMs: 500 });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    expect(await running(docker, 'fullnat'), 'a killed run cannot clean up').to.be.at.least(5);
+    const n = await reap(docker, quiet);
+    expect(n).to.be.at.least(6);
+    expect(await running(docker, 'fullnat')).to.equal(0);
+  });
+
+  it('a bad topology file is refused before anything is built, naming file, path, value and what is allowed', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lvs-topo-'));
+    try {
+      const text = (await readFile(path.join(REPO_ROOT, 'topologies', 'dr.yaml'), 'utf8')).replace('scheduler: rr', 'scheduler: wrrr');
+      const file = path.join(dir, 'dr.yaml');
+      await writeFile(file, text);
+      const r = await cli(['run', file, '--suite', 'modes']);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.contain('services[0].scheduler: "wrrr" is not a scheduler (rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh)');
+      expect(r.stderr).to.contain(`${path.basename(file)}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

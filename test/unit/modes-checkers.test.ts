@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import * as modes from '../../harness/checkers/modes.js';
+import { mergeValidity } from '../../harness/checkers/types.js';
+import { counterDelta, parseArping, parseNetDev, parseProbeOutput } from '../../harness/observe/modes.js';
+
+const answer = (source: string, server: string, seenClient = source): modes.ProbeAnswer => ({ source, ok: true, rc: 0, status: 200, server, rip: '10.0.0.1', seenClient });
+const timeout = (source: string): modes.ProbeAnswer => ({ source, ok: false, rc: 28, status: 0 });
+const C = (inPkts: number, outPkts: number, conns = 3) => ({ conns, inPkts, outPkts, inBytes: inPkts * 60, outBytes: outPkts * 60 });
+
+describe('modes checkers', () => {
+  describe('every real server answers through the VIP', () => {
+    it('passes when all answer and nothing fails', () => {
+      const r = modes.everyRealServerAnswers([answer('c', 'rs1'), answer('c', 'rs2'), answer('c', 'rs3')], ['rs1', 'rs2', 'rs3'], '10.0.0.100');
+      expect(r.valid).to.equal(true);
+    });
+    it('fails when one real server never answers, naming it and who did', () => {
+      const r = modes.everyRealServerAnswers([answer('c', 'rs3'), answer('c', 'rs3')], ['rs1', 'rs2', 'rs3'], '10.0.0.100');
+      expect(r.valid).to.equal(false);
+      expect(r.detail).to.equal('no answer from rs1, rs2 (answers came from rs3 ×2)');
+    });
+    it('fails on timeouts, saying so', () => {
+      const r = modes.everyRealServerAnswers([timeout('c'), timeout('c')], ['rs1'], '10.0.0.100');
+      expect(r.valid).to.equal(false);
+      expect(r.detail).to.equal('2 of 2 requests failed (timeout); no answer from rs1');
+    });
+    it('fails when no request was made', () => {
+      expect(modes.everyRealServerAnswers([], ['rs1'], 'v').valid).to.equal(false);
+    });
+  });
+
+  it('NAT: real servers see the client address, or the check names what they saw', () => {
+    expect(modes.realServersSeeClient([answer('10.1.0.3', 'rs1'), answer('10.1.0.4', 'rs2')]).valid).to.equal(true);
+    const bad = modes.realServersSeeClient([answer('10.1.0.3', 'rs1', '10.2.0.1')]);
+    expect(bad.valid).to.equal(false);
+    expect(bad.detail).to.contain('saw 10.2.0.1 instead of the client address');
+    expect(modes.realServersSeeClient([timeout('x')]).valid).to.equal('unknown');
+  });
+
+  it('full-NAT: real servers see the DIP', () => {
+    expect(modes.realServersSeeDip([answer('10.1.0.3', 'rs1', '10.2.0.2')], ['10.2.0.2']).valid).to.equal(true);
+    expect(modes.realServersSeeDip([answer('10.1.0.3', 'rs1')], ['10.2.0.2']).valid).to.equal(false);
+  });
+
+  it('NAT: the director carries the replies; zero outgoing packets fail even with no connection', () => {
+    expect(modes.directorCarriesReplies(C(30, 30), 6).valid).to.equal(true);
+    expect(modes.directorCarriesReplies(C(30, 0), 6).valid).to.equal(false);
+    expect(modes.directorCarriesReplies(C(12, 0, 0), 0).valid).to.equal(false);
+  });
+
+  it('DR/TUN: replies bypass the director; reply packets through it fail; no traffic is unknown', () => {
+    expect(modes.repliesBypassDirector(C(30, 0)).valid).to.equal(true);
+    const bad = modes.repliesBypassDirector(C(30, 24));
+    expect(bad.valid).to.equal(false);
+    expect(bad.detail).to.equal('24 reply packets went through the director');
+    expect(modes.repliesBypassDirector(C(0, 0)).valid).to.equal('unknown');
+  });
+
+  it('TUN: every real server receives IP-in-IP', () => {
+    expect(modes.realServersReceiveIpip({ rs1: 4, rs2: 4 }, ['rs1', 'rs2']).valid).to.equal(true);
+    const bad = modes.realServersReceiveIpip({ rs1: 4, rs2: 0 }, ['rs1', 'rs2']);
+    expect(bad.valid).to.equal(false);
+    expect(bad.detail).to.equal('no IP-in-IP arrived on rs2');
+  });
+
+  describe('only the director answers ARP for the VIP', () => {
+    const macs = { directorMacs: { director: '02:42:0a:00:00:02' }, realServerMacs: { rs1: '02:42:0a:00:00:0b', rs2: '02:42:0a:00:00:0c' } };
+    it('passes with the director alone', () => {
+      expect(modes.onlyDirectorAnswersArp({ vip: 'v', replies: ['02:42:0A:00:00:02', '02:42:0a:00:00:02'], ...macs }).valid).to.equal(true);
+    });
+    it('fails when a real server answers (DR without arp_ignore), naming it', () => {
+      const r = modes.onlyDirectorAnswersArp({ vip: '10.0.0.100', replies: ['02:42:0a:00:00:02', '02:42:0a:00:00:0c'], ...macs });
+      expect(r.valid).to.equal(false);
+      expect(r.detail).to.contain('answered by rs2 (02:42:0a:00:00:0c)');
+    });
+    it('fails when nobody answers', () => {
+      expect(modes.onlyDirectorAnswersArp({ vip: 'v', replies: [], ...macs }).valid).to.equal(false);
+    });
+  });
+
+  it('verdicts merge false > unknown > true', () => {
+    expect(mergeValidity([true, 'unknown', true])).to.equal('unknown');
+    expect(mergeValidity([true, 'unknown', false])).to.equal(false);
+    expect(mergeValidity([true, true])).to.equal(true);
+  });
+});
+
+describe('modes observation parsers', () => {
+  it('reads the probe script output, answers and failures', () => {
+    const out = [
+      'src=10.89.10.3 rc=0 server=rs1 rip=10.89.20.11 client=10.89.10.3:44118 local=10.89.20.11:80 code=200',
+      'src=10.89.10.4 rc=28 code=000',
+      'src=10.89.10.5 rc=0 <html>oops</html> code=502',
+    ].join('\n');
+    const a = parseProbeOutput(out);
+    expect(a).to.have.length(3);
+    expect(a[0]).to.deep.include({ source: '10.89.10.3', ok: true, server: 'rs1', rip: '10.89.20.11', seenClient: '10.89.10.3', status: 200 });
+    expect(a[1]).to.deep.include({ ok: false, rc: 28 });
+    expect(a[2]).to.deep.include({ ok: false, status: 502 });
+  });
+
+  it('reads arping replies (several MACs when several hosts answer)', () => {
+    const out = `ARPING 10.89.30.100\n42 bytes from 02:42:0a:59:1e:02 (10.89.30.100): index=0 time=695.950 usec\n42 bytes from 02:42:0a:59:1e:0d (10.89.30.100): index=1 time=75.720 usec\n`;
+    expect(parseArping(out)).to.deep.equal(['02:42:0a:59:1e:02', '02:42:0a:59:1e:0d']);
+  });
+
+  it('reads tunl0 packet counters from /proc/net/dev', () => {
+    const out = `Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     120       2    0    0    0     0          0         0      120       2    0    0    0     0       0          0\n tunl0:    1536      24    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n`;
+    expect(parseNetDev(out, 'tunl0')).to.deep.equal({ rxPackets: 24, txPackets: 0 });
+    expect(parseNetDev(out, 'eth9')).to.equal(undefined);
+  });
+
+  it('subtracts counters', () => {
+    expect(counterDelta(C(10, 5, 2), C(40, 5, 8))).to.deep.equal({ conns: 6, inPkts: 30, outPkts: 0, inBytes: 1800, outBytes: 0 });
+  });
+});
