@@ -18,9 +18,10 @@ import { log } from './util/log.js';
 const HELP = `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
 
 Usage:
-  lvs-harness main [--docker-host URL]       the main job: start the runtime (the lab by default) and run the
-                                             conformance checks; writes reports/<run-id>/results.json
-  lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone (what main runs today)
+  lvs-harness main [--docker-host URL]       the main job: start the runtime (the lab by default), run the IPVS
+                                             smoke check and the modes suite on nat, dr, tun and fullnat; one
+                                             reports/<run-id>/results.json per run; exit 1 when a check fails
+  lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone
   lvs-harness up <topology> [--docker-host URL]
                                              build a topology (file, or shipped name: nat dr tun fullnat), print its
                                              nodes, leave it running
@@ -155,15 +156,38 @@ async function setup(): Promise<number> {
   return 0;
 }
 
-async function runMain(rest: string[]): Promise<number> {
-  const { values } = parse(rest, { 'docker-host': { type: 'string' } }, 'main');
+/** The shipped topologies the main job checks, one per forwarding mode. */
+export const MAIN_TOPOLOGIES = ['nat', 'dr', 'tun', 'fullnat'] as const;
+
+async function runSmoke(rest: string[]): Promise<number> {
+  const { values } = parse(rest, { 'docker-host': { type: 'string' } }, 'smoke');
   const r = await smoke({ dockerHost: values['docker-host'] as string | undefined });
   for (const c of r.checks) print(`${c.valid === true ? 'PASS' : c.valid === false ? 'FAIL' : 'UNKNOWN'}  ${c.name}${c.detail ? `  (${c.detail})` : ''}`);
-  print(`${r.checks.filter((c) => c.valid === true).length} passed, ${r.checks.filter((c) => c.valid === false).length} failed`);
+  print(`${r.checks.filter((c) => c.valid === true).length} passed, ${r.checks.filter((c) => c.valid !== true).length} failed`);
   print(`runtime: ${r.runtime.kind} (${r.runtime.endpoint}, kernel ${r.runtime.kernel}, Docker ${r.runtime.dockerVersion})`);
   print(`report: ${r.reportDir}/results.json`);
-  if (r.runtime.kind === 'lab') print('the lab stays up for the next run; stop it with `lvs-harness lab down`');
   return r.valid ? 0 : 1;
+}
+
+/** The main job: the IPVS smoke check, then the modes suite on every shipped topology. */
+async function runMain(rest: string[]): Promise<number> {
+  const { values } = parse(rest, { 'docker-host': { type: 'string' } }, 'main');
+  const dockerHost = values['docker-host'] as string | undefined;
+  const smokeResult = await smoke({ dockerHost });
+  const rows: [string, string, number, number, string][] = [['smoke', smokeResult.runtime.kind, smokeResult.checks.filter((c) => c.valid === true).length, smokeResult.checks.filter((c) => c.valid !== true).length, `${smokeResult.reportDir}/results.json`]];
+  for (const t of MAIN_TOPOLOGIES) {
+    const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log });
+    const passed = r.checks.filter((c) => c.valid === true).length;
+    rows.push([`${t} modes`, r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length, `${r.reportDir}/results.json`]);
+    for (const c of r.checks.filter((x) => x.valid !== true)) print(`FAIL  ${t}: ${c.group}: ${c.name}\n        ${c.detail ?? ''}`);
+  }
+  print('');
+  for (const [what, verdict, p, f, report] of rows) print(`${what.padEnd(14)} ${verdict.padEnd(5)} ${String(p).padStart(3)} passed ${String(f).padStart(3)} failed   ${report}`);
+  const passed = rows.reduce((a, r) => a + r[2], 0);
+  const failed = rows.reduce((a, r) => a + r[3], 0);
+  print(`${passed} passed, ${failed} failed`);
+  if (smokeResult.runtime.kind === 'lab') print('the lab stays up for the next run; stop it with `lvs-harness lab down`');
+  return failed ? 1 : 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -255,8 +279,9 @@ export async function main(argv: string[]): Promise<number> {
       return r.valid === true ? 0 : 1;
     }
     case 'main':
-    case 'smoke':
       return runMain(rest);
+    case 'smoke':
+      return runSmoke(rest);
     default:
       throw errUsage(`unknown command "${cmd}"`, 'see `lvs-harness --help`');
   }

@@ -1,19 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { CheckResult } from './checkers/types.js';
 import { REPO_ROOT } from './lab/paths.js';
+import { newRunId } from './suite/runner.js';
 import { execIn } from './runtime/exec.js';
 import { HARNESS_LABEL } from './runtime/node-image.js';
 import { resolveRuntime, type Runtime } from './runtime/select.js';
 import { onCleanup } from './util/cleanup.js';
 import { log as defaultLog, type Logger } from './util/log.js';
 
-export interface CheckResult {
-  name: string;
-  valid: boolean | 'unknown';
-  observed: unknown;
-  expected: unknown;
-  detail?: string;
-}
 
 export interface SmokeResult {
   runId: string;
@@ -23,7 +18,6 @@ export interface SmokeResult {
   reportDir: string;
 }
 
-export const newRunId = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..+/, '') + '-' + Math.random().toString(36).slice(2, 6);
 
 /**
  * The smallest end-to-end conformance run: in the chosen runtime, a NET_ADMIN container from

@@ -63,18 +63,32 @@ describe('topologies and the modes suite (real lab)', function () {
     fullnat: ['every real server answers through the VIP', 'real servers see the director address (DIP)', 'the director carries the replies'],
   };
 
-  for (const t of Object.keys(signature)) {
-    it(`${t}: comes up from the CLI and passes the modes suite`, async () => {
-      const r = await cli(['run', `topologies/${t}.yaml`, '--suite', 'modes']);
-      process.stderr.write(`      ${t}: run --suite modes in ${r.seconds.toFixed(1)} s\n`);
-      expect(r.code, r.stdout + r.stderr).to.equal(0);
-      const res = await results(r);
-      expect(res.valid).to.equal(true);
-      expect(res.checks.map((c) => c.name)).to.deep.equal(signature[t]);
-      expect(res.checks.every((c) => c.valid === true)).to.equal(true);
-      expect(await running(docker, t), 'a transient run leaves nothing behind').to.equal(0);
+  describe('the main job (npm start): smoke check, then the modes suite on every shipped topology', () => {
+    let main: CliResult;
+    before(async () => {
+      main = await cli(['main'], 20 * 60_000);
+      process.stderr.write(`      main job: ${main.seconds.toFixed(1)} s\n`);
     });
-  }
+
+    it('exits 0 and prints one line per run with its report', () => {
+      expect(main.code, main.stdout + main.stderr).to.equal(0);
+      expect(main.stdout).to.match(/^smoke\s+lab\s+2 passed\s+0 failed\s+\S+results\.json$/m);
+      expect(main.stdout).to.match(/^16 passed, 0 failed$/m);
+    });
+
+    for (const t of Object.keys(signature)) {
+      it(`${t}: comes up and passes the modes suite, leaving nothing behind`, async () => {
+        const line = main.stdout.split('\n').find((l) => l.startsWith(`${t} modes `));
+        expect(line, main.stdout).to.match(new RegExp(`^${t} modes\\s+pass\\s+${signature[t]!.length} passed\\s+0 failed`));
+        const res = JSON.parse(await readFile(line!.trim().split(/\s+/).pop()!, 'utf8')) as Awaited<ReturnType<typeof results>>;
+        expect(res.topology.name).to.equal(t);
+        expect(res.valid).to.equal(true);
+        expect(res.checks.map((c) => c.name)).to.deep.equal(signature[t]);
+        expect(res.checks.every((c) => c.valid === true)).to.equal(true);
+        expect(await running(docker, t), 'a transient run leaves nothing behind').to.equal(0);
+      });
+    }
+  });
 
   const broken: [string, string, RegExp][] = [
     ['dr-noarp', 'only the director answers ARP for the VIP', /ARP for 10\.89\.30\.100 answered by (rs\d \(\S+\)(, )?)+/],
