@@ -2,7 +2,7 @@ import type { ArpObservation, CounterDelta, ProbeAnswer } from '../checkers/mode
 import { parseIdentity } from '../images/rs-app.js';
 import type { Counters, TableService } from '../ipvs/table.js';
 import type { PlannedService } from '../topology/planner.js';
-import type { StartedTopology } from '../topology/builder.js';
+import { devicesByAddress, type StartedTopology } from '../topology/builder.js';
 import { sleep } from '../util/wait.js';
 
 /**
@@ -103,12 +103,9 @@ export async function tunnelRx(st: StartedTopology, names: readonly string[]): P
 /** The interface a node has on a network, by its planned address. */
 export async function deviceOn(st: StartedTopology, node: string, network: string): Promise<string> {
   const addr = st.node(node).interfaces.find((i) => i.network === network)?.address;
-  const out = (await st.exec(node, ['ip', '-o', '-4', 'addr', 'show'])).stdout;
-  for (const line of out.split('\n')) {
-    const m = line.match(/^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+([\d.]+)\//);
-    if (m && m[2] === addr) return m[1]!;
-  }
-  throw new Error(`${node} has no interface on ${network}`);
+  const dev = addr && (await devicesByAddress(st, node)).get(addr);
+  if (!dev) throw new Error(`${node} has no interface on ${network}`);
+  return dev;
 }
 
 export async function macOn(st: StartedTopology, node: string, network: string): Promise<string> {

@@ -193,7 +193,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
 }
 
 /** Interface names by address, as the node sees them (Docker names them in attach order). */
-async function devicesByAddress(st: StartedTopology, node: string): Promise<Map<string, string>> {
+export async function devicesByAddress(st: StartedTopology, node: string): Promise<Map<string, string>> {
   const out = (await st.exec(node, ['ip', '-o', '-4', 'addr', 'show'])).stdout;
   const m = new Map<string, string>();
   for (const line of out.split('\n')) {

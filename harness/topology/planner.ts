@@ -140,17 +140,18 @@ export function plan(t: Topology): Plan {
   const directorAddresses: Record<string, Record<string, string>> = {};
   for (const d of directors) directorAddresses[d.name] = Object.fromEntries(d.interfaces.map((i) => [i.network, i.address]));
 
-  const services: PlannedService[] = t.services.map((s, idx) => {
+  // each service with its real servers resolved to the network the director reaches them on
+  type ResolvedRs = PlannedService['realServers'][number] & { u?: number; l?: number };
+  const resolved = t.services.map((s, idx) => {
     const vipNetwork = t.networks.find((n) => cidrContains(subnets.get(n.name)!, ipToInt(s.vip)))!.name;
-    const mode = modeOf(s);
-    const realServers = s.real_servers.map((r) => {
+    const rss: ResolvedRs[] = s.real_servers.map((r) => {
       const rs = byName.get(r.name)!;
-      // the network the director reaches this real server on: the VIP's for droute/tunnel if shared, else another shared one
+      // droute/tunnel: the VIP's segment when shared; masq: another shared network (replies return via the director)
       const shared = rs.interfaces.map((i) => i.network).filter((n) => directors.some((d) => addrOn(d, n)));
       const network = r.method === 'masq' ? (shared.find((n) => n !== vipNetwork) ?? shared[0]!) : shared.includes(vipNetwork) ? vipNetwork : shared[0]!;
       return { name: r.name, rip: addrOn(rs, network)!, port: r.port ?? s.port ?? 0, method: r.method, weight: r.weight, network, u: r.u_threshold, l: r.l_threshold };
     });
-    return {
+    const svc: PlannedService = {
       name: s.name ?? `svc${idx}`,
       vip: s.vip,
       vipNetwork,
@@ -158,17 +159,16 @@ export function plan(t: Topology): Plan {
       port: s.port,
       fwmark: s.fwmark,
       scheduler: s.scheduler,
-      mode,
+      mode: modeOf(s),
       persistence: s.persistence,
-      realServers: realServers.map(({ u: _u, l: _l, ...r }) => r),
+      realServers: rss.map(({ u: _u, l: _l, ...r }) => r),
       directorAddresses,
-      _rs: realServers,
-      _spec: s,
-    } as PlannedService & { _rs: typeof realServers; _spec: ServiceSpec };
+    };
+    return { s, svc, rss };
   });
+  const services = resolved.map((x) => x.svc);
 
-  for (const svc of services as (PlannedService & { _rs: { name: string; rip: string; port: number; method: Method; weight: number; network: string; u?: number; l?: number }[]; _spec: ServiceSpec })[]) {
-    const s = svc._spec;
+  for (const { s, svc, rss } of resolved) {
     for (const d of directors) {
       if (!addrOn(d, svc.vipNetwork)) continue;
       if (!d.addresses.some((a) => a.address === svc.vip))
@@ -177,7 +177,7 @@ export function plan(t: Topology): Plan {
         ...(s.fwmark ? { fwmark: s.fwmark.mark } : { protocol: s.protocol, address: s.vip, port: s.port! }),
         scheduler: s.scheduler,
         ...(s.persistence ? { persistence: { timeout: s.persistence.timeout, ...(s.persistence.netmask ? { netmask: s.persistence.netmask } : {}) } } : {}),
-        realServers: svc._rs.map((r) => ({
+        realServers: rss.map((r) => ({
           address: r.rip,
           port: s.fwmark ? 0 : r.port,
           method: r.method,
@@ -193,17 +193,17 @@ export function plan(t: Topology): Plan {
             argv: ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', `${s.vip}/32`, '-p', s.protocol, '--dport', String(p), '-j', 'MARK', '--set-mark', String(s.fwmark.mark)],
             why: `mark ${s.protocol}/${p} to the VIP for fwmark service ${s.fwmark.mark}`,
           });
-      if (svc._rs.some((r) => r.method === 'masq')) d.sysctls['net.ipv4.ip_forward'] = '1';
+      if (rss.some((r) => r.method === 'masq')) d.sysctls['net.ipv4.ip_forward'] = '1';
       if (svc.mode === 'fullnat') {
         d.sysctls['net.ipv4.vs.conntrack'] = '1';
-        for (const net of new Set(svc._rs.map((r) => r.network)))
+        for (const net of new Set(rss.map((r) => r.network)))
           d.commands.push({
             argv: ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', `${s.vip}/32`, ...(s.port ? ['--vport', String(s.port)] : []), '-j', 'SNAT', '--to-source', addrOn(d, net)!],
             why: `full-NAT: real servers on ${net} see the DIP ${addrOn(d, net)} as the client`,
           });
       }
     }
-    for (const r of svc._rs) {
+    for (const r of rss) {
       const rs = byName.get(r.name)!;
       if (r.method === 'masq' && svc.mode !== 'fullnat') {
         const d = directors.find((x) => addrOn(x, r.network))!;
@@ -224,8 +224,6 @@ export function plan(t: Topology): Plan {
         });
       }
     }
-    delete (svc as Partial<typeof svc>)._rs;
-    delete (svc as Partial<typeof svc>)._spec;
   }
 
   // overrides from the file win

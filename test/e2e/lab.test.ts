@@ -7,7 +7,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { HarnessError } from '../../harness/errors.js';
 import { buildLab, type BuildReport } from '../../harness/lab/build.js';
 import { labPaths, REPO_ROOT } from '../../harness/lab/paths.js';
 import { QEMU_NAME, endpointOf, labDown, labStatus, labUp, readState } from '../../harness/lab/vm.js';
@@ -15,6 +14,7 @@ import { dockerFromEndpoint } from '../../harness/runtime/docker.js';
 import { runOnce } from '../../harness/runtime/node-image.js';
 import { run } from '../../harness/util/proc.js';
 import { waitFor } from '../../harness/util/wait.js';
+import { rejection } from '../helpers.js';
 
 /**
  * The lab for real: build from Debian's archive, boot under qemu, talk to its dockerd over
@@ -44,15 +44,6 @@ async function expectNothingRunning() {
   expect((await labStatus({ paths })).running).to.equal(false);
 }
 
-async function rejection(p: Promise<unknown>): Promise<HarnessError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(HarnessError);
-    return e as HarnessError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** GET /version against the lab port with the given client options; resolves status+body or rejects. */
 function getVersion(mod: typeof http | typeof https, port: number, opts: https.RequestOptions = {}): Promise<{ status: number; body: string }> {

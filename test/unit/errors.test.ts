@@ -2,22 +2,13 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HarnessError } from '../../harness/errors.js';
 import { labPaths } from '../../harness/lab/paths.js';
 import { labUp, qemuArgs } from '../../harness/lab/vm.js';
 import { installCommand, missingHostPackages } from '../../harness/runtime/doctor.js';
 import { run } from '../../harness/util/proc.js';
 import { waitFor } from '../../harness/util/wait.js';
+import { rejection } from '../helpers.js';
 
-async function rejection(p: Promise<unknown>): Promise<HarnessError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(HarnessError);
-    return e as HarnessError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('errors a user sees', () => {
   it('a failing command names the command and carries its stderr', async () => {
