@@ -141,15 +141,23 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
   const unregister = opts.keep ? () => {} : onCleanup(`topology ${plan.topology}`, () => teardown(docker, { topology: plan.topology }, log).then(() => {}));
   try {
     for (const n of plan.networks) {
-      await docker.createNetwork({
-        Name: n.dockerName,
-        Driver: 'bridge',
-        CheckDuplicate: true,
-        IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
-        // NAT-mode packets bridged to a real server must keep the client's address
-        Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' },
-        Labels: labels(),
-      });
+      await docker
+        .createNetwork({
+          Name: n.dockerName,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+          // NAT-mode packets bridged to a real server must keep the client's address
+          Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' },
+          Labels: labels(),
+        })
+        .catch(async (e: Error) => {
+          if (!/overlap/i.test(e.message)) throw e;
+          const holders = (await docker.listNetworks()).filter((x) => x.IPAM?.Config?.some((c) => c.Subnet === n.subnet)).map((x) => x.Name);
+          throw new HarnessError('ERR_LVS_SUBNET_IN_USE', `network ${n.name} of ${plan.topology}: subnet ${n.subnet} is already used by ${holders.join(', ') || 'another network of this engine'}`, {
+            hint: `remove that topology (lvs-harness down --all) or give ${plan.topology} another subnet`,
+          });
+        });
     }
     timings.networks = Date.now() - t0;
     const netId = new Map(plan.networks.map((n) => [n.name, n.dockerName]));

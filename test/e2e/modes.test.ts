@@ -136,6 +136,18 @@ describe('topologies and the modes suite (real lab)', function () {
     expect(run.code).to.equal(0);
     expect(await running(docker, 'dr'), 'run leaves a topology it did not start').to.equal(5);
 
+    const dir = await mkdtemp(path.join(tmpdir(), 'lvs-twin-'));
+    try {
+      const twin = path.join(dir, 'twin.yaml');
+      await writeFile(twin, (await readFile(path.join(REPO_ROOT, 'topologies', 'dr.yaml'), 'utf8')).replace('name: dr', 'name: dr-twin'));
+      const clash = await cli(['up', twin]);
+      expect(clash.code).to.equal(1);
+      expect(clash.stderr).to.contain('ERR_LVS_SUBNET_IN_USE: network lan of dr-twin: subnet 10.89.30.0/24 is already used by lvsh-dr-lan');
+      expect(await running(docker, 'dr-twin'), 'a failed up leaves nothing').to.equal(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
     const down = await cli(['down', 'dr']);
     expect(down.stdout).to.contain('removed dr');
     expect(await running(docker, 'dr')).to.equal(0);
