@@ -21,6 +21,7 @@ http {
   access_log off;
   default_type text/plain;
   keepalive_requests 1000;
+  keepalive_timeout 300s;
   server {
     listen ${o.httpPort} default_server;
     add_header X-Real-Server "${o.name}" always;

@@ -144,7 +144,9 @@ export async function observeService(st: StartedTopology, svc: PlannedService, o
   const tun = svc.realServers.some((r) => r.method === 'tunnel');
   const before = await settledCounters(st, director, svc, 0);
   const rxBefore = tun ? await tunnelRx(st, rsNames) : undefined;
-  const answers = await probeHttp(st, client, svc, opts.perSource ?? 3);
+  // about a dozen new connections in all, at least one from every source address
+  const perSource = opts.perSource ?? Math.max(1, Math.ceil(12 / clientSources(st, client, svc.vipNetwork).length));
+  const answers = await probeHttp(st, client, svc, perSource);
   const after = await settledCounters(st, director, svc, before.conns + answers.filter((a) => a.ok).length);
   const obs: ModesObservation = { answers, director, counters: counterDelta(before, after) };
   if (tun && rxBefore) {

@@ -6,6 +6,8 @@ import { parseTopology } from '../topology/loader.js';
 import { plan as makePlan, type Plan } from '../topology/planner.js';
 import { buildTopology, type StartedTopology } from '../topology/builder.js';
 import { resolveRuntime } from '../runtime/select.js';
+import { History } from '../history/history.js';
+import { Agent, clockOffset } from '../load/driver.js';
 
 /**
  * What a suite file sees: the plan (known when mocha loads the file, so tests can be declared
@@ -21,12 +23,34 @@ export class SuiteContext {
   readonly checks: RecordedCheck[] = [];
   suite = '';
   private startedP?: Promise<StartedTopology>;
+  private agents = new Map<string, Promise<Agent>>();
 
   constructor(
     readonly plan: Plan,
     started?: StartedTopology,
+    readonly history: History = new History(),
   ) {
     if (started) this.startedP = Promise.resolve(started);
+  }
+
+  /** The load agent of a client node, started on first use; its clock offset goes into the history. */
+  agent(node: string): Promise<Agent> {
+    let a = this.agents.get(node);
+    if (!a) {
+      a = this.started().then(async (st) => {
+        const agent = await Agent.start(st, node, this.history);
+        const off = await clockOffset(agent);
+        this.history.append({ type: 'observe', t: Date.now() + off.offsetMs, node, what: 'clock', data: { offsetFromHostMs: Math.round(off.offsetMs), uncertaintyMs: Math.round(off.uncertaintyMs) } });
+        return agent;
+      });
+      this.agents.set(node, a);
+    }
+    return a;
+  }
+
+  async stopAgents(): Promise<void> {
+    for (const a of this.agents.values()) await (await a.catch(() => undefined))?.stop();
+    this.agents.clear();
   }
 
   started(): Promise<StartedTopology> {

@@ -9,6 +9,7 @@ import { buildTopology, teardown } from '../topology/builder.js';
 import { loadTopology } from '../topology/loader.js';
 import { plan as makePlan } from '../topology/planner.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
+import { History } from '../history/history.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
 
 export const SUITES_DIR = path.join(REPO_ROOT, 'suites');
@@ -47,6 +48,9 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
     if (!known.includes(s)) throw new HarnessError('ERR_LVS_USAGE', `--suite ${s}: no such suite (${known.join(', ')}, or all)`);
   const runId = newRunId();
   const startedAt = new Date();
+  const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
+  await mkdir(reportDir, { recursive: true });
+  const history = await History.open(path.join(reportDir, 'history.ndjson'));
   const timings: Record<string, number> = {};
   const t0 = Date.now();
   const topology = await loadTopology(opts.topologyFile);
@@ -56,7 +60,7 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
   const st = await buildTopology(rt, plan, { keep: opts.keep, log });
   timings.build = Date.now() - t0 - timings.runtime;
   log(`topology ${plan.topology} ${st.reused ? 'reused' : `up in ${(timings.build / 1000).toFixed(1)} s`}`);
-  const ctx = new SuiteContext(plan, st);
+  const ctx = new SuiteContext(plan, st, history);
   setSuiteContext(ctx);
   const errors: RunResult['errors'] = [];
   try {
@@ -76,12 +80,12 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
       timings[`suite:${s}`] = Date.now() - ts;
     }
   } finally {
+    await ctx.stopAgents();
+    await history.close();
     setSuiteContext(undefined);
     if (!opts.keep && !st.reused) await teardown(rt.docker, { topology: plan.topology }, log);
   }
   const valid = errors.length ? false : mergeValidity(ctx.checks.map((c) => c.valid));
-  const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
-  await mkdir(reportDir, { recursive: true });
   const results = {
     schema: 'lvs-harness/results@0',
     runId,

@@ -43,7 +43,7 @@ describe('topology files', () => {
         expect(t.services[0]!.real_servers.map((r) => r.weight)).to.deep.equal([1, 1, 1]);
         expect(t.real_servers.map((r) => r.app)).to.deep.equal([{ http_port: 80 }, { http_port: 80 }, { http_port: 80 }]);
         expect(t.clients[0]!.count).to.equal(1);
-        expect(t.clients[0]!.source_addresses).to.equal(4);
+        expect(t.clients[0]!.source_addresses).to.equal(16);
       });
   });
 

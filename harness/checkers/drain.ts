@@ -1,0 +1,55 @@
+import type { OpEvent } from '../history/history.js';
+import type { CheckResult } from './types.js';
+
+/**
+ * Draining a real server (weight 0): from the moment of the edit it gets no new connection,
+ * while the connections it already had run to completion without error.
+ */
+export function drainWeightZero(ops: readonly OpEvent[], o: { server: string; editAt: number; heldConns: readonly string[] }): CheckResult {
+  const newAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok' && x.server === o.server);
+  const failedAfter = ops.filter((x) => x.op !== 'release' && x.t > o.editAt && x.outcome !== 'ok');
+  const releases = ops.filter((x) => x.op === 'release' && x.conn && o.heldConns.includes(x.conn));
+  const broken = releases.filter((x) => x.outcome !== 'ok');
+  const missing = o.heldConns.filter((c) => !releases.some((r) => r.conn === c));
+  const answeredAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok').length;
+  const valid = answeredAfter === 0 || !o.heldConns.length ? 'unknown' : newAfter.length === 0 && failedAfter.length === 0 && broken.length === 0 && missing.length === 0;
+  return {
+    name: `weight 0 drains ${o.server}`,
+    valid,
+    observed: { newConnectionsToDrained: newAfter.length, failuresAfterEdit: failedAfter.length, heldConnections: o.heldConns.length, heldBroken: broken.length, answeredAfter },
+    expected: { newConnectionsToDrained: 0, failuresAfterEdit: 0, heldBroken: 0 },
+    rule: 'after its weight is set to 0 a real server receives no new connections, and its established connections complete without error',
+    detail:
+      valid === 'unknown'
+        ? 'not enough traffic after the edit, or no connection held across it'
+        : valid
+          ? `${answeredAfter} new connections after the edit, none to ${o.server}; ${o.heldConns.length} held connections completed`
+          : [
+              newAfter.length ? `${newAfter.length} new connections still reached ${o.server}` : '',
+              failedAfter.length ? `${failedAfter.length} requests failed after the edit` : '',
+              broken.length ? `${broken.length} held connections broke` : '',
+              missing.length ? `${missing.length} held connections were never released` : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
+  };
+}
+
+/** Upper/lower connection thresholds: no new connection while a server is at its upper threshold; it comes back below the lower one. */
+export function thresholds(
+  steps: readonly { chosen?: string; outcome: OpEvent['outcome']; before: Record<string, { active: number; upper: number; lower: number; weight: number; overloaded?: boolean }> }[],
+  server: string,
+): CheckResult {
+  const violations = steps.map((s, i) => ({ i: i + 1, s })).filter(({ s }) => s.outcome === 'ok' && s.chosen === server && s.before[server]!.upper > 0 && s.before[server]!.active >= s.before[server]!.upper);
+  // an upper threshold of 0 means none: the server is never full
+  const judged = steps.filter((s) => s.outcome === 'ok' && s.before[server] && s.before[server]!.upper > 0 && s.before[server]!.active >= s.before[server]!.upper).length;
+  const valid = judged === 0 ? 'unknown' : violations.length === 0;
+  return {
+    name: `upper threshold stops new connections to ${server}`,
+    valid,
+    observed: { connectionsWhileAtThreshold: judged, sentToFullServer: violations.length },
+    expected: { sentToFullServer: 0 },
+    rule: 'a real server whose active connections reached its upper threshold (-x) gets no new connection until they drop below the lower threshold (-y)',
+    detail: valid === 'unknown' ? `${server} never reached its upper threshold` : valid ? `${judged} new connections while ${server} was full, none sent to it` : `${violations.length} connections sent to ${server} at its threshold (first: connection ${violations[0]!.i})`,
+  };
+}

@@ -1,0 +1,58 @@
+import type { StartedTopology } from '../topology/builder.js';
+import type { PlannedService } from '../topology/planner.js';
+
+/**
+ * Changing a running virtual service the way an operator does, with ipvsadm -E/-e/-d/-a.
+ * ipvsadm's -e defaults the forwarding method to -g when none is given, so the method is
+ * always passed.
+ */
+const METHOD: Record<string, string> = { masq: '-m', droute: '-g', tunnel: '-i' };
+
+export const serviceArgv = (svc: PlannedService) => (svc.fwmark ? ['-f', String(svc.fwmark.mark)] : [svc.protocol === 'udp' ? '-u' : '-t', `${svc.vip}:${svc.port}`]);
+
+export function directorOf(svc: PlannedService): string {
+  return Object.keys(svc.directorAddresses).find((d) => svc.directorAddresses[d]![svc.vipNetwork])!;
+}
+
+export async function setScheduler(st: StartedTopology, svc: PlannedService, scheduler: string, persistence?: { timeout: number; netmask?: string }): Promise<string[]> {
+  const argv = ['ipvsadm', '-E', ...serviceArgv(svc), '-s', scheduler];
+  if (persistence) argv.push('-p', String(persistence.timeout), ...(persistence.netmask ? ['-M', persistence.netmask] : []));
+  await st.exec(directorOf(svc), argv);
+  return argv;
+}
+
+export async function setServer(st: StartedTopology, svc: PlannedService, rs: string, o: { weight: number; upper?: number; lower?: number }): Promise<string[]> {
+  const r = svc.realServers.find((x) => x.name === rs)!;
+  const argv = ['ipvsadm', '-e', ...serviceArgv(svc), '-r', `${r.rip}:${svc.fwmark ? 0 : r.port}`, METHOD[r.method]!, '-w', String(o.weight)];
+  if (o.upper !== undefined) argv.push('-x', String(o.upper));
+  if (o.lower !== undefined) argv.push('-y', String(o.lower));
+  await st.exec(directorOf(svc), argv);
+  return argv;
+}
+
+export async function removeServer(st: StartedTopology, svc: PlannedService, rs: string): Promise<string[]> {
+  const r = svc.realServers.find((x) => x.name === rs)!;
+  const argv = ['ipvsadm', '-d', ...serviceArgv(svc), '-r', `${r.rip}:${svc.fwmark ? 0 : r.port}`];
+  await st.exec(directorOf(svc), argv);
+  return argv;
+}
+
+export async function addServer(st: StartedTopology, svc: PlannedService, rs: string): Promise<string[]> {
+  const r = svc.realServers.find((x) => x.name === rs)!;
+  const argv = ['ipvsadm', '-a', ...serviceArgv(svc), '-r', `${r.rip}:${svc.fwmark ? 0 : r.port}`, METHOD[r.method]!, '-w', String(r.weight)];
+  await st.exec(directorOf(svc), argv);
+  return argv;
+}
+
+/** Active/inactive connections and weight per real server name, as the director reports them now. */
+export async function serverCounts(st: StartedTopology, svc: PlannedService): Promise<Record<string, { active: number; inactive: number; weight: number }>> {
+  const table = await st.ipvs(directorOf(svc));
+  const key = svc.fwmark ? String(svc.fwmark.mark) : `${svc.vip}:${svc.port}`;
+  const s = table.find((x) => x.key === key);
+  const out: Record<string, { active: number; inactive: number; weight: number }> = {};
+  for (const r of svc.realServers) {
+    const row = s?.realServers.find((x) => x.address === r.rip);
+    if (row) out[r.name] = { active: row.activeConns ?? 0, inactive: row.inactiveConns ?? 0, weight: row.weight ?? 0 };
+  }
+  return out;
+}

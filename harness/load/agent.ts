@@ -1,0 +1,278 @@
+/**
+ * The load agent. It runs inside a client node (bundled into one file with esbuild, run by
+ * the node image's Node 20), reads commands as JSON lines on stdin and writes every operation
+ * as one JSON line on stdout, as it happens:
+ *   {"cmd":"http", ...}  sequential HTTP requests, a new TCP connection each, from each source
+ *   {"cmd":"load", ...}  autocannon: connections, duration or amount, rate, keep-alive or a new
+ *                        connection per request, spread over the source addresses
+ *   {"cmd":"tcp", ...}   TCP connect probe at a fixed interval
+ *   {"cmd":"udp", ...}   UDP probe at a fixed interval, answers carry the real server identity
+ *   {"cmd":"hold", ...}  open a connection, learn its real server, keep it open
+ *   {"cmd":"release", ...} close a held connection
+ * After each command: {"type":"done","id":...}. Events use the node's clock (Date.now()).
+ */
+import dgram from 'node:dgram';
+import http from 'node:http';
+import net from 'node:net';
+import readline from 'node:readline';
+import { encodeError, identityFromBody, type AgentCommand, type AgentEvent } from './protocol.js';
+
+const emit = (e: AgentEvent) => process.stdout.write(JSON.stringify(e) + '\n');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function httpOnce(host: string, port: number, path: string, src: string, timeoutMs: number, tag?: string): Promise<void> {
+  const t = Date.now();
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (e: Partial<AgentEvent & { type: 'op' }>) => {
+      if (done) return;
+      done = true;
+      emit({ type: 'op', op: 'http', t, latencyMs: Date.now() - t, src, dst: host, dstPort: port, outcome: 'ok', tag, ...e } as AgentEvent);
+      resolve();
+    };
+    const req = http.request({ host, port, path, localAddress: src, agent: false, headers: { Connection: 'close' }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        const id = identityFromBody(body);
+        finish({
+          outcome: 'ok',
+          status: res.statusCode,
+          srcPort: req.socket?.localPort,
+          server: (res.headers['x-real-server'] as string | undefined) ?? id?.server,
+          rip: (res.headers['x-real-server-address'] as string | undefined) ?? id?.rip,
+          seen: id?.client,
+        });
+      });
+      res.on('error', (err) => finish({ outcome: encodeError(err), error: err.message }));
+    });
+    req.on('socket', (s) => s.on('connect', () => undefined));
+    req.on('timeout', () => {
+      req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+    });
+    req.on('error', (err) => finish({ outcome: encodeError(err), error: err.message, srcPort: req.socket?.localPort }));
+    req.end();
+  });
+}
+
+async function cmdHttp(c: Extract<AgentCommand, { cmd: 'http' }>) {
+  const per = c.perSource ?? 1;
+  for (let i = 0; i < (c.rounds ?? 1); i++)
+    for (const src of c.sources)
+      for (let k = 0; k < per; k++) {
+        const t0 = Date.now();
+        await httpOnce(c.host, c.port, c.path ?? '/', src, c.timeoutMs ?? 3000, c.tag);
+        if (c.intervalMs) await sleep(Math.max(0, c.intervalMs - (Date.now() - t0)));
+      }
+}
+
+async function cmdTcp(c: Extract<AgentCommand, { cmd: 'tcp' }>) {
+  for (let i = 0; i < c.count; i++) {
+    const src = c.sources[i % c.sources.length]!;
+    const t = Date.now();
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host: c.host, port: c.port, localAddress: src, timeout: c.timeoutMs ?? 1000 });
+      const fin = (e: Partial<AgentEvent & { type: 'op' }>) => {
+        s.destroy();
+        emit({ type: 'op', op: 'tcp', t, latencyMs: Date.now() - t, src, srcPort: s.localPort, dst: c.host, dstPort: c.port, outcome: 'ok', tag: c.tag, ...e } as AgentEvent);
+        resolve();
+      };
+      s.once('connect', () => fin({ outcome: 'ok' }));
+      s.once('timeout', () => fin({ outcome: 'timeout' }));
+      s.once('error', (err) => fin({ outcome: encodeError(err), error: err.message }));
+    });
+    await sleep(Math.max(0, (c.intervalMs ?? 100) - (Date.now() - t)));
+  }
+}
+
+async function cmdUdp(c: Extract<AgentCommand, { cmd: 'udp' }>) {
+  const socks = new Map<string, dgram.Socket>();
+  for (const src of c.sources) {
+    const s = dgram.createSocket(src.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((r) => s.bind(0, src, () => r()));
+    socks.set(src, s);
+  }
+  try {
+    for (let i = 0; i < c.count; i++) {
+      const src = c.sources[i % c.sources.length]!;
+      const s = socks.get(src)!;
+      const t = Date.now();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => fin({ outcome: 'timeout' }), c.timeoutMs ?? 1000);
+        const onMsg = (msg: Buffer) => {
+          const id = identityFromBody(msg.toString());
+          fin({ outcome: 'ok', server: id?.server, rip: id?.rip, seen: id?.client });
+        };
+        function fin(e: Partial<AgentEvent & { type: 'op' }>) {
+          clearTimeout(timer);
+          s.off('message', onMsg);
+          emit({ type: 'op', op: 'udp', t, latencyMs: Date.now() - t, src, srcPort: s.address().port, dst: c.host, dstPort: c.port, outcome: 'ok', tag: c.tag, ...e } as AgentEvent);
+          resolve();
+        }
+        s.on('message', onMsg);
+        s.send(`probe ${i}`, c.port, c.host);
+      });
+      await sleep(Math.max(0, (c.intervalMs ?? 100) - (Date.now() - t)));
+    }
+  } finally {
+    for (const s of socks.values()) s.close();
+  }
+}
+
+const held = new Map<string, net.Socket>();
+
+function cmdHold(c: Extract<AgentCommand, { cmd: 'hold' }>): Promise<void> {
+  const t = Date.now();
+  return new Promise((resolve) => {
+    const s = net.connect({ host: c.host, port: c.port, localAddress: c.source, timeout: c.timeoutMs ?? 3000 });
+    let buf = '';
+    let done = false;
+    const fin = (e: Partial<AgentEvent & { type: 'op' }>) => {
+      if (done) return;
+      done = true;
+      s.setTimeout(0);
+      emit({ type: 'op', op: 'hold', t, latencyMs: Date.now() - t, src: c.source, srcPort: s.localPort, dst: c.host, dstPort: c.port, conn: c.conn, outcome: 'ok', tag: c.tag, ...e } as AgentEvent);
+      resolve();
+    };
+    s.on('connect', () => s.write(`GET / HTTP/1.1\r\nHost: ${c.host}\r\nConnection: keep-alive\r\n\r\n`));
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (!buf.includes('\r\n\r\n') || done) return;
+      const server = buf.match(/^X-Real-Server: (.+)$/im)?.[1]?.trim();
+      held.set(c.conn, s);
+      s.removeAllListeners('data');
+      s.on('data', () => undefined);
+      fin({ outcome: 'ok', server, status: Number(buf.match(/^HTTP\/1\.\d (\d+)/)?.[1] ?? 0) });
+    });
+    s.on('timeout', () => {
+      s.destroy();
+      fin({ outcome: 'timeout' });
+    });
+    s.on('error', (err) => fin({ outcome: encodeError(err), error: err.message }));
+  });
+}
+
+/** Closes a held connection after one more request on it: a drained or removed server must still answer it. */
+async function cmdRelease(c: Extract<AgentCommand, { cmd: 'release' }>): Promise<void> {
+  const ids = c.conn === '*' ? [...held.keys()] : [c.conn];
+  for (const id of ids) {
+    const s = held.get(id);
+    held.delete(id);
+    const t = Date.now();
+    const base = { type: 'op' as const, op: 'release' as const, t, src: s?.localAddress ?? '', srcPort: s?.localPort, dst: s?.remoteAddress ?? '', dstPort: s?.remotePort ?? 0, conn: id, tag: c.tag };
+    if (!s || s.destroyed) {
+      emit({ ...base, latencyMs: 0, outcome: 'reset', error: 'the held connection was already closed' });
+      continue;
+    }
+    const res = await new Promise<{ outcome: AgentEventOutcome; server?: string; error?: string }>((resolve) => {
+      let buf = '';
+      const timer = setTimeout(() => resolve({ outcome: 'timeout' }), c.timeoutMs ?? 3000);
+      s.removeAllListeners('data');
+      s.on('data', (d) => {
+        buf += d.toString();
+        if (buf.includes('\r\n\r\n')) {
+          clearTimeout(timer);
+          resolve({ outcome: 'ok', server: buf.match(/^X-Real-Server: (.+)$/im)?.[1]?.trim() });
+        }
+      });
+      s.once('error', (err) => (clearTimeout(timer), resolve({ outcome: encodeError(err), error: err.message })));
+      s.once('close', () => (clearTimeout(timer), resolve({ outcome: 'reset', error: 'closed by the peer' })));
+      s.write(`GET / HTTP/1.1\r\nHost: ${s.remoteAddress}\r\nConnection: close\r\n\r\n`);
+    });
+    s.destroy();
+    emit({ ...base, latencyMs: Date.now() - t, ...res });
+  }
+}
+
+type AgentEventOutcome = 'ok' | 'refused' | 'reset' | 'timeout' | 'error';
+
+async function cmdLoad(c: Extract<AgentCommand, { cmd: 'load' }>) {
+  // autocannon connects with net.connect(port, host); give each new connection the next source address
+  const origConnect = net.connect;
+  let n = 0;
+  (net as { connect: unknown }).connect = (port: number, host: string) => origConnect({ port, host, localAddress: c.sources[n++ % c.sources.length] });
+  const autocannon = (await import('autocannon')).default;
+  try {
+    const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const inst = autocannon(
+        {
+          url: `http://${c.host}:${c.port}${c.path ?? '/'}`,
+          connections: c.connections,
+          ...(c.amount ? { amount: c.amount } : { duration: c.durationS ?? 10 }),
+          ...(c.rate ? { overallRate: c.rate } : {}),
+          timeout: (c.timeoutMs ?? 3000) / 1000,
+          // Connection: close makes the server end each connection after its answer and
+          // autocannon reconnect (its reconnectRate drops the answer it resets on)
+          headers: c.mode === 'new-connection' ? { Connection: 'close' } : {},
+          setupClient: (client: import('node:events').EventEmitter & { conn?: net.Socket }) => {
+            let server: string | undefined;
+            let t = Date.now();
+            client.on('headers', (h: { headers: string[] }) => {
+              for (let i = 0; i < h.headers.length; i += 2) if (h.headers[i]!.toLowerCase() === 'x-real-server') server = h.headers[i + 1];
+            });
+            client.on('response', (status: number, _bytes: number, ms: number) => {
+              emit({ type: 'op', op: 'http', t: Date.now() - Math.round(ms), latencyMs: ms, src: client.conn?.localAddress ?? '', srcPort: client.conn?.localPort, dst: c.host, dstPort: c.port, outcome: 'ok', status, server, tag: c.tag });
+              server = undefined;
+              t = Date.now();
+            });
+            client.on('connError', (err: NodeJS.ErrnoException) => {
+              emit({ type: 'op', op: 'http', t, latencyMs: Date.now() - t, src: '', dst: c.host, dstPort: c.port, outcome: encodeError(err), error: err.message, tag: c.tag });
+              t = Date.now();
+            });
+            client.on('timeout', () => undefined);
+          },
+        },
+        (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res as Record<string, unknown>)),
+      );
+      void inst;
+    });
+    emit({ type: 'summary', id: c.id, data: { requests: result.requests, latency: result.latency, throughput: result.throughput, errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, duration: result.duration, connections: c.connections, mode: c.mode } });
+  } finally {
+    (net as { connect: unknown }).connect = origConnect;
+  }
+}
+
+async function handle(c: AgentCommand) {
+  switch (c.cmd) {
+    case 'http':
+      return cmdHttp(c);
+    case 'tcp':
+      return cmdTcp(c);
+    case 'udp':
+      return cmdUdp(c);
+    case 'hold':
+      return cmdHold(c);
+    case 'release':
+      return cmdRelease(c);
+    case 'load':
+      return cmdLoad(c);
+    case 'clock':
+      emit({ type: 'clock', id: c.id, now: Date.now() });
+      return;
+    case 'exit':
+      for (const s of held.values()) s.destroy();
+      process.exit(0);
+  }
+}
+
+// commands run one at a time, in order; a command's events are all out before its "done"
+let queue = Promise.resolve();
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  if (!line.trim()) return;
+  let c: AgentCommand;
+  try {
+    c = JSON.parse(line) as AgentCommand;
+  } catch {
+    emit({ type: 'error', id: '', message: `not a command: ${line.slice(0, 80)}` });
+    return;
+  }
+  queue = queue
+    .then(() => handle(c))
+    .then(
+      () => void emit({ type: 'done', id: c.id }),
+      (e: Error) => void emit({ type: 'error', id: c.id, message: e.message }),
+    );
+});
+process.stdin.on('end', () => void queue.then(() => process.exit(0)));
+emit({ type: 'ready', now: Date.now(), node: process.version });

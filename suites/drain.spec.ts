@@ -1,0 +1,72 @@
+import { drainWeightZero } from '../harness/checkers/drain.js';
+import { addServer, directorOf, removeServer, setServer } from '../harness/ipvs/edit.js';
+import { clientSources } from '../harness/observe/modes.js';
+import { suiteContext } from '../harness/suite/context.js';
+import type { StartedTopology } from '../harness/topology/builder.js';
+import type { OpEvent } from '../harness/history/history.js';
+
+/**
+ * Draining a real server under load: with connections held open across the change, set its
+ * weight to 0 (or remove it with ipvsadm -d); new connections must avoid it and the held ones
+ * must still be answered on the same connection.
+ */
+const ctx = suiteContext('drain');
+const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.realServers.length >= 2);
+
+describe(`drain on ${ctx.plan.topology}`, function () {
+  this.timeout(300_000);
+  if (!svc) {
+    it('needs a TCP service with at least two real servers', () => {
+      throw new Error(`topology ${ctx.plan.topology} has no TCP service with two or more real servers`);
+    });
+    return;
+  }
+  const group = (what: string) => `${svc.name} ${svc.mode} ${what}`;
+  const client = ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))!.name;
+  let st: StartedTopology;
+  let sources: string[];
+
+  before(async () => {
+    st = await ctx.started();
+    sources = clientSources(st, client, svc.vipNetwork);
+  });
+
+  /** Holds one connection per real server (rr reaches each), returns which server each went to. */
+  const holdAcross = async (tag: string) => {
+    const agent = await ctx.agent(client);
+    const held: OpEvent[] = [];
+    for (let i = 0; i < svc.realServers.length * 2 && new Set(held.map((h) => h.server)).size < svc.realServers.length; i++) {
+      const r = await agent.run({ cmd: 'hold', host: svc.vip, port: svc.port!, source: sources[i % sources.length]!, conn: `${tag}-${i}`, tag });
+      held.push(...r.ops.filter((o) => o.op === 'hold' && o.outcome === 'ok'));
+    }
+    return held;
+  };
+
+  const scenario = async (kind: 'weight 0' | 'removal') => {
+    const tag = kind === 'weight 0' ? 'drain' : 'remove';
+    const agent = await ctx.agent(client);
+    const held = await holdAcross(tag);
+    const target = held[0]!.server!;
+    const mine = held.filter((h) => h.server === target).map((h) => h.conn!);
+    const editAt = Date.now();
+    const argv = kind === 'weight 0' ? await setServer(st, svc, target, { weight: 0 }) : await removeServer(st, svc, target);
+    ctx.history.append({ type: 'observe', t: editAt, node: directorOf(svc), what: 'ipvs-edit', data: { argv } });
+    const after = await agent.run({ cmd: 'http', host: svc.vip, port: svc.port!, sources, perSource: 1, rounds: 2, tag });
+    const released = await agent.run({ cmd: 'release', conn: '*', tag });
+    const ops = [...held, ...after.ops, ...released.ops];
+    if (kind === 'weight 0') await setServer(st, svc, target, { weight: svc.realServers.find((r) => r.name === target)!.weight });
+    else await addServer(st, svc, target);
+    return { ops, target, editAt, mine };
+  };
+
+  it('weight 0: no new connections to the drained server, its held connections still answered', async () => {
+    const s = await scenario('weight 0');
+    ctx.expectValid(group('weight 0'), drainWeightZero(s.ops, { server: s.target, editAt: s.editAt, heldConns: s.mine }));
+  });
+
+  it('removal (ipvsadm -d) under load: no new connections to it, its held connections still answered', async () => {
+    const s = await scenario('removal');
+    const r = drainWeightZero(s.ops, { server: s.target, editAt: s.editAt, heldConns: s.mine });
+    ctx.expectValid(group('removal'), { ...r, name: `removing ${s.target} drains it`, rule: 'after ipvsadm -d a real server receives no new connections; connections it had keep working (expire_nodest_conn=0)' });
+  });
+});

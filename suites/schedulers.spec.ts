@@ -1,0 +1,131 @@
+import * as dist from '../harness/checkers/distribution.js';
+import type { OpEvent } from '../harness/history/history.js';
+import { directorOf, serverCounts, setScheduler, setServer } from '../harness/ipvs/edit.js';
+import { SCHEDULERS } from '../harness/ipvs/rules.js';
+import { clientSources } from '../harness/observe/modes.js';
+import { suiteContext } from '../harness/suite/context.js';
+import type { StartedTopology } from '../harness/topology/builder.js';
+
+/**
+ * What every IPVS scheduler promises, on the topology's first TCP service. The suite switches
+ * the running service's scheduler (ipvsadm -E) and weights (ipvsadm -e) the way an operator
+ * would, drives new connections from the client's source addresses, and judges the answers:
+ * rr rotation; wrr/fo shares by weight; sh/mh source hashing with a chi-square spread;
+ * dh and lblc/lblcr destination locality; lc/wlc/sed/nq against their formula computed from the
+ * director's counts before each held connection; ovf overflow in weight order.
+ */
+const ctx = suiteContext('schedulers');
+const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.realServers.length >= 2);
+
+describe(`schedulers on ${ctx.plan.topology}`, function () {
+  this.timeout(300_000);
+  if (!svc) {
+    it('needs a TCP service with at least two real servers', () => {
+      throw new Error(`topology ${ctx.plan.topology} has no TCP service with two or more real servers`);
+    });
+    return;
+  }
+  const group = (sched: string) => `${svc.name} ${svc.mode} ${sched}`;
+  const client = ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))!.name;
+  const names = svc.realServers.map((r) => r.name);
+  // distinct weights make the weighted schedulers' promises visible: 3, 2, 1, ...
+  const skewed = Object.fromEntries(names.map((n, i) => [n, Math.max(1, names.length - i)]));
+  let st: StartedTopology;
+  let sources: string[];
+
+  before(async () => {
+    st = await ctx.started();
+    sources = clientSources(st, client, svc.vipNetwork);
+    await ctx.agent(client);
+  });
+
+  const weights = async (w: Record<string, number>) => {
+    for (const n of names) await setServer(st, svc, n, { weight: w[n]! });
+  };
+  const switchTo = async (sched: string, w: Record<string, number>) => {
+    const argv = await setScheduler(st, svc, sched);
+    await weights(w);
+    ctx.history.append({ type: 'observe', t: Date.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv, weights: w } });
+  };
+  const http = async (o: { perSource?: number; rounds?: number; from?: string[] }, tag: string): Promise<OpEvent[]> => {
+    const agent = await ctx.agent(client);
+    return (await agent.run({ cmd: 'http', host: svc.vip, port: svc.port!, sources: o.from ?? sources, perSource: o.perSource ?? 1, rounds: o.rounds ?? 1, timeoutMs: 3000, tag })).ops;
+  };
+  /** Holds `n` connections one after another, reading the director's counts before each. */
+  const holdSteps = async (n: number, tag: string): Promise<dist.Step[]> => {
+    const agent = await ctx.agent(client);
+    const steps: dist.Step[] = [];
+    for (let i = 0; i < n; i++) {
+      const before = await serverCounts(st, svc);
+      const r = await agent.run({ cmd: 'hold', host: svc.vip, port: svc.port!, source: sources[0]!, conn: `${tag}-${i}`, tag });
+      const op = r.ops.find((o) => o.op === 'hold');
+      steps.push({ chosen: op?.server, outcome: op?.outcome ?? 'error', before });
+    }
+    await agent.run({ cmd: 'release', conn: '*', tag });
+    return steps;
+  };
+  const asWeights = (w: Record<string, number>) => names.map((n) => ({ name: n, weight: w[n]! }));
+  const original = Object.fromEntries(svc.realServers.map((r) => [r.name, r.weight]));
+
+  after(async () => {
+    if (!st) return;
+    await setScheduler(st, svc, svc.scheduler, svc.persistence);
+    await weights(original);
+  });
+
+  const ones = Object.fromEntries(names.map((n) => [n, 1]));
+
+  for (const sched of SCHEDULERS) {
+    it(`${sched}`, async () => {
+      switch (sched) {
+        case 'rr': {
+          await switchTo('rr', ones);
+          const ops = await http({ from: [sources[0]!], perSource: names.length * 4 }, 'rr');
+          return ctx.expectValid(group(sched), dist.roundRobin(ops, asWeights(ones)));
+        }
+        case 'wrr': {
+          await switchTo('wrr', skewed);
+          const sum = Object.values(skewed).reduce((a, b) => a + b, 0);
+          const ops = await http({ from: [sources[0]!], perSource: sum * 4 }, 'wrr');
+          return ctx.expectValid(group(sched), dist.weightedShares(ops, asWeights(skewed), 'wrr'));
+        }
+        case 'sh':
+        case 'mh': {
+          await switchTo(sched, ones);
+          const ops = await http({ perSource: 2 }, sched);
+          return ctx.expectValid(group(sched), dist.hashing(ops, asWeights(ones), sched, 'src'));
+        }
+        case 'dh': {
+          await switchTo('dh', ones);
+          const ops = await http({ perSource: 1 }, 'dh');
+          return ctx.expectValid(group(sched), dist.hashing(ops, asWeights(ones), 'dh', 'dst'));
+        }
+        case 'lblc':
+        case 'lblcr': {
+          await switchTo(sched, ones);
+          const ops = await http({ perSource: 1 }, sched);
+          return ctx.expectValid(group(sched), dist.locality(ops, sched));
+        }
+        case 'fo': {
+          await switchTo('fo', skewed);
+          const ops = await http({ perSource: 1 }, 'fo');
+          return ctx.expectValid(group(sched), dist.failover(ops, asWeights(skewed)));
+        }
+        case 'ovf': {
+          await switchTo('ovf', skewed);
+          const total = Object.values(skewed).reduce((a, b) => a + b, 0);
+          const steps = await holdSteps(total, 'ovf');
+          return ctx.expectValid(group(sched), dist.overflow(steps));
+        }
+        case 'lc':
+        case 'wlc':
+        case 'sed':
+        case 'nq': {
+          await switchTo(sched, sched === 'lc' ? ones : skewed);
+          const steps = await holdSteps(names.length * 2, sched);
+          return ctx.expectValid(group(sched), dist.leastConnections(steps, sched));
+        }
+      }
+    });
+  }
+});
