@@ -33,6 +33,8 @@ export const RECIPE = {
     'arping',
     'netcat-openbsd',
     'kmod',
+    // the reference load tool the agent's throughput is measured against
+    'wrk',
   ],
   /** modules the first stage needs to reach the root disk (dependencies are resolved by modprobe) */
   initramfsModules: ['virtio_pci', 'virtio_blk', 'ext4'],

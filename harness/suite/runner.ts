@@ -67,8 +67,12 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
     for (const s of suites) {
       const ts = Date.now();
       const mocha = new Mocha({ timeout: 300_000, reporter: 'spec', color: !!process.stdout.isTTY });
-      mocha.addFile(path.join(SUITES_DIR, `${s}.spec.ts`));
+      const file = path.join(SUITES_DIR, `${s}.spec.ts`);
+      // mocha loads suite files with require(): a cached file would declare no tests on a second run
+      Mocha.unloadFile(file);
+      mocha.addFile(file);
       await mocha.loadFilesAsync();
+      const before = ctx.checks.length;
       await new Promise<void>((resolve) => {
         const runner = mocha.run(() => resolve());
         runner.on('fail', (test, err) => {
@@ -77,7 +81,10 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
             errors.push({ title: test.fullTitle(), message: err.message.split('\n')[0]! });
         });
       });
+      mocha.unloadFiles();
       timings[`suite:${s}`] = Date.now() - ts;
+      // a suite that judged nothing must not pass
+      if (ctx.checks.length === before && !errors.length) errors.push({ title: s, message: `suite ${s} recorded no check` });
     }
   } finally {
     await ctx.stopAgents();
