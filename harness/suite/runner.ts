@@ -69,7 +69,7 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
       const mocha = new Mocha({ timeout: 300_000, reporter: 'spec', color: !!process.stdout.isTTY });
       const file = path.join(SUITES_DIR, `${s}.spec.ts`);
       // mocha loads suite files with require(): a cached file would declare no tests on a second run
-      Mocha.unloadFile(file);
+      (Mocha as unknown as { unloadFile(f: string): void }).unloadFile(file);
       mocha.addFile(file);
       await mocha.loadFilesAsync();
       const before = ctx.checks.length;
