@@ -39,7 +39,7 @@ describe(`persistence on ${ctx.plan.topology}`, function () {
   const traffic = async (tag: string) => (await (await ctx.agent(client)).run({ cmd: 'http', host: svc.vip, port: svc.port!, sources, perSource: 1, rounds, tag })).ops;
   const edit = async (p?: { timeout: number; netmask?: string }) => {
     const argv = await setScheduler(st, svc, 'rr', p);
-    ctx.history.append({ type: 'observe', t: Date.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv } });
+    ctx.history.append({ type: 'observe', t: ctx.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv } });
   };
 
   it('-p 300: each client sticks to one real server, and clients spread', async () => {

@@ -45,7 +45,7 @@ describe(`schedulers on ${ctx.plan.topology}`, function () {
   const switchTo = async (sched: string, w: Record<string, number>) => {
     const argv = await setScheduler(st, svc, sched);
     await weights(w);
-    ctx.history.append({ type: 'observe', t: Date.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv, weights: w } });
+    ctx.history.append({ type: 'observe', t: ctx.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv, weights: w } });
   };
   const http = async (o: { perSource?: number; rounds?: number; from?: string[] }, tag: string): Promise<OpEvent[]> => {
     const agent = await ctx.agent(client);

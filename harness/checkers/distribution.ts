@@ -192,11 +192,15 @@ export function failover(ops: readonly OpEvent[], servers: readonly ServerWeight
   };
 }
 
-/** ovf: the highest-weight server until its active connections reach its weight, then the next. */
+/**
+ * ovf: the highest-weight server until its active connections exceed its weight, then the next.
+ * The kernel (ip_vs_ovf.c) skips a server only when activeconns > weight, so a server of weight
+ * w takes w + 1 connections before the next one is used.
+ */
 export function overflow(steps: readonly Step[]): CheckResult {
   const judged = steps.filter((s) => s.outcome === 'ok' && s.chosen);
   const allowedOf = (b: Step['before']) => {
-    const open = Object.entries(b).filter(([, s]) => s.weight > 0 && s.active < s.weight);
+    const open = Object.entries(b).filter(([, s]) => s.weight > 0 && s.active <= s.weight);
     if (!open.length) return [];
     const top = Math.max(...open.map(([, s]) => s.weight));
     return open.filter(([, s]) => s.weight === top).map(([n]) => n);
@@ -207,8 +211,8 @@ export function overflow(steps: readonly Step[]): CheckResult {
     name: 'ovf overflows in weight order',
     valid,
     observed: { choices: judged.map((s) => s.chosen), wrong: wrong.slice(0, 5) },
-    expected: { rule: 'highest weight with active < weight' },
-    rule: 'weighted overflow: the highest-weight server takes new connections until its active connections reach its weight, then the next',
+    expected: { rule: 'highest weight among servers with active ≤ weight' },
+    rule: 'weighted overflow: the highest-weight server takes new connections until its active connections exceed its weight (ip_vs_ovf skips it when active > weight), then the next',
     detail: valid === 'unknown' ? `only ${judged.length} connections` : valid ? `${judged.length} connections in weight order` : wrong.slice(0, 3).map((w) => `connection ${w.step} went to ${w.chosen}, allowed ${w.allowed.join(' or ') || 'none'}`).join('; '),
   };
 }

@@ -53,3 +53,38 @@ export function thresholds(
     detail: valid === 'unknown' ? `${server} never reached its upper threshold` : valid ? `${judged} new connections while ${server} was full, none sent to it` : `${violations.length} connections sent to ${server} at its threshold (first: connection ${violations[0]!.i})`,
   };
 }
+
+/**
+ * Removing a real server (ipvsadm -d) is not graceful: new connections avoid it, and with
+ * net.ipv4.vs.expire_nodest_conn=0 (the default) packets of its established connections are
+ * silently dropped, so those connections stall. Connections to the other servers are unaffected.
+ */
+export function removal(ops: readonly OpEvent[], o: { server: string; editAt: number; heldConns: readonly string[]; otherHeld: readonly string[] }): CheckResult {
+  const newAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok' && x.server === o.server);
+  const answeredAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok').length;
+  const failedAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome !== 'ok');
+  const rel = (ids: readonly string[]) => ops.filter((x) => x.op === 'release' && x.conn && ids.includes(x.conn));
+  const removedSurvived = rel(o.heldConns).filter((x) => x.outcome === 'ok');
+  const othersBroken = rel(o.otherHeld).filter((x) => x.outcome !== 'ok');
+  const valid = answeredAfter === 0 || !o.heldConns.length ? 'unknown' : newAfter.length === 0 && failedAfter.length === 0 && removedSurvived.length === 0 && othersBroken.length === 0;
+  return {
+    name: `removing ${o.server} with ipvsadm -d`,
+    valid,
+    observed: { newConnectionsToRemoved: newAfter.length, failuresAfterEdit: failedAfter.length, removedHeld: o.heldConns.length, removedHeldStillAnswered: removedSurvived.length, otherHeld: o.otherHeld.length, otherHeldBroken: othersBroken.length, answeredAfter },
+    expected: { newConnectionsToRemoved: 0, failuresAfterEdit: 0, removedHeldStillAnswered: 0, otherHeldBroken: 0 },
+    rule: 'after ipvsadm -d no new connection reaches the server; with expire_nodest_conn=0 its established connections are silently dropped; the other servers\' connections are unaffected',
+    detail:
+      valid === 'unknown'
+        ? 'not enough traffic after the removal, or no connection held across it'
+        : valid
+          ? `${answeredAfter} new connections after the removal, none to ${o.server}; its ${o.heldConns.length} held connection(s) stalled as documented; ${o.otherHeld.length} others completed`
+          : [
+              newAfter.length ? `${newAfter.length} new connections still reached ${o.server}` : '',
+              failedAfter.length ? `${failedAfter.length} requests failed after the removal` : '',
+              removedSurvived.length ? `${removedSurvived.length} connections to the removed server were still answered` : '',
+              othersBroken.length ? `${othersBroken.length} connections to other servers broke` : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
+  };
+}

@@ -24,6 +24,8 @@ export class SuiteContext {
   suite = '';
   private startedP?: Promise<StartedTopology>;
   private agents = new Map<string, Promise<Agent>>();
+  /** lab clock minus host clock, measured when the first agent starts */
+  private offsetMs = 0;
 
   constructor(
     readonly plan: Plan,
@@ -40,12 +42,18 @@ export class SuiteContext {
       a = this.started().then(async (st) => {
         const agent = await Agent.start(st, node, this.history);
         const off = await clockOffset(agent);
+        this.offsetMs = off.offsetMs;
         this.history.append({ type: 'observe', t: Date.now() + off.offsetMs, node, what: 'clock', data: { offsetFromHostMs: Math.round(off.offsetMs), uncertaintyMs: Math.round(off.uncertaintyMs) } });
         return agent;
       });
       this.agents.set(node, a);
     }
     return a;
+  }
+
+  /** Now, on the lab's clock (the one every operation in the history is stamped with). */
+  now(): number {
+    return Math.round(Date.now() + this.offsetMs);
   }
 
   async stopAgents(): Promise<void> {

@@ -289,15 +289,15 @@ describe('distribution checkers', () => {
   describe('ovf: overflow', () => {
     // rs1 weight 2, rs2 weight 1
     const at = (chosen: string, a1: number, a2: number) => step(chosen, { rs1: [a1, 0, 2], rs2: [a2, 0, 1] });
-    it('passes when the top server fills to its weight before the next takes over', () => {
-      const r = dist.overflow([at('rs1', 0, 0), at('rs1', 1, 0), at('rs2', 2, 0)]);
+    it('passes when the top server takes weight + 1 connections before the next takes over (the kernel skips it only when active > weight)', () => {
+      const r = dist.overflow([at('rs1', 0, 0), at('rs1', 1, 0), at('rs1', 2, 0), at('rs2', 3, 0)]);
       expect(r.valid).to.equal(true);
-      expect(r.detail).to.equal('3 connections in weight order');
+      expect(r.detail).to.equal('4 connections in weight order');
     });
-    it('fails when the top server is given more than its weight', () => {
-      const r = dist.overflow([at('rs1', 0, 0), at('rs1', 1, 0), at('rs1', 2, 0)]);
+    it('fails when the top server is given more than that', () => {
+      const r = dist.overflow([at('rs1', 0, 0), at('rs1', 1, 0), at('rs1', 2, 0), at('rs1', 3, 0)]);
       expect(r.valid).to.equal(false);
-      expect(r.detail).to.equal('connection 3 went to rs1, allowed rs2');
+      expect(r.detail).to.equal('connection 4 went to rs1, allowed rs2');
     });
     it('fails when it overflows too early', () => {
       const r = dist.overflow([at('rs1', 0, 0), at('rs2', 1, 0), at('rs1', 1, 1)]);
@@ -305,7 +305,7 @@ describe('distribution checkers', () => {
       expect(r.detail).to.equal('connection 2 went to rs2, allowed rs1');
     });
     it('fails when every server is full and a connection is still scheduled', () => {
-      const r = dist.overflow([at('rs1', 0, 0), at('rs1', 1, 0), at('rs2', 2, 1)]);
+      const r = dist.overflow([at('rs1', 0, 0), at('rs1', 1, 0), at('rs2', 3, 2)]);
       expect(r.valid).to.equal(false);
       expect(r.detail).to.equal('connection 3 went to rs2, allowed none');
     });

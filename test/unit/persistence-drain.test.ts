@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { drainWeightZero, thresholds } from '../../harness/checkers/drain.js';
+import { drainWeightZero, removal, thresholds } from '../../harness/checkers/drain.js';
 import { clientKey, expiry, sticky } from '../../harness/checkers/persistence.js';
 import type { OpEvent, Outcome } from '../../harness/history/history.js';
 
@@ -129,6 +129,33 @@ describe('persistence checkers', () => {
 });
 
 describe('drain checkers', () => {
+  describe('removal (ipvsadm -d)', () => {
+    const editAt = 1000;
+    const hold = (conn: string, server: string) => op(500, '10.1.0.10', server, 'ok', { op: 'hold', conn });
+    const release = (conn: string, server: string, outcome: Outcome = 'ok') => op(3000, '10.1.0.10', outcome === 'ok' ? server : undefined, outcome, { op: 'release', conn });
+    const after = (servers: string[]) => servers.map((s, i) => op(1100 + i * 10, '10.1.0.11', s));
+    const opts = { server: 'rs1', editAt, heldConns: ['h1'], otherHeld: ['h2'] };
+    it('passes when new connections avoid it, its held connection stalls and the others complete', () => {
+      const r = removal([hold('h1', 'rs1'), hold('h2', 'rs2'), ...after(['rs2', 'rs3']), release('h1', 'rs1', 'timeout'), release('h2', 'rs2')], opts);
+      expect(r.valid).to.equal(true);
+    });
+    it('fails when new connections still reach the removed server', () => {
+      const r = removal([hold('h1', 'rs1'), hold('h2', 'rs2'), ...after(['rs1', 'rs3']), release('h1', 'rs1', 'timeout'), release('h2', 'rs2')], opts);
+      expect(r.valid).to.equal(false);
+      expect(r.detail).to.equal('1 new connections still reached rs1');
+    });
+    it('fails when a connection to another server breaks', () => {
+      const r = removal([hold('h1', 'rs1'), hold('h2', 'rs2'), ...after(['rs2', 'rs3']), release('h1', 'rs1', 'timeout'), release('h2', 'rs2', 'reset')], opts);
+      expect(r.valid).to.equal(false);
+      expect(r.detail).to.equal('1 connections to other servers broke');
+    });
+    it('fails when the removed server still answers its old connection (the kernel no longer drops them)', () => {
+      const r = removal([hold('h1', 'rs1'), hold('h2', 'rs2'), ...after(['rs2', 'rs3']), release('h1', 'rs1'), release('h2', 'rs2')], opts);
+      expect(r.valid).to.equal(false);
+      expect(r.detail).to.contain('connections to the removed server were still answered');
+    });
+  });
+
   describe('weight 0', () => {
     const editAt = 1000;
     const hold = (conn: string, server: string, t = 500) => op(t, '10.1.0.10', server, 'ok', { op: 'hold', conn });
