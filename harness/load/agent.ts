@@ -18,6 +18,19 @@ import readline from 'node:readline';
 import { encodeError, identityFromBody, type AgentCommand, type AgentEvent } from './protocol.js';
 
 const emit = (e: AgentEvent) => process.stdout.write(JSON.stringify(e) + '\n');
+
+/**
+ * Source ports, chosen here rather than by the kernel: a client port reused while the director
+ * still holds the old connection (FIN_WAIT in DR, where it sees one direction only) sends the
+ * new connection to the old real server, which would look like a scheduler fault. Ports rotate
+ * through 20000-59999 per source address, so a run never reuses one within 40000 connections.
+ */
+const nextPorts = new Map<string, number>();
+function sourcePort(src: string): number {
+  const p = nextPorts.get(src) ?? 20000 + Math.floor(Math.random() * 40000);
+  nextPorts.set(src, p + 1 >= 60000 ? 20000 : p + 1);
+  return p;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function httpOnce(host: string, port: number, path: string, src: string, timeoutMs: number, tag?: string): Promise<void> {
@@ -30,7 +43,7 @@ function httpOnce(host: string, port: number, path: string, src: string, timeout
       emit({ type: 'op', op: 'http', t, latencyMs: Date.now() - t, src, dst: host, dstPort: port, outcome: 'ok', tag, ...e } as AgentEvent);
       resolve();
     };
-    const req = http.request({ host, port, path, localAddress: src, agent: false, headers: { Connection: 'close' }, timeout: timeoutMs }, (res) => {
+    const req = http.request({ host, port, path, localAddress: src, localPort: sourcePort(src), agent: false, headers: { Connection: 'close' }, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -72,7 +85,7 @@ async function cmdTcp(c: Extract<AgentCommand, { cmd: 'tcp' }>) {
     const src = c.sources[i % c.sources.length]!;
     const t = Date.now();
     await new Promise<void>((resolve) => {
-      const s = net.connect({ host: c.host, port: c.port, localAddress: src, timeout: c.timeoutMs ?? 1000 });
+      const s = net.connect({ host: c.host, port: c.port, localAddress: src, localPort: sourcePort(src), timeout: c.timeoutMs ?? 1000 });
       const fin = (e: Partial<AgentEvent & { type: 'op' }>) => {
         s.destroy();
         emit({ type: 'op', op: 'tcp', t, latencyMs: Date.now() - t, src, srcPort: s.localPort, dst: c.host, dstPort: c.port, outcome: 'ok', tag: c.tag, ...e } as AgentEvent);
@@ -125,7 +138,7 @@ const held = new Map<string, net.Socket>();
 function cmdHold(c: Extract<AgentCommand, { cmd: 'hold' }>): Promise<void> {
   const t = Date.now();
   return new Promise((resolve) => {
-    const s = net.connect({ host: c.host, port: c.port, localAddress: c.source, timeout: c.timeoutMs ?? 3000 });
+    const s = net.connect({ host: c.host, port: c.port, localAddress: c.source, localPort: sourcePort(c.source), timeout: c.timeoutMs ?? 3000 });
     let buf = '';
     let done = false;
     const fin = (e: Partial<AgentEvent & { type: 'op' }>) => {
@@ -191,7 +204,10 @@ async function cmdLoad(c: Extract<AgentCommand, { cmd: 'load' }>) {
   // autocannon connects with net.connect(port, host); give each new connection the next source address
   const origConnect = net.connect;
   let n = 0;
-  (net as { connect: unknown }).connect = (port: number, host: string) => origConnect({ port, host, localAddress: c.sources[n++ % c.sources.length] });
+  (net as { connect: unknown }).connect = (port: number, host: string) => {
+    const localAddress = c.sources[n++ % c.sources.length]!;
+    return origConnect({ port, host, localAddress, localPort: sourcePort(localAddress) });
+  };
   const autocannon = (await import('autocannon')).default;
   try {
     const result = await new Promise<Record<string, unknown>>((resolve, reject) => {
