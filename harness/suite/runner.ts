@@ -37,6 +37,8 @@ export interface RunResult {
   errors: { title: string; message: string }[];
 }
 
+let loads = 0;
+
 export const newRunId = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..+/, '') + '-' + Math.random().toString(36).slice(2, 6);
 
 /** `lvs-harness run`: build (or reuse) the topology, run the suites with mocha, write results.json. */
@@ -68,10 +70,13 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
       const ts = Date.now();
       const mocha = new Mocha({ timeout: 300_000, reporter: 'spec', color: !!process.stdout.isTTY });
       const file = path.join(SUITES_DIR, `${s}.spec.ts`);
-      // mocha loads suite files with require(): a cached file would declare no tests on a second run
+      // a suite file must be evaluated afresh for every run in this process, or it declares no
+      // tests: mocha require()s it when a CommonJS hook for .ts is registered (drop it from
+      // require.cache), and import()s it otherwise (a query string makes a new module instance)
       (Mocha as unknown as { unloadFile(f: string): void }).unloadFile(file);
       mocha.addFile(file);
-      await mocha.loadFilesAsync();
+      const fresh = `run=${runId}-${++loads}`;
+      await (mocha.loadFilesAsync as (o: { esmDecorator: (u: URL | string) => string }) => Promise<void>).call(mocha, { esmDecorator: (u) => `${String(u)}?${fresh}` });
       const before = ctx.checks.length;
       await new Promise<void>((resolve) => {
         const runner = mocha.run(() => resolve());
