@@ -1,7 +1,7 @@
 import * as persist from '../harness/checkers/persistence.js';
 import { directorOf, setScheduler } from '../harness/ipvs/edit.js';
 import { clientSources } from '../harness/observe/modes.js';
-import { suiteContext } from '../harness/suite/context.js';
+import { suiteContext, tcpServiceUnderTest } from '../harness/suite/context.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
 
 /**
@@ -11,18 +11,13 @@ import type { StartedTopology } from '../harness/topology/builder.js';
  * as the broken-setup control, with persistence off the same clients move.
  */
 const ctx = suiteContext('persistence');
-const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.realServers.length >= 2);
 
 describe(`persistence on ${ctx.plan.topology}`, function () {
   this.timeout(300_000);
-  if (!svc) {
-    it('needs a TCP service with at least two real servers', () => {
-      throw new Error(`topology ${ctx.plan.topology} has no TCP service with two or more real servers`);
-    });
-    return;
-  }
+  const under = tcpServiceUnderTest(ctx);
+  if (!under) return;
+  const { svc, client } = under;
   const group = (what: string) => `${svc.name} ${svc.mode} ${what}`;
-  const client = ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))!.name;
   let st: StartedTopology;
   let sources: string[];
   const rounds = 16;

@@ -3,7 +3,7 @@ import type { OpEvent } from '../harness/history/history.js';
 import { directorOf, serverCounts, setScheduler, setServer } from '../harness/ipvs/edit.js';
 import { SCHEDULERS } from '../harness/ipvs/rules.js';
 import { clientSources } from '../harness/observe/modes.js';
-import { suiteContext } from '../harness/suite/context.js';
+import { suiteContext, tcpServiceUnderTest } from '../harness/suite/context.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
 
 /**
@@ -15,18 +15,13 @@ import type { StartedTopology } from '../harness/topology/builder.js';
  * director's counts before each held connection; ovf overflow in weight order.
  */
 const ctx = suiteContext('schedulers');
-const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.realServers.length >= 2);
 
 describe(`schedulers on ${ctx.plan.topology}`, function () {
   this.timeout(300_000);
-  if (!svc) {
-    it('needs a TCP service with at least two real servers', () => {
-      throw new Error(`topology ${ctx.plan.topology} has no TCP service with two or more real servers`);
-    });
-    return;
-  }
+  const under = tcpServiceUnderTest(ctx);
+  if (!under) return;
+  const { svc, client } = under;
   const group = (sched: string) => `${svc.name} ${svc.mode} ${sched}`;
-  const client = ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))!.name;
   const names = svc.realServers.map((r) => r.name);
   // distinct weights make the weighted schedulers' promises visible: 3, 2, 1, ...
   const skewed = Object.fromEntries(names.map((n, i) => [n, Math.max(1, names.length - i)]));
