@@ -31,8 +31,9 @@ Usage:
   lvs-harness ipvs <node> [--topology T] [--json]
                                              the node's IPVS table with connection and packet counters
   lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--keep] [--docker-host URL]
-                                             build (or reuse) the topology, run conformance suites, write
-                                             reports/<run-id>/results.json; exit 1 when a check fails
+                                             build (or reuse) the topology, run conformance suites (modes,
+                                             schedulers, persistence, drain), write reports/<run-id>/results.json
+                                             and history.ndjson; exit 1 when a check fails
   lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
   lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--json]
                                              boot the lab VM and wait until its Docker API answers
