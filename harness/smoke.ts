@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CheckResult } from './checkers/types.js';
 import { REPO_ROOT } from './lab/paths.js';
-import { newRunId } from './suite/runner.js';
+import { newRunId } from './util/run-id.js';
 import { execIn } from './runtime/exec.js';
 import { HARNESS_LABEL } from './runtime/node-image.js';
 import { resolveRuntime, type Runtime } from './runtime/select.js';

@@ -1,4 +1,4 @@
-import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Mocha from 'mocha';
 import { mergeValidity, type Validity } from '../checkers/types.js';
@@ -39,7 +39,8 @@ export interface RunResult {
 
 let loads = 0;
 
-export const newRunId = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..+/, '') + '-' + Math.random().toString(36).slice(2, 6);
+export { newRunId } from '../util/run-id.js';
+import { newRunId } from '../util/run-id.js';
 
 /** `lvs-harness run`: build (or reuse) the topology, run the suites with mocha, write results.json. */
 export async function runSuites(opts: RunOptions): Promise<RunResult> {
@@ -112,11 +113,4 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
   };
   await writeFile(path.join(reportDir, 'results.json'), JSON.stringify(results, null, 2));
   return { runId, reportDir, valid, checks: ctx.checks, errors };
-}
-
-export async function exists(p: string): Promise<boolean> {
-  return access(p).then(
-    () => true,
-    () => false,
-  );
 }
