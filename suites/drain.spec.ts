@@ -1,5 +1,5 @@
-import { drainWeightZero, removal } from '../harness/checkers/drain.js';
-import { addServer, directorOf, removeServer, setServer } from '../harness/ipvs/edit.js';
+import { drainWeightZero, removal, thresholds } from '../harness/checkers/drain.js';
+import { addServer, directorOf, removeServer, serverCounts, setServer } from '../harness/ipvs/edit.js';
 import { clientSources } from '../harness/observe/modes.js';
 import { suiteContext, tcpServiceUnderTest } from '../harness/suite/context.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
@@ -63,5 +63,30 @@ describe(`drain on ${ctx.plan.topology}`, function () {
   it('removal (ipvsadm -d) under load: no new connections to it; its established connections are dropped, the others carry on', async () => {
     const s = await scenario('removal');
     ctx.expectValid(group('removal'), removal(s.ops, { server: s.target, editAt: s.editAt, heldConns: s.mine, otherHeld: s.others }));
+  });
+
+  it('upper threshold (-x): a server at it gets no new connection until below -y', async () => {
+    const agent = await ctx.agent(client);
+    const target = svc.realServers[0]!;
+    // thresholds relative to what the server already counts (inactive entries of earlier traffic linger)
+    const c0 = (await serverCounts(st, svc))[target.name]!;
+    const upper = c0.active + c0.inactive + 2;
+    const lower = upper - 1;
+    const argv = await setServer(st, svc, target.name, { weight: target.weight, upper, lower });
+    ctx.history.append({ type: 'observe', t: ctx.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv } });
+    const steps: Parameters<typeof thresholds>[0][number][] = [];
+    try {
+      for (let i = 0; i < svc.realServers.length * 3; i++) {
+        const counts = await serverCounts(st, svc);
+        const before = Object.fromEntries(Object.entries(counts).map(([n, c]) => [n, { ...c, upper: n === target.name ? upper : 0, lower: n === target.name ? lower : 0 }]));
+        const r = await agent.run({ cmd: 'hold', host: svc.vip, port: svc.port!, source: sources[i % sources.length]!, conn: `threshold-${i}`, tag: 'threshold' });
+        const op = r.ops.find((o) => o.op === 'hold');
+        steps.push({ chosen: op?.server, outcome: op?.outcome ?? 'error', before });
+      }
+    } finally {
+      await agent.run({ cmd: 'release', conn: '*', tag: 'threshold' });
+      await setServer(st, svc, target.name, { weight: target.weight, upper: 0, lower: 0 });
+    }
+    ctx.expectValid(group('thresholds'), thresholds(steps, target.name));
   });
 });

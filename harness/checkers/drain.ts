@@ -35,22 +35,38 @@ export function drainWeightZero(ops: readonly OpEvent[], o: { server: string; ed
   };
 }
 
-/** Upper/lower connection thresholds: no new connection while a server is at its upper threshold; it comes back below the lower one. */
+/**
+ * Upper/lower connection thresholds, as the kernel applies them: a server is marked overloaded
+ * once its active + inactive connections reach the upper threshold (-x), and stays so until they
+ * drop below the lower threshold (-y), or below 3/4 of the upper one when no lower is set; an
+ * overloaded server gets no new connection. The state is followed through the counts observed
+ * before each new connection.
+ */
 export function thresholds(
-  steps: readonly { chosen?: string; outcome: OpEvent['outcome']; before: Record<string, { active: number; upper: number; lower: number; weight: number; overloaded?: boolean }> }[],
+  steps: readonly { chosen?: string; outcome: OpEvent['outcome']; before: Record<string, { active: number; inactive?: number; upper: number; lower: number; weight: number }> }[],
   server: string,
 ): CheckResult {
-  const violations = steps.map((s, i) => ({ i: i + 1, s })).filter(({ s }) => s.outcome === 'ok' && s.chosen === server && s.before[server]!.upper > 0 && s.before[server]!.active >= s.before[server]!.upper);
-  // an upper threshold of 0 means none: the server is never full
-  const judged = steps.filter((s) => s.outcome === 'ok' && s.before[server] && s.before[server]!.upper > 0 && s.before[server]!.active >= s.before[server]!.upper).length;
+  let overloaded = false;
+  let judged = 0;
+  const violations: number[] = [];
+  steps.forEach((s, i) => {
+    const b = s.before[server];
+    if (!b) return;
+    const total = b.active + (b.inactive ?? 0);
+    if (!overloaded && b.upper > 0 && total >= b.upper) overloaded = true;
+    else if (overloaded && (b.lower > 0 ? total < b.lower : total * 4 < b.upper * 3)) overloaded = false;
+    if (!overloaded || s.outcome !== 'ok') return;
+    judged++;
+    if (s.chosen === server) violations.push(i + 1);
+  });
   const valid = judged === 0 ? 'unknown' : violations.length === 0;
   return {
     name: `upper threshold stops new connections to ${server}`,
     valid,
-    observed: { connectionsWhileAtThreshold: judged, sentToFullServer: violations.length },
-    expected: { sentToFullServer: 0 },
-    rule: 'a real server whose active connections reached its upper threshold (-x) gets no new connection until they drop below the lower threshold (-y)',
-    detail: valid === 'unknown' ? `${server} never reached its upper threshold` : valid ? `${judged} new connections while ${server} was full, none sent to it` : `${violations.length} connections sent to ${server} at its threshold (first: connection ${violations[0]!.i})`,
+    observed: { connectionsWhileOverloaded: judged, sentToOverloadedServer: violations.length, steps: steps.map((s) => ({ chosen: s.chosen, total: (s.before[server]?.active ?? 0) + (s.before[server]?.inactive ?? 0) })) },
+    expected: { sentToOverloadedServer: 0 },
+    rule: 'a real server whose active + inactive connections reached its upper threshold (-x) gets no new connection until they drop below the lower threshold (-y, or 3/4 of -x without one)',
+    detail: valid === 'unknown' ? `${server} never reached its upper threshold` : valid ? `${judged} new connections while ${server} was overloaded, none sent to it` : `${violations.length} connections sent to ${server} while overloaded (first: connection ${violations[0]})`,
   };
 }
 

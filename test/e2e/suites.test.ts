@@ -58,7 +58,7 @@ describe('scheduler, persistence and drain suites (real lab)', function () {
       expect(r.code).to.equal(0);
       const groups = (res.checks as { group: string }[]).map((c) => c.group.split(' ').pop());
       for (const s of SCHEDULERS) expect(groups, `no verdict for ${s}`).to.include(s);
-      expect(res.checks.length).to.equal(SCHEDULERS.length + 3 + 2);
+      expect(res.checks.length).to.equal(SCHEDULERS.length + 3 + 3);
       const history = parseHistory(await readFile(path.join(path.dirname(report!), 'history.ndjson'), 'utf8'));
       expect(history.filter((e) => e.type === 'op').length, 'operations in the history').to.be.above(100);
       expect(history.some((e) => e.type === 'observe' && e.what === 'clock'), 'clock offset recorded').to.equal(true);

@@ -210,14 +210,23 @@ describe('drain checkers', () => {
       before: { rs1: { active: a1, upper, lower: 1, weight: 1 }, rs2: { active: a2, upper: 0, lower: 0, weight: 1 } },
     });
     it('passes when a full server gets no new connection', () => {
-      const r = thresholds([s('rs1', 0, 0), s('rs1', 1, 0), s('rs2', 2, 0), s('rs2', 2, 1), s('rs1', 1, 2)], 'rs1');
+      const r = thresholds([s('rs1', 0, 0), s('rs1', 1, 0), s('rs2', 2, 0), s('rs2', 2, 1), s('rs1', 0, 2)], 'rs1');
       expect(r.valid).to.equal(true);
-      expect(r.detail).to.equal('2 new connections while rs1 was full, none sent to it');
+      expect(r.detail).to.equal('2 new connections while rs1 was overloaded, none sent to it');
+    });
+    it('keeps a server overloaded until it drops below the lower threshold (hysteresis), and counts inactive connections', () => {
+      const t = (chosen: string, active: number, inactive: number) => ({ chosen, outcome: 'ok' as Outcome, before: { rs1: { active, inactive, upper: 4, lower: 2, weight: 1 }, rs2: { active: 0, upper: 0, lower: 0, weight: 1 } } });
+      // 1 active + 3 inactive reaches -x 4; at 3 it is still overloaded (not below -y 2); at 1 it is free again
+      const ok = thresholds([t('rs2', 1, 3), t('rs2', 1, 2), t('rs1', 1, 0)], 'rs1');
+      expect(ok.valid).to.equal(true);
+      const bad = thresholds([t('rs2', 1, 3), t('rs1', 1, 2)], 'rs1');
+      expect(bad.valid).to.equal(false);
+      expect(bad.detail).to.equal('1 connections sent to rs1 while overloaded (first: connection 2)');
     });
     it('fails when a connection is sent to a server at its upper threshold, naming the first', () => {
       const r = thresholds([s('rs1', 0, 0), s('rs1', 1, 0), s('rs2', 2, 0), s('rs1', 2, 1), s('rs1', 3, 1)], 'rs1');
       expect(r.valid).to.equal(false);
-      expect(r.detail).to.equal('2 connections sent to rs1 at its threshold (first: connection 4)');
+      expect(r.detail).to.equal('2 connections sent to rs1 while overloaded (first: connection 4)');
     });
     it('failed connections are not held against it', () => {
       const r = thresholds([s('rs2', 2, 0), s('rs1', 2, 0, 'refused')], 'rs1');
