@@ -13,7 +13,8 @@ export interface ServerWeight {
   weight: number;
 }
 
-const answered = (ops: readonly OpEvent[]) => ops.filter((o) => o.outcome === 'ok' && o.server).sort((a, b) => a.t - b.t);
+/** Answered operations (each a new connection that reached a real server), in time order. */
+export const answered = (ops: readonly OpEvent[]) => ops.filter((o) => o.outcome === 'ok' && o.server).sort((a, b) => a.t - b.t);
 
 function countBy<T>(xs: readonly T[], key: (x: T) => string): Record<string, number> {
   const out: Record<string, number> = {};

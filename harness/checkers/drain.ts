@@ -1,17 +1,21 @@
 import type { OpEvent } from '../history/history.js';
 import type { CheckResult } from './types.js';
 
+/** Operations that opened a new connection after the edit (held connections are judged apart). */
+const newConnectionsAfter = (ops: readonly OpEvent[], editAt: number) => ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > editAt);
+
 /**
  * Draining a real server (weight 0): from the moment of the edit it gets no new connection,
  * while the connections it already had run to completion without error.
  */
 export function drainWeightZero(ops: readonly OpEvent[], o: { server: string; editAt: number; heldConns: readonly string[] }): CheckResult {
-  const newAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok' && x.server === o.server);
+  const after = newConnectionsAfter(ops, o.editAt);
+  const newAfter = after.filter((x) => x.outcome === 'ok' && x.server === o.server);
   const failedAfter = ops.filter((x) => x.op !== 'release' && x.t > o.editAt && x.outcome !== 'ok');
   const releases = ops.filter((x) => x.op === 'release' && x.conn && o.heldConns.includes(x.conn));
   const broken = releases.filter((x) => x.outcome !== 'ok');
   const missing = o.heldConns.filter((c) => !releases.some((r) => r.conn === c));
-  const answeredAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok').length;
+  const answeredAfter = after.filter((x) => x.outcome === 'ok').length;
   const valid = answeredAfter === 0 || !o.heldConns.length ? 'unknown' : newAfter.length === 0 && failedAfter.length === 0 && broken.length === 0 && missing.length === 0;
   return {
     name: `weight 0 drains ${o.server}`,
@@ -76,9 +80,10 @@ export function thresholds(
  * silently dropped, so those connections stall. Connections to the other servers are unaffected.
  */
 export function removal(ops: readonly OpEvent[], o: { server: string; editAt: number; heldConns: readonly string[]; otherHeld: readonly string[] }): CheckResult {
-  const newAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok' && x.server === o.server);
-  const answeredAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome === 'ok').length;
-  const failedAfter = ops.filter((x) => x.op !== 'hold' && x.op !== 'release' && x.t > o.editAt && x.outcome !== 'ok');
+  const after = newConnectionsAfter(ops, o.editAt);
+  const newAfter = after.filter((x) => x.outcome === 'ok' && x.server === o.server);
+  const answeredAfter = after.filter((x) => x.outcome === 'ok').length;
+  const failedAfter = after.filter((x) => x.outcome !== 'ok');
   const rel = (ids: readonly string[]) => ops.filter((x) => x.op === 'release' && x.conn && ids.includes(x.conn));
   const removedSurvived = rel(o.heldConns).filter((x) => x.outcome === 'ok');
   const othersBroken = rel(o.otherHeld).filter((x) => x.outcome !== 'ok');

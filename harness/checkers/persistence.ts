@@ -1,5 +1,6 @@
 import type { OpEvent } from '../history/history.js';
 import { ipToInt, intToIp } from '../topology/net.js';
+import { answered } from './distribution.js';
 import type { CheckResult } from './types.js';
 
 /**
@@ -7,7 +8,6 @@ import type { CheckResult } from './types.js';
  * sticks to one real server; different clients spread; after the timeout, once its
  * connections are gone, a client may move.
  */
-const answered = (ops: readonly OpEvent[]) => ops.filter((o) => o.outcome === 'ok' && o.server).sort((a, b) => a.t - b.t);
 
 export function clientKey(src: string, netmask?: string): string {
   if (!netmask || netmask === '255.255.255.255') return src;

@@ -39,10 +39,3 @@ http {
 }
 
 export const udpEchoSource = (): string => readFileSync(fileURLToPath(new URL('./udp-echo.cjs', import.meta.url)), 'utf8');
-
-/** Parses one identity line of the app (HTTP body or UDP answer). */
-export function parseIdentity(line: string): { server: string; rip: string; client: string; clientPort: number; local: string } | undefined {
-  const m = line.match(/server=(\S+) rip=(\S+) client=(\S+):(\d+) local=(\S+)/);
-  if (!m) return undefined;
-  return { server: m[1]!, rip: m[2]!, client: m[3]!, clientPort: Number(m[4]), local: m[5]! };
-}

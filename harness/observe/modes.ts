@@ -1,6 +1,6 @@
 import type { ArpObservation, CounterDelta, ProbeAnswer } from '../checkers/modes.js';
-import { parseIdentity } from '../images/rs-app.js';
 import type { Counters, TableService } from '../ipvs/table.js';
+import { identityFromBody } from '../load/protocol.js';
 import type { PlannedService } from '../topology/planner.js';
 import { devicesByAddress, type StartedTopology } from '../topology/builder.js';
 import { sleep } from '../util/wait.js';
@@ -29,7 +29,7 @@ export function parseProbeOutput(text: string): ProbeAnswer[] {
     if (!m) continue;
     const rc = Number(m[2]);
     const status = Number(m[3]!.match(/code=(\d+)/)?.[1] ?? 0);
-    const id = parseIdentity(m[3]!);
+    const id = identityFromBody(m[3]!);
     out.push({ source: m[1]!, rc, ok: rc === 0 && status === 200, status, server: id?.server, rip: id?.rip, seenClient: id?.client });
   }
   return out;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { endpointOf, labUp, readState } from '../../harness/lab/vm.js';
 import { dockerFromEndpoint } from '../../harness/runtime/docker.js';
 import { L, reap, teardown } from '../../harness/topology/builder.js';
 import { waitFor } from '../../harness/util/wait.js';
+import { cli, type CliResult } from '../helpers.js';
 
 /**
  * Topologies for real: each shipped topology comes up from the CLI in the lab and passes the
@@ -16,23 +17,6 @@ import { waitFor } from '../../harness/util/wait.js';
  */
 const CLI = path.join(REPO_ROOT, 'bin', 'lvs-harness.mjs');
 const quiet = () => {};
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  seconds: number;
-}
-
-function cli(args: string[], timeoutMs = 10 * 60_000): Promise<CliResult> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
-    });
-  });
-}
 
 async function results(r: CliResult) {
   const file = r.stdout.match(/report: (\S+results\.json)/)?.[1];

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -14,23 +13,13 @@ import { resolveRuntime } from '../../harness/runtime/select.js';
 import { buildTopology, teardown } from '../../harness/topology/builder.js';
 import { loadTopology } from '../../harness/topology/loader.js';
 import { plan } from '../../harness/topology/planner.js';
+import { cli } from '../helpers.js';
 
 /**
  * The scheduler, persistence and drain suites in the lab, in NAT and in DR; and a deliberately
  * wrong expectation that the distribution checker must catch.
  */
-const CLI = path.join(REPO_ROOT, 'bin', 'lvs-harness.mjs');
 const quiet = () => {};
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 20 * 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, seconds: (Date.now() - t0) / 1000 });
-    });
-  });
-}
 
 const SUITES = ['schedulers', 'persistence', 'drain'];
 const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh'];
@@ -47,7 +36,7 @@ describe('scheduler, persistence and drain suites (real lab)', function () {
 
   for (const t of ['nat', 'dr']) {
     it(`${t}: every scheduler keeps its promise, persistence sticks, drains are clean`, async () => {
-      const r = await cli(['run', t, ...SUITES.flatMap((s) => ['--suite', s])]);
+      const r = await cli(['run', t, ...SUITES.flatMap((s) => ['--suite', s])], 20 * 60_000);
       const report = r.stdout.match(/report: (\S+results\.json)/)?.[1];
       expect(report, r.stdout + r.stderr).to.be.a('string');
       const res = JSON.parse(await readFile(report!, 'utf8'));
