@@ -22,7 +22,7 @@ describe(`modes on ${ctx.plan.topology}`, function () {
   });
 
   for (const svc of ctx.plan.services) {
-    const group = `${svc.name} ${svc.mode} ${svc.vip}:${svc.port ?? `fwm${svc.fwmark?.mark}`}`;
+    const group = `${svc.name} ${svc.mode} ${svc.protocol === 'udp' ? 'udp ' : ''}${svc.fwmark ? `fwmark ${svc.fwmark.mark} (${svc.vip} ports ${svc.fwmark.ports.join(', ')})` : svc.family === 6 ? `[${svc.vip}]:${svc.port}` : `${svc.vip}:${svc.port}`}`;
     describe(group, () => {
       let obs: ModesObservation;
       before(async () => {

@@ -11,7 +11,8 @@ export const HEALTH_FLAG = '/run/lvs-harness/unhealthy';
 export const NGINX_CONF = '/etc/lvs-harness/nginx.conf';
 export const UDP_ECHO = '/opt/lvs-harness/udp-echo.cjs';
 
-export function renderNginxConf(o: { name: string; rip: string; httpPort: number }): string {
+export function renderNginxConf(o: { name: string; rip: string; httpPorts: readonly number[]; ipv6?: boolean }): string {
+  const listen = o.httpPorts.flatMap((p, i) => [`listen ${p}${i === 0 ? ' default_server' : ''};`, ...(o.ipv6 ? [`listen [::]:${p}${i === 0 ? ' default_server' : ''};`] : [])]);
   return `# rendered by lvs-harness for real server ${o.name}
 worker_processes 1;
 pid /run/lvs-harness/nginx.pid;
@@ -23,7 +24,7 @@ http {
   keepalive_requests 1000;
   keepalive_timeout 300s;
   server {
-    listen ${o.httpPort} default_server;
+    ${listen.join('\n    ')}
     add_header X-Real-Server "${o.name}" always;
     add_header X-Real-Server-Address "${o.rip}" always;
     location = /health {
@@ -31,7 +32,7 @@ http {
       return 200 "healthy ${o.name}\\n";
     }
     location / {
-      return 200 "server=${o.name} rip=${o.rip} client=$remote_addr:$remote_port local=$server_addr:$server_port\\n";
+      return 200 "server=${o.name} rip=${o.rip} client=$remote_addr:$remote_port local=$server_addr:$server_port port=$server_port\\n";
     }
   }
 }

@@ -8,7 +8,12 @@ import type { PlannedService } from '../topology/planner.js';
  */
 const METHOD: Record<string, string> = { masq: '-m', droute: '-g', tunnel: '-i' };
 
-export const serviceArgv = (svc: PlannedService) => (svc.fwmark ? ['-f', String(svc.fwmark.mark)] : [svc.protocol === 'udp' ? '-u' : '-t', `${svc.vip}:${svc.port}`]);
+const hostPort = (addr: string, port: number) => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
+
+export const serviceArgv = (svc: PlannedService) => (svc.fwmark ? ['-f', String(svc.fwmark.mark)] : [svc.protocol === 'udp' ? '-u' : '-t', hostPort(svc.vip, svc.port!)]);
+
+/** The service's key in `ipvsadm -Ln` (see ipvs/table.ts). */
+export const tableKey = (svc: PlannedService) => (svc.fwmark ? String(svc.fwmark.mark) : hostPort(svc.vip, svc.port!));
 
 export function directorOf(svc: PlannedService): string {
   return Object.keys(svc.directorAddresses).find((d) => svc.directorAddresses[d]![svc.vipNetwork])!;
@@ -23,7 +28,7 @@ export async function setScheduler(st: StartedTopology, svc: PlannedService, sch
 
 export async function setServer(st: StartedTopology, svc: PlannedService, rs: string, o: { weight: number; upper?: number; lower?: number }): Promise<string[]> {
   const r = svc.realServers.find((x) => x.name === rs)!;
-  const argv = ['ipvsadm', '-e', ...serviceArgv(svc), '-r', `${r.rip}:${svc.fwmark ? 0 : r.port}`, METHOD[r.method]!, '-w', String(o.weight)];
+  const argv = ['ipvsadm', '-e', ...serviceArgv(svc), '-r', hostPort(r.rip, svc.fwmark ? 0 : r.port), METHOD[r.method]!, '-w', String(o.weight)];
   if (o.upper !== undefined) argv.push('-x', String(o.upper));
   if (o.lower !== undefined) argv.push('-y', String(o.lower));
   await st.exec(directorOf(svc), argv);
@@ -32,14 +37,14 @@ export async function setServer(st: StartedTopology, svc: PlannedService, rs: st
 
 export async function removeServer(st: StartedTopology, svc: PlannedService, rs: string): Promise<string[]> {
   const r = svc.realServers.find((x) => x.name === rs)!;
-  const argv = ['ipvsadm', '-d', ...serviceArgv(svc), '-r', `${r.rip}:${svc.fwmark ? 0 : r.port}`];
+  const argv = ['ipvsadm', '-d', ...serviceArgv(svc), '-r', hostPort(r.rip, svc.fwmark ? 0 : r.port)];
   await st.exec(directorOf(svc), argv);
   return argv;
 }
 
 export async function addServer(st: StartedTopology, svc: PlannedService, rs: string): Promise<string[]> {
   const r = svc.realServers.find((x) => x.name === rs)!;
-  const argv = ['ipvsadm', '-a', ...serviceArgv(svc), '-r', `${r.rip}:${svc.fwmark ? 0 : r.port}`, METHOD[r.method]!, '-w', String(r.weight)];
+  const argv = ['ipvsadm', '-a', ...serviceArgv(svc), '-r', hostPort(r.rip, svc.fwmark ? 0 : r.port), METHOD[r.method]!, '-w', String(r.weight)];
   await st.exec(directorOf(svc), argv);
   return argv;
 }
@@ -47,8 +52,8 @@ export async function addServer(st: StartedTopology, svc: PlannedService, rs: st
 /** Active/inactive connections and weight per real server name, as the director reports them now. */
 export async function serverCounts(st: StartedTopology, svc: PlannedService): Promise<Record<string, { active: number; inactive: number; weight: number }>> {
   const table = await st.ipvs(directorOf(svc));
-  const key = svc.fwmark ? String(svc.fwmark.mark) : `${svc.vip}:${svc.port}`;
-  const s = table.find((x) => x.key === key);
+  const key = tableKey(svc);
+  const s = table.find((x) => x.key === key && (svc.fwmark ? x.protocol === 'FWM' : x.protocol === svc.protocol.toUpperCase()));
   const out: Record<string, { active: number; inactive: number; weight: number }> = {};
   for (const r of svc.realServers) {
     const row = s?.realServers.find((x) => x.address === r.rip);

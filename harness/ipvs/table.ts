@@ -130,3 +130,32 @@ export function formatTable(t: TableService[]): string {
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === 0 || i === 1 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd()).join('\n');
 }
+
+/** One entry of `ipvsadm -Lnc`: a connection, or a persistence template (client port 0). */
+export interface ConnEntry {
+  protocol: string;
+  expiresS: number;
+  state: string;
+  source: string;
+  virtual: string;
+  destination: string;
+  /** a persistence template: what binds a client to a real server for the timeout */
+  template: boolean;
+}
+
+/** Parses `ipvsadm -Lnc` ("pro expire state source virtual destination", expire as mm:ss). */
+export function parseConnections(text: string): ConnEntry[] {
+  const out: ConnEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.trim().match(/^(TCP|UDP|SCTP|IP)\s+(\d+):(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$/);
+    if (!m) continue;
+    out.push({ protocol: m[1]!, expiresS: Number(m[2]) * 60 + Number(m[3]), state: m[4]!, source: m[5]!, virtual: m[6]!, destination: m[7]!, template: /:0$/.test(m[5]!) });
+  }
+  return out;
+}
+
+/** `ipvsadm -L --timeout`: "Timeout (tcp tcpfin udp): 900 120 300". */
+export function parseTimeouts(text: string): { tcp: number; tcpfin: number; udp: number } | undefined {
+  const m = text.match(/Timeout \(tcp tcpfin udp\):\s+(\d+)\s+(\d+)\s+(\d+)/);
+  return m ? { tcp: Number(m[1]), tcpfin: Number(m[2]), udp: Number(m[3]) } : undefined;
+}

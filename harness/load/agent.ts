@@ -71,11 +71,13 @@ function httpOnce(host: string, port: number, path: string, src: string, timeout
 
 async function cmdHttp(c: Extract<AgentCommand, { cmd: 'http' }>) {
   const per = c.perSource ?? 1;
+  const ports = c.ports?.length ? c.ports : [c.port];
+  let n = 0;
   for (let i = 0; i < (c.rounds ?? 1); i++)
     for (const src of c.sources)
       for (let k = 0; k < per; k++) {
         const t0 = Date.now();
-        await httpOnce(c.host, c.port, c.path ?? '/', src, c.timeoutMs ?? 3000, c.tag);
+        await httpOnce(c.host, ports[n++ % ports.length]!, c.path ?? '/', src, c.timeoutMs ?? 3000, c.tag);
         if (c.intervalMs) await sleep(Math.max(0, c.intervalMs - (Date.now() - t0)));
       }
 }
@@ -100,16 +102,23 @@ async function cmdTcp(c: Extract<AgentCommand, { cmd: 'tcp' }>) {
 }
 
 async function cmdUdp(c: Extract<AgentCommand, { cmd: 'udp' }>) {
-  const socks = new Map<string, dgram.Socket>();
-  for (const src of c.sources) {
+  const open = async (src: string, port: number) => {
     const s = dgram.createSocket(src.includes(':') ? 'udp6' : 'udp4');
-    await new Promise<void>((r) => s.bind(0, src, () => r()));
-    socks.set(src, s);
-  }
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, src, () => {
+        s.off('error', reject);
+        resolve();
+      });
+    });
+    return s;
+  };
+  const socks = new Map<string, dgram.Socket>();
+  if (!c.newFlow) for (const src of c.sources) socks.set(src, await open(src, 0));
   try {
     for (let i = 0; i < c.count; i++) {
       const src = c.sources[i % c.sources.length]!;
-      const s = socks.get(src)!;
+      const s = c.newFlow ? await open(src, sourcePort(src)) : socks.get(src)!;
       const t = Date.now();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => fin({ outcome: 'timeout' }), c.timeoutMs ?? 1000);
@@ -121,6 +130,7 @@ async function cmdUdp(c: Extract<AgentCommand, { cmd: 'udp' }>) {
           clearTimeout(timer);
           s.off('message', onMsg);
           emit({ type: 'op', op: 'udp', t, latencyMs: Date.now() - t, src, srcPort: s.address().port, dst: c.host, dstPort: c.port, outcome: 'ok', tag: c.tag, ...e } as AgentEvent);
+          if (c.newFlow) s.close();
           resolve();
         }
         s.on('message', onMsg);

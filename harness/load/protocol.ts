@@ -10,7 +10,8 @@ interface Base {
 }
 
 export type AgentCommand =
-  | (Base & { cmd: 'http'; host: string; port: number; path?: string; sources: string[]; perSource?: number; rounds?: number; intervalMs?: number; timeoutMs?: number })
+  /** ports: a fwmark service's ports, taken in turn by successive requests (port is then ignored) */
+  | (Base & { cmd: 'http'; host: string; port: number; ports?: number[]; path?: string; sources: string[]; perSource?: number; rounds?: number; intervalMs?: number; timeoutMs?: number })
   | (Base & {
       cmd: 'load';
       host: string;
@@ -25,7 +26,8 @@ export type AgentCommand =
       timeoutMs?: number;
     })
   | (Base & { cmd: 'tcp'; host: string; port: number; sources: string[]; count: number; intervalMs?: number; timeoutMs?: number })
-  | (Base & { cmd: 'udp'; host: string; port: number; sources: string[]; count: number; intervalMs?: number; timeoutMs?: number })
+  /** newFlow: each datagram from a fresh socket on a new source port (a new IPVS connection); otherwise one socket per source */
+  | (Base & { cmd: 'udp'; host: string; port: number; sources: string[]; count: number; newFlow?: boolean; intervalMs?: number; timeoutMs?: number })
   | (Base & { cmd: 'hold'; host: string; port: number; source: string; conn: string; timeoutMs?: number })
   | (Base & { cmd: 'release'; conn: string; timeoutMs?: number })
   | (Base & { cmd: 'clock' })

@@ -1,5 +1,6 @@
 import type { ArpObservation, CounterDelta, ProbeAnswer } from '../checkers/modes.js';
 import type { Counters, TableService } from '../ipvs/table.js';
+import { tableKey } from '../ipvs/edit.js';
 import { identityFromBody } from '../load/protocol.js';
 import type { PlannedService } from '../topology/planner.js';
 import { devicesByAddress, type StartedTopology } from '../topology/builder.js';
@@ -10,14 +11,32 @@ import { sleep } from '../util/wait.js';
  * counters, tunl0 counters on real servers, and who answers ARP for the VIP.
  */
 
-// A fixed script; every input arrives as a positional argument, never spliced into the text.
-const HTTP_PROBE = `vip=$1; port=$2; n=$3; shift 3
+// Fixed scripts; every input arrives as a positional argument, never spliced into the text.
+// $ports is a space-separated list of numbers the harness wrote (a fwmark service's ports):
+// the probes of each source go to them in turn.
+const HTTP_PROBE = `host=$1; ports=$2; n=$3; shift 3
 for src in "$@"; do
   i=0
   while [ $i -lt $n ]; do
-    out=$(curl -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code}' "http://$vip:$port/" 2>/dev/null)
+    for port in $ports; do
+      [ $i -lt $n ] || break
+      out=$(curl -g -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code}' "http://$host:$port/" 2>/dev/null)
+      rc=$?
+      printf 'src=%s rc=%s %s\\n' "$src" "$rc" "$(printf '%s' "$out" | tr -d '\\n')"
+      i=$((i+1))
+    done
+  done
+done`;
+
+// One datagram per probe from a fresh socket (a new flow each time); the echo names the real server.
+const UDP_PROBE = `vip=$1; port=$2; n=$3; fam=$4; shift 4
+for src in "$@"; do
+  i=0
+  while [ $i -lt $n ]; do
+    out=$(printf 'probe %s' "$i" | socat -T 2 -t 2 - "UDP$fam:$vip:$port,bind=$src" 2>/dev/null)
     rc=$?
-    printf 'src=%s rc=%s %s\\n' "$src" "$rc" "$(printf '%s' "$out" | tr -d '\\n')"
+    case "$out" in server=*) code=200 ;; *) code=0; [ $rc -eq 0 ] && rc=28 ;; esac
+    printf 'src=%s rc=%s %s code=%s\\n' "$src" "$rc" "$(printf '%s' "$out" | tr -d '\\n')" "$code"
     i=$((i+1))
   done
 done`;
@@ -35,26 +54,35 @@ export function parseProbeOutput(text: string): ProbeAnswer[] {
   return out;
 }
 
-/** Source addresses of a client node: its interface address on the network, then the extra ones. */
-export function clientSources(st: StartedTopology, client: string, network: string): string[] {
+/** Source addresses of a client node, of one address family: its interface address on the network, then the extra ones. */
+export function clientSources(st: StartedTopology, client: string, network: string, family: 4 | 6 = 4): string[] {
   const n = st.node(client);
-  return [...n.interfaces.filter((i) => i.network === network).map((i) => i.address), ...n.addresses.filter((a) => 'network' in a.on && a.on.network === network).map((a) => a.address)];
+  const fam = (a: string) => (a.includes(':') ? 6 : 4) === family;
+  return [
+    ...n.interfaces.filter((i) => i.network === network).map((i) => (family === 6 ? i.address6 : i.address)),
+    ...n.addresses.filter((a) => 'network' in a.on && a.on.network === network).map((a) => a.address),
+  ].filter((a): a is string => !!a && fam(a));
 }
 
-export async function probeHttp(st: StartedTopology, client: string, svc: PlannedService, perSource: number): Promise<ProbeAnswer[]> {
-  const sources = clientSources(st, client, svc.vipNetwork);
-  const r = await st.exec(client, ['sh', '-c', HTTP_PROBE, 'probe', svc.vip, String(svc.port ?? 80), String(perSource), ...sources], {
-    allowFailure: true,
-    timeoutMs: 30_000 + sources.length * perSource * 5_000,
-  });
+/** The ports a client reaches a service on: its port, or a fwmark service's marked ports. */
+export const servicePorts = (svc: PlannedService): number[] => (svc.fwmark ? svc.fwmark.ports : [svc.port!]);
+
+/** New connections (HTTP) or new flows (UDP) from every source address, answered with the real server's identity. */
+export async function probeService(st: StartedTopology, client: string, svc: PlannedService, perSource: number): Promise<ProbeAnswer[]> {
+  const sources = clientSources(st, client, svc.vipNetwork, svc.family);
+  const argv =
+    svc.protocol === 'udp'
+      ? ['sh', '-c', UDP_PROBE, 'probe', svc.vip, String(svc.port), String(perSource), svc.family === 6 ? '6' : '4', ...sources]
+      : ['sh', '-c', HTTP_PROBE, 'probe', svc.family === 6 ? `[${svc.vip}]` : svc.vip, servicePorts(svc).join(' '), String(perSource), ...sources];
+  const r = await st.exec(client, argv, { allowFailure: true, timeoutMs: 30_000 + sources.length * perSource * 5_000 });
   return parseProbeOutput(r.stdout);
 }
 
 const ZERO: Counters = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };
 
 export function serviceCounters(table: TableService[], svc: PlannedService): Counters {
-  const key = svc.fwmark ? String(svc.fwmark.mark) : `${svc.vip}:${svc.port}`;
-  return table.find((s) => s.key === key)?.stats ?? ZERO;
+  const key = tableKey(svc);
+  return table.find((s) => s.key === key && (svc.fwmark ? s.protocol === 'FWM' : s.protocol === svc.protocol.toUpperCase()))?.stats ?? ZERO;
 }
 
 export const counterDelta = (a: Counters, b: Counters): CounterDelta => ({
@@ -145,14 +173,15 @@ export async function observeService(st: StartedTopology, svc: PlannedService, o
   const before = await settledCounters(st, director, svc, 0);
   const rxBefore = tun ? await tunnelRx(st, rsNames) : undefined;
   // about a dozen new connections in all, at least one from every source address
-  const perSource = opts.perSource ?? Math.max(1, Math.ceil(12 / clientSources(st, client, svc.vipNetwork).length));
-  const answers = await probeHttp(st, client, svc, perSource);
+  const perSource = opts.perSource ?? Math.max(1, Math.ceil(12 / clientSources(st, client, svc.vipNetwork, svc.family).length));
+  const answers = await probeService(st, client, svc, perSource);
   const after = await settledCounters(st, director, svc, before.conns + answers.filter((a) => a.ok).length);
   const obs: ModesObservation = { answers, director, counters: counterDelta(before, after) };
   if (tun && rxBefore) {
     const rxAfter = await tunnelRx(st, rsNames);
     obs.tunnelRx = Object.fromEntries(rsNames.map((n) => [n, rxAfter[n]! - rxBefore[n]!]));
   }
-  if (svc.realServers.some((r) => r.method !== 'masq' && r.network === svc.vipNetwork)) obs.arp = await observeArp(st, client, svc);
+  // ARP is IPv4's; an IPv6 VIP is found by neighbour discovery, which answers only on the VIP's own interface
+  if (svc.family === 4 && svc.realServers.some((r) => r.method !== 'masq' && r.network === svc.vipNetwork)) obs.arp = await observeArp(st, client, svc);
   return obs;
 }

@@ -146,7 +146,8 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
           Name: n.dockerName,
           Driver: 'bridge',
           CheckDuplicate: true,
-          IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+          EnableIPv6: !!n.subnet6,
+          IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet, Gateway: n.gateway }, ...(n.subnet6 ? [{ Subnet: n.subnet6, Gateway: n.gateway6! }] : [])] },
           // NAT-mode packets bridged to a real server must keep the client's address
           Options: { 'com.docker.network.bridge.enable_ip_masquerade': 'false' },
           Labels: labels(),
@@ -172,9 +173,9 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
           Cmd: ['sleep', 'infinity'],
           Labels: labels({ [L.node]: n.name, [L.role]: n.role }),
           HostConfig: { CapAdd: n.capAdd, Sysctls: n.sysctls, NetworkMode: netId.get(first!.network) },
-          NetworkingConfig: { EndpointsConfig: { [netId.get(first!.network)!]: { IPAMConfig: { IPv4Address: first!.address } } } },
+          NetworkingConfig: { EndpointsConfig: { [netId.get(first!.network)!]: { IPAMConfig: ipam(first!) } } },
         });
-        for (const i of rest) await docker.getNetwork(netId.get(i.network)!).connect({ Container: c.id, EndpointConfig: { IPAMConfig: { IPv4Address: i.address } } });
+        for (const i of rest) await docker.getNetwork(netId.get(i.network)!).connect({ Container: c.id, EndpointConfig: { IPAMConfig: ipam(i) } });
         try {
           await c.start();
         } catch (e) {
@@ -200,6 +201,8 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
   }
 }
 
+const ipam = (i: PlannedNode['interfaces'][number]) => ({ IPv4Address: i.address, ...(i.address6 ? { IPv6Address: i.address6 } : {}) });
+
 /** Interface names by address, as the node sees them (Docker names them in attach order). */
 export async function devicesByAddress(st: StartedTopology, node: string): Promise<Map<string, string>> {
   const out = (await st.exec(node, ['ip', '-o', '-4', 'addr', 'show'])).stdout;
@@ -222,19 +225,21 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
   for (const l of n.linksUp) await st.exec(n.name, ['ip', 'link', 'set', l, 'up']);
   for (const a of n.addresses) {
     const dev = 'dev' in a.on ? a.on.dev : devOf(a.on.network);
-    await st.exec(n.name, ['ip', 'addr', 'add', `${a.address}/${a.prefix}`, 'dev', dev]);
+    // IPv6: skip duplicate address detection, or the address stays tentative (unusable) for a second or more
+    await st.exec(n.name, ['ip', 'addr', 'add', `${a.address}/${a.prefix}`, 'dev', dev, ...(a.address.includes(':') ? ['nodad'] : [])]);
   }
-  for (const r of n.routes) await st.exec(n.name, ['ip', 'route', 'replace', 'default', 'via', r.via]);
+  for (const r of n.routes) await st.exec(n.name, ['ip', ...(r.family === 6 ? ['-6'] : []), 'route', 'replace', 'default', 'via', r.via]);
   for (const c of n.commands) await st.exec(n.name, c.argv);
   if (n.app) {
     const rip = n.interfaces[0]!.address;
     await st.exec(n.name, ['mkdir', '-p', '/etc/lvs-harness', '/opt/lvs-harness', '/run/lvs-harness']);
-    await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', NGINX_CONF], { input: renderNginxConf({ name: n.name, rip, httpPort: n.app.httpPort }) });
+    const ipv6 = n.interfaces.some((i) => i.address6);
+    await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', NGINX_CONF], { input: renderNginxConf({ name: n.name, rip, httpPorts: n.app.httpPorts, ipv6 }) });
     await st.exec(n.name, ['nginx', '-c', NGINX_CONF]);
-    if (n.app.udpPort) {
+    if (n.app.udpPorts.length) {
       await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', UDP_ECHO], { input: udpEchoSource() });
-      const local = [...n.interfaces.map((i) => i.address), ...n.addresses.map((a) => a.address)];
-      const ex = await st.container(n.name).exec({ Cmd: ['node', UDP_ECHO, n.name, rip, String(n.app.udpPort), ...local], AttachStdout: false, AttachStderr: false });
+      const local = [...n.interfaces.flatMap((i) => [i.address, ...(i.address6 ? [i.address6] : [])]), ...n.addresses.map((a) => a.address)];
+      const ex = await st.container(n.name).exec({ Cmd: ['node', UDP_ECHO, n.name, rip, n.app.udpPorts.join(','), ...local], AttachStdout: false, AttachStderr: false });
       await ex.start({ Detach: true });
     }
     await waitFor(

@@ -30,7 +30,7 @@ export function nodeTable(st: StartedTopology): string {
       n.name,
       n.role,
       n.container,
-      n.interfaces.map((i) => `${i.network} ${i.address}/${i.prefix}`).join(', '),
+      n.interfaces.map((i) => `${i.network} ${i.address}/${i.prefix}${i.address6 ? ` ${i.address6}/${i.prefix6}` : ''}`).join(', '),
       [
         ...n.addresses.map((a) => `${a.address}/${a.prefix} on ${'dev' in a.on ? a.on.dev : a.on.network}`),
         ...n.routes.map((r) => `default via ${r.via}`),

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { HarnessError } from '../errors.js';
 import { SCHEDULERS } from '../ipvs/rules.js';
 import { topologySchema, type Topology } from './schema.js';
-import { cidrContains, ipToInt, parseCidr, cidrOverlap } from './net.js';
+import { bigIntToIp6, cidr6Contains, cidrContains, hostNumberOf6, ip6ToBigInt, ipToInt, isIPv6, parseCidr, parseCidr6, cidrOverlap, type Cidr6 } from './net.js';
 
 export interface TopologyIssue {
   path: string;
@@ -66,6 +66,8 @@ function describeIssue(raw: unknown, issue: z.core.$ZodIssue): TopologyIssue {
     case 'invalid_format':
       return { path: p, message: `${shown} is not ${issue.message.replace(/^Invalid string: /, '')}` };
     default:
+      // a refinement whose message names what is allowed ("an IPv4 or IPv6 address ...")
+      if (issue.code === 'custom' && found !== undefined && (issue.params as { allowed?: boolean } | undefined)?.allowed) return { path: p, message: `${shown} is not ${issue.message}` };
       return { path: p, message: found === undefined ? issue.message : `${shown}: ${issue.message}` };
   }
 }
@@ -114,7 +116,19 @@ export function checkTopology(t: Topology): TopologyIssue[] {
     t.networks.slice(0, i).forEach((m, j) => {
       if (cidrOverlap(c, parseCidr(m.subnet))) issues.push({ path: `networks[${i}].subnet`, message: `"${n.subnet}" overlaps networks[${j}] (${m.subnet})` });
     });
+    if (n.subnet6) {
+      const c6 = parseCidr6(n.subnet6);
+      if (c6.network !== ip6ToBigInt(n.subnet6.split('/')[0]!)) issues.push({ path: `networks[${i}].subnet6`, message: `"${n.subnet6}" has host bits set (the network is ${c6.text})` });
+      // every IPv4 host number must fit in the IPv6 host part
+      // host numbers are written as decimal digits in hex groups: up to 65534 needs two groups
+      if (128 - c6.prefix < 32) issues.push({ path: `networks[${i}].subnet6`, message: `"${n.subnet6}" is too small: a node's IPv6 address is the prefix plus its IPv4 host number (use /96 or shorter)` });
+      t.networks.slice(0, i).forEach((m, j) => {
+        if (m.subnet6 && (cidr6Contains(parseCidr6(m.subnet6), c6.text.split('/')[0]!) || cidr6Contains(c6, parseCidr6(m.subnet6).text.split('/')[0]!)))
+          issues.push({ path: `networks[${i}].subnet6`, message: `"${n.subnet6}" overlaps networks[${j}] (${m.subnet6})` });
+      });
+    }
   });
+  const nets6 = new Map<string, Cidr6>(t.networks.filter((n) => n.subnet6).map((n) => [n.name, parseCidr6(n.subnet6!)]));
 
   const names = new Map<string, string>();
   const addresses = new Map<string, string>();
@@ -147,6 +161,7 @@ export function checkTopology(t: Topology): TopologyIssue[] {
         else if (a === c.network || a === c.broadcast) issues.push({ path: where, message: `"${addr}" is the network or broadcast address of ${c.text}` });
         else if (a === c.network + 1) issues.push({ path: where, message: `"${addr}" is the gateway of ${c.text} (the engine's bridge)` });
         claim(addr, where);
+        addresses.set(`v4host:${net}:${a - c.network}`, where);
       }
     });
   checkNode('directors', t.directors);
@@ -158,17 +173,48 @@ export function checkTopology(t: Topology): TopologyIssue[] {
   const vipSeen = new Map<string, string>();
   t.services.forEach((s, i) => {
     const where = `services[${i}]`;
-    const vipNet = [...nets.entries()].find(([, c]) => cidrContains(c, ipToInt(s.vip)));
-    if (!vipNet) {
-      issues.push({ path: `${where}.vip`, message: `"${s.vip}" is outside every subnet (${t.networks.map((n) => n.subnet).join(', ')}); clients reach the VIP on a shared network` });
-      return;
+    let vipNetName: string;
+    if (isIPv6(s.vip)) {
+      const found = [...nets6.entries()].find(([, c]) => cidr6Contains(c, s.vip));
+      if (!found) {
+        issues.push({ path: `${where}.vip`, message: `"${s.vip}" is outside every IPv6 subnet (${[...nets6.values()].map((c) => c.text).join(', ') || 'no network has a subnet6'}); an IPv6 VIP needs a dual-stack network` });
+        return;
+      }
+      vipNetName = found[0];
+      const off = ip6ToBigInt(s.vip) - found[1].network;
+      if (off === 0n || off === 1n) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is the network or gateway address of ${found[1].text}` });
+      const host = hostNumberOf6(found[1], s.vip);
+      if (host !== undefined && addresses.has(`v4host:${vipNetName}:${host}`))
+        issues.push({ path: `${where}.vip`, message: `"${s.vip}" is the IPv6 address of ${addresses.get(`v4host:${vipNetName}:${host}`)} (a node's IPv6 address is the prefix plus its IPv4 host number)` });
+      for (const [bad, why] of [
+        [s.fullnat, 'full-NAT services are IPv4 only'],
+        [s.fwmark, 'firewall-mark services are IPv4 only (the director marks with iptables)'],
+        [s.persistence?.netmask, 'persistence.netmask is an IPv4 netmask; IPv6 services persist per client address'],
+      ] as const)
+        if (bad) issues.push({ path: where, message: `${why}; ${s.vip} is IPv6` });
+      s.real_servers.forEach((r, j) => {
+        // the network the planner reaches it on (see planner.ts) must be dual-stack
+        const rs = rsByName.get(r.name);
+        const shared = rs ? Object.keys(rs.networks).filter((n) => directorNets.has(n)) : [];
+        const via = r.method === 'masq' ? (shared.find((n) => n !== vipNetName) ?? shared[0]) : shared.includes(vipNetName) ? vipNetName : shared[0];
+        if (via && !nets6.has(via))
+          issues.push({ path: `${where}.real_servers[${j}].name`, message: `${r.name} is reached on ${via}, which has no subnet6, so it has no IPv6 address for the IPv6 VIP ${s.vip}` });
+        if (r.method === 'tunnel') issues.push({ path: `${where}.real_servers[${j}].method`, message: `tunnel to an IPv6 VIP needs ip6ip6, which the planner does not build; use masq or droute` });
+      });
+    } else {
+      const vipNet = [...nets.entries()].find(([, c]) => cidrContains(c, ipToInt(s.vip)));
+      if (!vipNet) {
+        issues.push({ path: `${where}.vip`, message: `"${s.vip}" is outside every subnet (${t.networks.map((n) => n.subnet).join(', ')}); clients reach the VIP on a shared network` });
+        return;
+      }
+      const [name, vc] = vipNet;
+      vipNetName = name;
+      if (ipToInt(s.vip) === vc.network + 1 || ipToInt(s.vip) === vc.network || ipToInt(s.vip) === vc.broadcast)
+        issues.push({ path: `${where}.vip`, message: `"${s.vip}" is the network, gateway or broadcast address of ${vc.text}` });
     }
-    const [vipNetName, vc] = vipNet;
-    if (ipToInt(s.vip) === vc.network + 1 || ipToInt(s.vip) === vc.network || ipToInt(s.vip) === vc.broadcast)
-      issues.push({ path: `${where}.vip`, message: `"${s.vip}" is the network, gateway or broadcast address of ${vc.text}` });
     if (!directorNets.has(vipNetName)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is on network ${vipNetName}, where no director is` });
     if (addresses.has(s.vip)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is already the address of ${addresses.get(s.vip)}` });
-    const key = `${s.vip}:${s.protocol}:${s.port ?? `fwm${s.fwmark?.mark}`}`;
+    const key = `${isIPv6(s.vip) ? bigIntToIp6(ip6ToBigInt(s.vip)) : s.vip}:${s.protocol}:${s.port ?? `fwm${s.fwmark?.mark}`}`;
     if (vipSeen.has(key)) issues.push({ path: where, message: `the same virtual service as ${vipSeen.get(key)}` });
     vipSeen.set(key, where);
     if (!t.clients.some((c) => vipNetName in c.networks)) issues.push({ path: `${where}.vip`, message: `no client is on ${vipNetName}, the VIP's network` });

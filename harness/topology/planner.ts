@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Method, VirtualServiceRule } from '../ipvs/rules.js';
 import { canonicalJson } from '../lab/recipe.js';
 import { clientNames } from './loader.js';
-import { cidrContains, gatewayOf, intToIp, ipToInt, parseCidr } from './net.js';
+import { cidr6Contains, cidrContains, gateway6Of, gatewayOf, hostNumberOf6, intToIp, ip6For, ipToInt, isIPv6, parseCidr, parseCidr6 } from './net.js';
 import type { ServiceSpec, Topology } from './schema.js';
 
 /**
@@ -29,18 +29,18 @@ export interface PlannedNode {
   name: string;
   role: Role;
   container: string;
-  /** interfaces in attach order: network name and the address Docker assigns */
-  interfaces: { network: string; address: string; prefix: number }[];
+  /** interfaces in attach order: network name and the address Docker assigns (and its IPv6 one on a dual-stack network) */
+  interfaces: { network: string; address: string; prefix: number; address6?: string; prefix6?: number }[];
   addresses: PlannedAddress[];
-  routes: { to: 'default'; via: string; why: string }[];
+  routes: { to: 'default'; via: string; why: string; family?: 6 }[];
   sysctls: Record<string, string>;
   capAdd: string[];
   /** devices to bring up (tunl0) */
   linksUp: string[];
   /** extra commands, as argv, run once after addresses and routes (iptables for full-NAT and fwmark) */
   commands: { argv: string[]; why: string }[];
-  /** real servers: the app they serve */
-  app?: { httpPort: number; udpPort?: number };
+  /** real servers: the app they serve; it listens on every port a service sends them (TCP: HTTP, UDP: echo) */
+  app?: { httpPort: number; httpPorts: number[]; udpPorts: number[] };
   /** directors: the IPVS table they must hold */
   ipvs?: VirtualServiceRule[];
 }
@@ -48,6 +48,7 @@ export interface PlannedNode {
 export interface PlannedService {
   name: string;
   vip: string;
+  family: 4 | 6;
   vipNetwork: string;
   protocol: 'tcp' | 'udp';
   port?: number;
@@ -64,7 +65,7 @@ export interface Plan {
   topology: string;
   /** changes whenever anything that is built changes: a running topology with the same hash is reused */
   hash: string;
-  networks: { name: string; subnet: string; gateway: string; dockerName: string }[];
+  networks: { name: string; subnet: string; gateway: string; subnet6?: string; gateway6?: string; dockerName: string }[];
   nodes: PlannedNode[];
   services: PlannedService[];
 }
@@ -92,7 +93,16 @@ export function plan(t: Topology): Plan {
   // addresses: explicit ones first, then auto in file order from .2 upward, skipping VIPs
   const used = new Map<string, Set<number>>();
   for (const n of t.networks) used.set(n.name, new Set());
-  const vips = new Set(t.services.map((s) => ipToInt(s.vip)));
+  const subnets6 = new Map(t.networks.filter((n) => n.subnet6).map((n) => [n.name, parseCidr6(n.subnet6!)]));
+  // an IPv6 VIP takes the host number it spells (fd89:10::100 is 256) away from auto addresses too
+  const vips = new Set(
+    t.services.map((s) => {
+      if (!isIPv6(s.vip)) return ipToInt(s.vip);
+      const [net, c6] = [...subnets6.entries()].find(([, c]) => cidr6Contains(c, s.vip))!;
+      return subnets.get(net)!.network + (hostNumberOf6(c6, s.vip) ?? 0);
+    }),
+  );
+  const v6of = (net: string, ipv4: string) => (subnets6.has(net) ? ip6For(subnets6.get(net)!, subnets.get(net)!, ipv4) : undefined);
   const attachAll = [...t.directors, ...t.real_servers, ...t.clients.flatMap((c) => clientNames(c).map(() => c))];
   for (const n of attachAll) for (const [net, a] of Object.entries(n.networks)) if (a !== 'auto') used.get(net)!.add(ipToInt(a));
   const next = (net: string) => {
@@ -107,7 +117,11 @@ export function plan(t: Topology): Plan {
     throw new Error(`network ${net} (${c.text}) has no free address left`);
   };
   const ifaces = (networks: Record<string, string>) =>
-    Object.entries(networks).map(([network, a]) => ({ network, address: a === 'auto' ? next(network) : a, prefix: subnets.get(network)!.prefix }));
+    Object.entries(networks).map(([network, a]) => {
+      const address = a === 'auto' ? next(network) : a;
+      const address6 = v6of(network, address);
+      return { network, address, prefix: subnets.get(network)!.prefix, ...(address6 ? { address6, prefix6: subnets6.get(network)!.prefix } : {}) };
+    });
 
   const nodes: PlannedNode[] = [];
   const blank = (name: string, role: Role, networks: Record<string, string>): PlannedNode => ({
@@ -123,19 +137,27 @@ export function plan(t: Topology): Plan {
     commands: [],
   });
   const directors = t.directors.map((d) => blank(d.name, 'director', d.networks));
-  const realServers = t.real_servers.map((r) => ({ ...blank(r.name, 'real-server', r.networks), app: { httpPort: r.app.http_port, udpPort: r.app.udp_port } }));
+  const realServers = t.real_servers.map((r) => ({
+    ...blank(r.name, 'real-server', r.networks),
+    app: { httpPort: r.app.http_port, httpPorts: [r.app.http_port], udpPorts: r.app.udp_port ? [r.app.udp_port] : [] },
+  }));
   const clients = t.clients.flatMap((c) =>
     clientNames(c).map((nm) => {
       const n = blank(nm, 'client', c.networks);
       const first = n.interfaces[0]!;
-      for (let i = 1; i < c.source_addresses; i++)
-        n.addresses.push({ address: next(first.network), prefix: first.prefix, on: { network: first.network }, why: `source address ${i + 1} of ${c.source_addresses}` });
+      for (let i = 1; i < c.source_addresses; i++) {
+        const address = next(first.network);
+        n.addresses.push({ address, prefix: first.prefix, on: { network: first.network }, why: `source address ${i + 1} of ${c.source_addresses}` });
+        const address6 = v6of(first.network, address);
+        if (address6) n.addresses.push({ address: address6, prefix: first.prefix6!, on: { network: first.network }, why: `IPv6 source address ${i + 1} of ${c.source_addresses}` });
+      }
       return n;
     }),
   );
   nodes.push(...directors, ...realServers, ...clients);
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const addrOn = (n: PlannedNode, net: string) => n.interfaces.find((i) => i.network === net)?.address;
+  const addr6On = (n: PlannedNode, net: string) => n.interfaces.find((i) => i.network === net)?.address6;
 
   const directorAddresses: Record<string, Record<string, string>> = {};
   for (const d of directors) directorAddresses[d.name] = Object.fromEntries(d.interfaces.map((i) => [i.network, i.address]));
@@ -143,17 +165,21 @@ export function plan(t: Topology): Plan {
   // each service with its real servers resolved to the network the director reaches them on
   type ResolvedRs = PlannedService['realServers'][number] & { u?: number; l?: number };
   const resolved = t.services.map((s, idx) => {
-    const vipNetwork = t.networks.find((n) => cidrContains(subnets.get(n.name)!, ipToInt(s.vip)))!.name;
+    const v6 = isIPv6(s.vip);
+    const vipNetwork = v6 ? [...subnets6.entries()].find(([, c]) => cidr6Contains(c, s.vip))![0] : t.networks.find((n) => cidrContains(subnets.get(n.name)!, ipToInt(s.vip)))!.name;
     const rss: ResolvedRs[] = s.real_servers.map((r) => {
       const rs = byName.get(r.name)!;
       // droute/tunnel: the VIP's segment when shared; masq: another shared network (replies return via the director)
       const shared = rs.interfaces.map((i) => i.network).filter((n) => directors.some((d) => addrOn(d, n)));
       const network = r.method === 'masq' ? (shared.find((n) => n !== vipNetwork) ?? shared[0]!) : shared.includes(vipNetwork) ? vipNetwork : shared[0]!;
-      return { name: r.name, rip: addrOn(rs, network)!, port: r.port ?? s.port ?? 0, method: r.method, weight: r.weight, network, u: r.u_threshold, l: r.l_threshold };
+      const rip = v6 ? addr6On(rs, network) : addrOn(rs, network);
+      if (!rip) throw new Error(`${r.name} has no IPv6 address on ${network} for the IPv6 VIP ${s.vip}: give ${network} a subnet6`);
+      return { name: r.name, rip, port: r.port ?? s.port ?? 0, method: r.method, weight: r.weight, network, u: r.u_threshold, l: r.l_threshold };
     });
     const svc: PlannedService = {
       name: s.name ?? `svc${idx}`,
       vip: s.vip,
+      family: v6 ? 6 : 4,
       vipNetwork,
       protocol: s.protocol,
       port: s.port,
@@ -172,7 +198,7 @@ export function plan(t: Topology): Plan {
     for (const d of directors) {
       if (!addrOn(d, svc.vipNetwork)) continue;
       if (!d.addresses.some((a) => a.address === svc.vip))
-        d.addresses.push({ address: svc.vip, prefix: 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name}` });
+        d.addresses.push({ address: svc.vip, prefix: svc.family === 6 ? 128 : 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name}` });
       const rule: VirtualServiceRule = {
         ...(s.fwmark ? { fwmark: s.fwmark.mark } : { protocol: s.protocol, address: s.vip, port: s.port! }),
         scheduler: s.scheduler,
@@ -193,7 +219,7 @@ export function plan(t: Topology): Plan {
             argv: ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', `${s.vip}/32`, '-p', s.protocol, '--dport', String(p), '-j', 'MARK', '--set-mark', String(s.fwmark.mark)],
             why: `mark ${s.protocol}/${p} to the VIP for fwmark service ${s.fwmark.mark}`,
           });
-      if (rss.some((r) => r.method === 'masq')) d.sysctls['net.ipv4.ip_forward'] = '1';
+      if (rss.some((r) => r.method === 'masq')) d.sysctls[svc.family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'] = '1';
       if (svc.mode === 'fullnat') {
         d.sysctls['net.ipv4.vs.conntrack'] = '1';
         for (const net of new Set(rss.map((r) => r.network)))
@@ -205,14 +231,21 @@ export function plan(t: Topology): Plan {
     }
     for (const r of rss) {
       const rs = byName.get(r.name)!;
+      const app = rs.app!;
+      for (const p of s.fwmark ? s.fwmark.ports : [r.port]) {
+        const ports = s.protocol === 'udp' ? app.udpPorts : app.httpPorts;
+        if (!ports.includes(p)) ports.push(p);
+      }
       if (r.method === 'masq' && svc.mode !== 'fullnat') {
         const d = directors.find((x) => addrOn(x, r.network))!;
-        const via = addrOn(d, r.network)!;
-        if (!rs.routes.some((x) => x.via === via)) rs.routes.push({ to: 'default', via, why: `NAT: replies return through the director's DIP ${via}` });
+        const via = svc.family === 6 ? addr6On(d, r.network)! : addrOn(d, r.network)!;
+        if (!rs.routes.some((x) => x.via === via))
+          rs.routes.push({ to: 'default', via, why: `NAT: replies return through the director's DIP ${via}`, ...(svc.family === 6 ? { family: 6 as const } : {}) });
       }
       if (r.method === 'droute' && !rs.addresses.some((a) => a.address === svc.vip)) {
-        rs.addresses.push({ address: svc.vip, prefix: 32, on: { dev: 'lo' }, why: `DR: accept packets for the VIP ${svc.vip}` });
-        Object.assign(rs.sysctls, ARP_SYSCTLS);
+        rs.addresses.push({ address: svc.vip, prefix: svc.family === 6 ? 128 : 32, on: { dev: 'lo' }, why: `DR: accept packets for the VIP ${svc.vip}` });
+        // IPv6 has no ARP: neighbour discovery answers only for addresses on the asking interface
+        if (svc.family === 4) Object.assign(rs.sysctls, ARP_SYSCTLS);
       }
       if (r.method === 'tunnel' && !rs.addresses.some((a) => a.address === svc.vip)) {
         rs.addresses.push({ address: svc.vip, prefix: 32, on: { dev: 'tunl0' }, why: `TUN: decapsulated packets for the VIP ${svc.vip}` });
@@ -231,9 +264,19 @@ export function plan(t: Topology): Plan {
   for (const d of t.directors) if (d.sysctls) overrides.set(d.name, d.sysctls);
   for (const r of t.real_servers) if (r.sysctls) overrides.set(r.name, r.sysctls);
   for (const c of t.clients) if (c.sysctls) for (const nm of clientNames(c)) overrides.set(nm, c.sysctls);
-  for (const n of nodes) Object.assign(n.sysctls, overrides.get(n.name) ?? {});
+  for (const n of nodes) {
+    // a container on a dual-stack network needs IPv6 on (images may start with it off)
+    if (n.interfaces.some((i) => i.address6)) n.sysctls['net.ipv6.conf.all.disable_ipv6'] = '0';
+    Object.assign(n.sysctls, overrides.get(n.name) ?? {});
+  }
 
-  const networks = t.networks.map((n) => ({ name: n.name, subnet: parseCidr(n.subnet).text, gateway: gatewayOf(subnets.get(n.name)!), dockerName: networkDockerName(t.name, n.name) }));
+  const networks = t.networks.map((n) => ({
+    name: n.name,
+    subnet: parseCidr(n.subnet).text,
+    gateway: gatewayOf(subnets.get(n.name)!),
+    ...(subnets6.has(n.name) ? { subnet6: subnets6.get(n.name)!.text, gateway6: gateway6Of(subnets6.get(n.name)!) } : {}),
+    dockerName: networkDockerName(t.name, n.name),
+  }));
   const body = { networks, nodes, services };
   const hash = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 12);
   return { topology: t.name, hash, ...body };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SCHEDULERS } from '../ipvs/rules.js';
+import { bigIntToIp6, ip6ToBigInt, isIPv6 } from './net.js';
 
 /**
  * The topology file format (YAML). Field names are snake_case as in keepalived and most
@@ -9,6 +10,15 @@ import { SCHEDULERS } from '../ipvs/rules.js';
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'a name of lower-case letters, digits and "-" (at most 31, starting with a letter)');
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'an IPv4 address such as 10.89.1.100');
 const cidr = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(1[6-9]|2[0-9])$/, 'an IPv4 subnet from /16 to /29 such as 10.89.1.0/24');
+const cidr6 = z
+  .string()
+  .refine(
+    (v) => {
+      const [a, len] = v.split('/');
+      return isIPv6(a ?? '') && /^\d+$/.test(len ?? '') && Number(len) >= 64 && Number(len) <= 96;
+    },
+    { message: 'an IPv6 subnet from /64 to /96 such as fd89:10::/64', params: { allowed: true } },
+  );
 const port = z.number().int().min(1).max(65535);
 const sysctlValue = z.union([z.string(), z.number()]).transform(String);
 const sysctls = z.record(z.string().regex(/^net\.[a-z0-9_.-]+$/, 'a net.* sysctl (the ones a container may set)'), sysctlValue);
@@ -53,7 +63,12 @@ const serviceRealServer = z.strictObject({
 const service = z
   .strictObject({
     name: name.optional(),
-    vip: ipv4,
+    /** IPv4, or IPv6 on a network that has a subnet6 */
+    vip: z
+      .string()
+      .refine((v) => ipv4.safeParse(v).success || isIPv6(v), { message: 'an IPv4 or IPv6 address such as 10.89.1.100 or fd89:10::100', params: { allowed: true } })
+      // the canonical spelling, as ipvsadm prints it (the builder compares the two)
+      .transform((v) => (isIPv6(v) ? bigIntToIp6(ip6ToBigInt(v)) : v)),
     port: port.optional(),
     protocol: z.enum(['tcp', 'udp']).default('tcp'),
     /** a firewall-mark service: the director marks packets to vip:ports and IPVS balances the mark */
@@ -77,7 +92,8 @@ const service = z
 export const topologySchema = z.strictObject({
   name,
   description: z.string().optional(),
-  networks: z.array(z.strictObject({ name, subnet: cidr })).min(1),
+  /** subnet6 makes a network dual-stack: every node on it also gets prefix + its IPv4 host number */
+  networks: z.array(z.strictObject({ name, subnet: cidr, subnet6: cidr6.optional() })).min(1),
   directors: z.array(director).min(1),
   real_servers: z.array(realServer).min(1),
   clients: z.array(client).min(1),

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { weightedShares } from '../../harness/checkers/distribution.js';
+import { fwmarkRotation } from '../../harness/checkers/protocols.js';
 import { History, parseHistory } from '../../harness/history/history.js';
 import { setScheduler, setServer } from '../../harness/ipvs/edit.js';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
@@ -16,15 +17,18 @@ import { plan } from '../../harness/topology/planner.js';
 import { cli } from '../helpers.js';
 
 /**
- * The scheduler, persistence and drain suites in the lab, in NAT and in DR; and a deliberately
- * wrong expectation that the distribution checker must catch.
+ * The scheduler, persistence, drain and protocols suites in the lab, in NAT and in DR; a
+ * deliberately wrong expectation that the distribution checker must catch; and a firewall-mark
+ * service with one port left unmarked, which the fwmark check must catch.
  */
 const quiet = () => {};
 
-const SUITES = ['schedulers', 'persistence', 'drain'];
+const SUITES = ['schedulers', 'persistence', 'drain', 'protocols'];
+// protocols: UDP rr, flow, -p and expiry (4), fwmark rr and -p (2), and on nat the IPv6 rr and -p (2)
+const PROTOCOL_CHECKS: Record<string, number> = { nat: 8, dr: 6 };
 const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh'];
 
-describe('scheduler, persistence and drain suites (real lab)', function () {
+describe('scheduler, persistence, drain and protocols suites (real lab)', function () {
   this.timeout(30 * 60_000);
   let docker: Docker;
 
@@ -35,7 +39,7 @@ describe('scheduler, persistence and drain suites (real lab)', function () {
   });
 
   for (const t of ['nat', 'dr']) {
-    it(`${t}: every scheduler keeps its promise, persistence sticks, drains are clean`, async () => {
+    it(`${t}: every scheduler keeps its promise, persistence sticks, drains are clean, UDP/fwmark${t === 'nat' ? '/IPv6' : ''} services behave`, async () => {
       const r = await cli(['run', t, ...SUITES.flatMap((s) => ['--suite', s])], 20 * 60_000);
       const report = r.stdout.match(/report: (\S+results\.json)/)?.[1];
       expect(report, r.stdout + r.stderr).to.be.a('string');
@@ -47,7 +51,10 @@ describe('scheduler, persistence and drain suites (real lab)', function () {
       expect(r.code).to.equal(0);
       const groups = (res.checks as { group: string }[]).map((c) => c.group.split(' ').pop());
       for (const s of SCHEDULERS) expect(groups, `no verdict for ${s}`).to.include(s);
-      expect(res.checks.length).to.equal(SCHEDULERS.length + 3 + 3);
+      expect(res.checks.length).to.equal(SCHEDULERS.length + 3 + 3 + PROTOCOL_CHECKS[t]!);
+      const protocolGroups = (res.checks as { suite: string; group: string }[]).filter((c) => c.suite === 'protocols').map((c) => c.group);
+      expect(protocolGroups.some((g) => g.includes('udp -p 4 expiry')), 'UDP persistence expiry judged').to.equal(true);
+      if (t === 'nat') expect(protocolGroups.some((g) => g.includes('ipv6 rr')), 'IPv6 judged').to.equal(true);
       const history = parseHistory(await readFile(path.join(path.dirname(report!), 'history.ndjson'), 'utf8'));
       expect(history.filter((e) => e.type === 'op').length, 'operations in the history').to.be.above(100);
       expect(history.some((e) => e.type === 'observe' && e.what === 'clock'), 'clock offset recorded').to.equal(true);
@@ -72,6 +79,19 @@ describe('scheduler, persistence and drain suites (real lab)', function () {
       expect(wrong.detail).to.match(/rs1 got 33\.3%, expected 50\.0%/);
       const right = weightedShares(ops, [{ name: 'rs1', weight: 1 }, { name: 'rs2', weight: 1 }, { name: 'rs3', weight: 1 }], 'wrr');
       expect(right.valid).to.equal(true);
+
+      // broken on purpose: the director stops marking port 8081, so half of the fwmark service is gone
+      const fwm = p.services.find((s) => s.fwmark)!;
+      const ports = fwm.fwmark!.ports;
+      const fwmOps = async () =>
+        (await agent.run({ cmd: 'http', host: fwm.vip, port: ports[0]!, ports, sources: clientSources(st, 'client', fwm.vipNetwork).slice(0, 1), rounds: 12, timeoutMs: 3000 })).ops;
+      const servers = fwm.realServers.map((r) => ({ name: r.name, weight: r.weight }));
+      expect(fwmarkRotation(await fwmOps(), servers, ports).valid, 'the intact fwmark service').to.equal(true);
+      const rule = ['-t', 'mangle', '-D', 'PREROUTING', '-d', `${fwm.vip}/32`, '-p', 'tcp', '--dport', String(ports[1]), '-j', 'MARK', '--set-mark', String(fwm.fwmark!.mark)];
+      await st.exec('director', ['iptables', ...rule]);
+      const broken = fwmarkRotation(await fwmOps(), servers, ports);
+      expect(broken.valid).to.equal(false);
+      expect(broken.detail).to.match(new RegExp(`no answer on port ${ports[1]} \\(6 failed\\)`));
     } finally {
       await agent.stop();
       await st.down(quiet);

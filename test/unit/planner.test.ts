@@ -42,36 +42,47 @@ describe('topology planner', () => {
       expect(p.topology).to.equal('nat');
       expect(director.container).to.equal('lvsh-nat-director');
       expect(p.networks).to.deep.equal([
-        { name: 'public', subnet: '10.89.10.0/24', gateway: '10.89.10.1', dockerName: 'lvsh-nat-public' },
-        { name: 'private', subnet: '10.89.20.0/24', gateway: '10.89.20.1', dockerName: 'lvsh-nat-private' },
+        { name: 'public', subnet: '10.89.10.0/24', gateway: '10.89.10.1', subnet6: 'fd89:10::/64', gateway6: 'fd89:10::1', dockerName: 'lvsh-nat-public' },
+        { name: 'private', subnet: '10.89.20.0/24', gateway: '10.89.20.1', subnet6: 'fd89:20::/64', gateway6: 'fd89:20::1', dockerName: 'lvsh-nat-private' },
       ]);
     });
 
-    it('the director forwards and holds the VIP /32 on its public network', () => {
-      expect(director.sysctls).to.deep.equal({ 'net.ipv4.ip_forward': '1' });
+    it('the director forwards IPv4 and IPv6 and holds the VIPs (/32 and /128) on its public network', () => {
+      expect(director.sysctls).to.deep.equal({ 'net.ipv4.ip_forward': '1', 'net.ipv6.conf.all.forwarding': '1', 'net.ipv6.conf.all.disable_ipv6': '0' });
       expect(director.interfaces).to.deep.equal([
-        { network: 'public', address: '10.89.10.2', prefix: 24 },
-        { network: 'private', address: '10.89.20.2', prefix: 24 },
+        { network: 'public', address: '10.89.10.2', prefix: 24, address6: 'fd89:10::2', prefix6: 64 },
+        { network: 'private', address: '10.89.20.2', prefix: 24, address6: 'fd89:20::2', prefix6: 64 },
       ]);
       expect(director.addresses.map(({ address, prefix, on }) => ({ address, prefix, on }))).to.deep.equal([
         { address: '10.89.10.100', prefix: 32, on: { network: 'public' } },
+        { address: 'fd89:10::100', prefix: 128, on: { network: 'public' } },
       ]);
-      expect(director.commands).to.deep.equal([]);
+      // the fwmark service's two ports
+      expect(director.commands.map((c) => c.argv.join(' '))).to.deep.equal([
+        'iptables -t mangle -A PREROUTING -d 10.89.10.100/32 -p tcp --dport 8080 -j MARK --set-mark 1',
+        'iptables -t mangle -A PREROUTING -d 10.89.10.100/32 -p tcp --dport 8081 -j MARK --set-mark 1',
+      ]);
     });
 
     it('real servers route their replies back through the director’s DIP 10.89.20.2', () => {
       const rs = realServers(p);
       expect(rs.map((n) => n.name)).to.deep.equal(['rs1', 'rs2', 'rs3']);
       for (const n of rs) {
-        expect(n.routes.map(({ to, via }) => ({ to, via })), n.name).to.deep.equal([{ to: 'default', via: '10.89.20.2' }]);
+        expect(n.routes.map(({ to, via, family }) => ({ to, via, family })), n.name).to.deep.equal([
+          { to: 'default', via: '10.89.20.2', family: undefined },
+          { to: 'default', via: 'fd89:20::2', family: 6 },
+        ]);
         expect(n.addresses, n.name).to.deep.equal([]);
-        expect(n.sysctls, n.name).to.deep.equal({});
-        expect(n.app).to.deep.equal({ httpPort: 80, udpPort: undefined });
+        expect(n.sysctls, n.name).to.deep.equal({ 'net.ipv6.conf.all.disable_ipv6': '0' });
+        // every port a service sends them: web and web6 (80), the fwmark ports, and the UDP echo
+        expect(n.app).to.deep.equal({ httpPort: 80, httpPorts: [80, 8080, 8081], udpPorts: [53] });
       }
     });
 
-    it('the director holds one masq rule with the three real servers', () => {
-      expect(director.ipvs).to.deep.equal([
+    it('the director holds a masq rule per service (TCP, UDP, fwmark, IPv6), the first with the three real servers', () => {
+      expect(director.ipvs!.map((r) => (r.fwmark ? `fwm ${r.fwmark}` : `${r.protocol} ${r.address}:${r.port}`))).to.deep.equal(['tcp 10.89.10.100:80', 'udp 10.89.10.100:53', 'fwm 1', 'tcp fd89:10::100:80']);
+      expect(director.ipvs!.at(-1)!.realServers.map((r) => r.address)).to.deep.equal(['fd89:20::11', 'fd89:20::12', 'fd89:20::13']);
+      expect(director.ipvs!.slice(0, 1)).to.deep.equal([
         {
           protocol: 'tcp',
           address: '10.89.10.100',
@@ -102,15 +113,14 @@ describe('topology planner', () => {
 
     it('the director’s rules render to an ipvsadm -R file that parses back to the same rules', () => {
       const restore = renderRestore(director.ipvs!);
-      expect(restore).to.equal(
-        [
-          '-A -t 10.89.10.100:80 -s rr',
-          '-a -t 10.89.10.100:80 -r 10.89.20.11:80 -m -w 1',
-          '-a -t 10.89.10.100:80 -r 10.89.20.12:80 -m -w 1',
-          '-a -t 10.89.10.100:80 -r 10.89.20.13:80 -m -w 1',
-          '',
-        ].join('\n'),
-      );
+      expect(restore.split('\n').filter((l) => l.startsWith('-A'))).to.deep.equal(['-A -t 10.89.10.100:80 -s rr', '-A -u 10.89.10.100:53 -s rr', '-A -f 1 -s rr', '-A -t [fd89:10::100]:80 -s rr']);
+      expect(restore.split('\n').slice(0, 4)).to.deep.equal([
+        '-A -t 10.89.10.100:80 -s rr',
+        '-a -t 10.89.10.100:80 -r 10.89.20.11:80 -m -w 1',
+        '-a -t 10.89.10.100:80 -r 10.89.20.12:80 -m -w 1',
+        '-a -t 10.89.10.100:80 -r 10.89.20.13:80 -m -w 1',
+      ]);
+      expect(restore).to.contain('-a -t [fd89:10::100]:80 -r [fd89:20::11]:80 -m -w 1');
       expect(normalize(parseSave(restore))).to.deep.equal(normalize(director.ipvs!));
     });
   });
@@ -198,8 +208,11 @@ describe('topology planner', () => {
 
     it('the director forwards, tracks IPVS connections and SNATs to its DIP 10.89.60.2', () => {
       expect(director.sysctls).to.deep.equal({ 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conntrack': '1' });
-      expect(director.commands.map((c) => c.argv)).to.deep.equal([
+      expect(director.commands.map((c) => c.argv).filter((a) => a.includes('SNAT'))).to.deep.equal([
         ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', '10.89.50.100/32', '--vport', '80', '-j', 'SNAT', '--to-source', '10.89.60.2'],
+        ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', '10.89.50.100/32', '--vport', '53', '-j', 'SNAT', '--to-source', '10.89.60.2'],
+        // the fwmark service has no port: one rule for every port of the VIP
+        ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', '10.89.50.100/32', '-j', 'SNAT', '--to-source', '10.89.60.2'],
       ]);
       expect(p.services[0]!.mode).to.equal('fullnat');
     });
@@ -208,10 +221,12 @@ describe('topology planner', () => {
   describe('clients and addresses', () => {
     it('a client with source_addresses: 16 gets 15 extra addresses on its first network', () => {
       const c = node(shipped('nat'), 'client');
-      expect(c.interfaces).to.deep.equal([{ network: 'public', address: '10.89.10.3', prefix: 24 }]);
-      expect(c.addresses).to.have.length(15);
+      expect(c.interfaces).to.deep.equal([{ network: 'public', address: '10.89.10.3', prefix: 24, address6: 'fd89:10::3', prefix6: 64 }]);
+      // and, on this dual-stack network, an IPv6 twin of each
+      expect(c.addresses).to.have.length(30);
       expect(c.addresses[0]).to.deep.equal({ address: '10.89.10.4', prefix: 24, on: { network: 'public' }, why: 'source address 2 of 16' });
-      expect(c.addresses[14]).to.deep.equal({ address: '10.89.10.18', prefix: 24, on: { network: 'public' }, why: 'source address 16 of 16' });
+      expect(c.addresses[1]).to.deep.equal({ address: 'fd89:10::4', prefix: 64, on: { network: 'public' }, why: 'IPv6 source address 2 of 16' });
+      expect(c.addresses[28]).to.deep.equal({ address: '10.89.10.18', prefix: 24, on: { network: 'public' }, why: 'source address 16 of 16' });
     });
 
     it('auto addresses skip the VIP and explicit addresses, whatever their order in the file', () => {
@@ -266,6 +281,7 @@ describe('topology planner', () => {
 
   describe('a fwmark service', () => {
     const p = variant('dr', (d) => {
+      d.services = d.services.slice(0, 1);
       delete d.services[0].port;
       d.services[0].fwmark = { mark: 7, ports: [80, 443] };
       d.services[0].persistence = { timeout: 600, netmask: '255.255.255.0' };

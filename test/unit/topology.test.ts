@@ -38,8 +38,10 @@ describe('topology files', () => {
       it(`topologies/${name}.yaml parses, with defaults filled in`, () => {
         const t = parseTopology(shippedText(name), `topologies/${name}.yaml`);
         expect(t.name).to.equal(name);
-        expect(t.services).to.have.length(1);
-        expect(t.services[0]!.protocol).to.equal('tcp');
+        // web (TCP 80), echo (UDP 53), mark (fwmark 1 over 8080 and 8081), and on nat web6 (IPv6)
+        expect(t.services.map((s) => s.name)).to.deep.equal(name === 'nat' ? ['web', 'echo', 'mark', 'web6'] : ['web', 'echo', 'mark']);
+        expect(t.services.map((s) => s.protocol)).to.deep.equal(name === 'nat' ? ['tcp', 'udp', 'tcp', 'tcp'] : ['tcp', 'udp', 'tcp']);
+        expect(t.services[2]!.fwmark).to.deep.equal({ mark: 1, ports: [8080, 8081] });
         expect(t.services[0]!.real_servers.map((r) => r.weight)).to.deep.equal([1, 1, 1]);
         expect(t.real_servers.map((r) => r.app)).to.deep.equal([{ http_port: 80 }, { http_port: 80 }, { http_port: 80 }]);
         expect(t.clients[0]!.count).to.equal(1);
@@ -105,7 +107,7 @@ describe('topology files', () => {
 
     it('a malformed address or subnet says what is expected', () => {
       expect(dr((d) => (d.services[0].vip = '10.89.30.300'))).to.deep.equal([
-        'topologies/dr.yaml: services[0].vip: "10.89.30.300" is not an IPv4 address such as 10.89.1.100',
+        'topologies/dr.yaml: services[0].vip: "10.89.30.300" is not an IPv4 or IPv6 address such as 10.89.1.100 or fd89:10::100',
       ]);
       expect(dr((d) => (d.networks[0].subnet = '10.89.30.0/8'))).to.deep.equal([
         'topologies/dr.yaml: networks[0].subnet: "10.89.30.0/8" is not an IPv4 subnet from /16 to /29 such as 10.89.1.0/24',
@@ -246,8 +248,12 @@ describe('topology files', () => {
 
     it('a masq real server on the clients’ network would bypass the director', () => {
       const lines = nat((d) => (d.real_servers[0].networks = { private: '10.89.20.11', public: '10.89.10.11' }));
+      // every service of the file has rs1 as a masq real server
       expect(lines).to.deep.equal([
         "topologies/nat.yaml: services[0].real_servers[0].method: masq needs rs1 off the clients' network public: it would answer them directly, bypassing the director",
+        "topologies/nat.yaml: services[1].real_servers[0].method: masq needs rs1 off the clients' network public: it would answer them directly, bypassing the director",
+        "topologies/nat.yaml: services[2].real_servers[0].method: masq needs rs1 off the clients' network public: it would answer them directly, bypassing the director",
+        "topologies/nat.yaml: services[3].real_servers[0].method: masq needs rs1 off the clients' network public: it would answer them directly, bypassing the director",
       ]);
     });
 
@@ -274,6 +280,7 @@ describe('topology files', () => {
 
     it('several semantic errors are reported together in one error, in file order', () => {
       const lines = dr((d) => {
+        d.services = d.services.slice(0, 1);
         d.real_servers[1].networks.lan = '10.89.30.1';
         d.real_servers[2].name = 'rs1';
         d.services[0].vip = '10.99.0.100';
