@@ -5,7 +5,9 @@ import { labPaths } from './lab/paths.js';
 import { endpointOf, labDown, labStatus, labUp, readState } from './lab/vm.js';
 import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
 import { smoke } from './smoke.js';
-import { availableSuites, runSuites } from './suite/runner.js';
+import { rerender, listRuns, formatRuns } from './report/index.js';
+import { createProgress, renderCheckTable, type EndStatus, type Progress } from './report/terminal.js';
+import { availableSuites, runSuites, type RunResult } from './suite/runner.js';
 import { buildTopology, teardown } from './topology/builder.js';
 import { findNode, formatTable, ipvsTable, nodeTable, topologyFile, topologyName } from './topology/commands.js';
 import { loadTopology } from './topology/loader.js';
@@ -13,7 +15,9 @@ import { plan as makePlan } from './topology/planner.js';
 import { resolveRuntime } from './runtime/select.js';
 import { execIn } from './runtime/exec.js';
 import { runCleanup } from './util/cleanup.js';
-import { log } from './util/log.js';
+import { log, type Logger } from './util/log.js';
+import { REPO_ROOT } from './lab/paths.js';
+import path from 'node:path';
 
 const HELP = `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
 
@@ -32,8 +36,12 @@ Usage:
                                              the node's IPVS table with connection and packet counters
   lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--keep] [--docker-host URL]
                                              build (or reuse) the topology, run conformance suites (modes,
-                                             schedulers, persistence, drain), write reports/<run-id>/results.json
-                                             and history.ndjson; exit 1 when a check fails
+                                             schedulers, persistence, drain, protocols) and write reports/<run-id>/:
+                                             results.json, history.ndjson, junit.xml, summary.md, report.html;
+                                             exit 1 when a check fails
+  lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
+                                             results.json and history.ndjson
+  lvs-harness runs [--reports DIR]           past runs, newest first, with their verdicts
   lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
   lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--json]
                                              boot the lab VM and wait until its Docker API answers
@@ -68,6 +76,27 @@ function intOpt(v: unknown, name: string, min: number, max: number): number | un
 }
 
 const print = (o: unknown) => process.stdout.write((typeof o === 'string' ? o : JSON.stringify(o, null, 2)) + '\n');
+
+/**
+ * Progress for a run: on a terminal one line redrawn in place on stderr (and the harness's log
+ * lines become its steps, so nothing tears it); elsewhere plain timestamped lines.
+ */
+function runProgress(): { progress: Progress; log: Logger } {
+  const tty = !!process.stderr.isTTY && !process.env.CI;
+  const progress = createProgress({ tty, write: (t) => process.stderr.write(t), columns: process.stderr.columns });
+  return { progress, log: tty ? (m) => progress.step(m) : log };
+}
+
+/** The end of a run on the terminal: every check (failures first), then where the report is. */
+function printRunEnd(r: RunResult): void {
+  print('');
+  print(renderCheckTable(r.checks, { errors: r.errors, color: !!process.stdout.isTTY, width: process.stdout.columns ?? 120 }));
+  for (const f of r.reports.failed) print(`report file not written: ${f.file}: ${f.message}`);
+  print(`results: ${r.reportDir}/results.json`);
+  print(`report:  ${r.reportDir}/report.html`);
+}
+
+const statusOf = (r: RunResult): EndStatus => (r.valid === true ? 'passed' : r.valid === false ? 'failed' : 'unknown');
 
 async function labCommand(sub: string | undefined, rest: string[]): Promise<number> {
   switch (sub) {
@@ -177,10 +206,16 @@ async function runMain(rest: string[]): Promise<number> {
   const smokeResult = await smoke({ dockerHost });
   const rows: [string, string, number, number, string][] = [['smoke', smokeResult.runtime.kind, smokeResult.checks.filter((c) => c.valid === true).length, smokeResult.checks.filter((c) => c.valid !== true).length, `${smokeResult.reportDir}/results.json`]];
   for (const t of MAIN_TOPOLOGIES) {
-    const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log });
+    const { progress, log: runLog } = runProgress();
+    const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log: runLog, progress }).catch((e) => {
+      progress.end('error');
+      throw e;
+    });
+    progress.end(statusOf(r));
     const passed = r.checks.filter((c) => c.valid === true).length;
-    rows.push([`${t} modes`, r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length, `${r.reportDir}/results.json`]);
+    rows.push([`${t} modes`, r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length, `${r.reportDir}/report.html`]);
     for (const c of r.checks.filter((x) => x.valid !== true)) print(`FAIL  ${t}: ${c.group}: ${c.name}\n        ${c.detail ?? ''}`);
+    for (const e of r.errors) print(`ERROR ${t}: ${e.title}: ${e.message}`);
   }
   print('');
   for (const [what, verdict, p, f, report] of rows) print(`${what.padEnd(14)} ${verdict.padEnd(5)} ${String(p).padStart(3)} passed ${String(f).padStart(3)} failed   ${report}`);
@@ -270,14 +305,30 @@ export async function main(argv: string[]): Promise<number> {
       if (positionals.length !== 1) throw errUsage('run: give one topology, e.g. lvs-harness run topologies/dr.yaml --suite modes');
       const suites = (values.suite as unknown as string[] | undefined) ?? [];
       if (!suites.length) throw errUsage(`run: name at least one --suite (${(await availableSuites()).join(', ')}, or all)`);
-      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log });
-      print('');
-      for (const c of r.checks) print(`${c.valid === true ? 'PASS' : c.valid === false ? 'FAIL' : 'UNKNOWN'}  ${c.group}: ${c.name}${c.valid === true ? '' : `\n        ${c.detail ?? ''}`}`);
-      for (const e of r.errors) print(`ERROR ${e.title}: ${e.message}`);
-      const passed = r.checks.filter((c) => c.valid === true).length;
-      print(`${passed} passed, ${r.checks.length - passed + r.errors.length} failed`);
-      print(`report: ${r.reportDir}/results.json`);
+      const { progress, log: runLog } = runProgress();
+      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
+        progress.end('error');
+        throw e;
+      });
+      progress.end(statusOf(r));
+      printRunEnd(r);
       return r.valid === true ? 0 : 1;
+    }
+    case 'report': {
+      const { positionals } = parse(rest, {}, 'report');
+      if (positionals.length !== 1) throw errUsage('report: lvs-harness report <run-dir> (a directory under reports/ with results.json)');
+      const dir = positionals[0]!;
+      const out = await rerender(dir);
+      for (const w of out.warnings) log(w);
+      for (const f of out.written) print(`wrote ${f}`);
+      for (const e of out.errors) print(`not written: ${e.file}: ${e.error.message}`);
+      return out.errors.length ? 1 : 0;
+    }
+    case 'runs': {
+      const { values } = parse(rest, { reports: { type: 'string' }, json: { type: 'boolean' } }, 'runs');
+      const list = await listRuns((values.reports as string | undefined) ?? path.join(REPO_ROOT, 'reports'));
+      print(values.json ? list : list.length ? formatRuns(list) : 'no runs yet: lvs-harness run <topology> --suite <name>');
+      return 0;
     }
     case 'main':
       return runMain(rest);

@@ -85,12 +85,14 @@ export function fwmarkRotation(ops: readonly OpEvent[], servers: readonly Server
   const byPort = Object.fromEntries(ports.map((p) => [p, ops.filter((o) => o.dstPort === p && o.outcome === 'ok').length]));
   const failedByPort = Object.fromEntries(ports.map((p) => [p, ops.filter((o) => o.dstPort === p && o.outcome !== 'ok').length]));
   const missing = ports.filter((p) => !byPort[p]);
+  const untried = ports.filter((p) => !ops.some((o) => o.dstPort === p));
   return {
     ...r,
     name: `rr rotates over connections to ports ${ports.join(' and ')} together`,
-    valid: missing.length ? false : r.valid,
+    // a port nobody connected to says nothing about marking
+    valid: untried.length ? 'unknown' : missing.length ? false : r.valid,
     observed: { ...(r.observed as object), answeredByPort: byPort, failedByPort },
     rule: `${r.rule}; the ports of a firewall mark share that one rotation`,
-    detail: missing.length ? `no answer on port ${missing.join(', ')} (${missing.map((p) => `${failedByPort[p]} failed`).join(', ')}): its packets are not marked into the service` : r.detail,
+    detail: untried.length ? `no connection was tried on port ${untried.join(', ')}` : missing.length ? `no answer on port ${missing.join(', ')} (${missing.map((p) => `${failedByPort[p]} failed`).join(', ')}): its packets are not marked into the service` : r.detail,
   };
 }

@@ -17,6 +17,7 @@ export const HOST_TOOLS: readonly { cmd: string; pkg: string; why: string }[] = 
   { cmd: 'openssl', pkg: 'openssl', why: 'makes the lab API credentials' },
   { cmd: 'dpkg-deb', pkg: 'dpkg', why: 'unpacks the kernel package' },
   { cmd: 'tar', pkg: 'tar', why: 'packs root file systems' },
+  { cmd: 'chromium', pkg: 'chromium', why: "renders report.html headless in the harness's own tests" },
 ];
 
 export interface Check {

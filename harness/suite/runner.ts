@@ -10,6 +10,11 @@ import { loadTopology } from '../topology/loader.js';
 import { plan as makePlan } from '../topology/planner.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { History } from '../history/history.js';
+import { writeReports } from '../report/index.js';
+import { RESULTS_SCHEMA_V1, type ResultsV1, type RunError } from '../report/results.js';
+import type { Progress } from '../report/terminal.js';
+import { describeEnvironment, fileRevision } from '../runtime/environment.js';
+import type { StartedTopology } from '../topology/builder.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
 
 export const SUITES_DIR = path.join(REPO_ROOT, 'suites');
@@ -26,6 +31,8 @@ export interface RunOptions {
   keep?: boolean;
   reportsDir?: string;
   log?: Logger;
+  /** phases and the test being run, for the terminal; without it mocha's spec reporter prints */
+  progress?: Progress;
 }
 
 export interface RunResult {
@@ -34,7 +41,29 @@ export interface RunResult {
   valid: Validity;
   checks: RecordedCheck[];
   /** mocha failures that are not check verdicts (a hook that threw, say) */
-  errors: { title: string; message: string }[];
+  errors: RunError[];
+  /** report files written (junit.xml, summary.md, report.html) and any that failed */
+  reports: { written: string[]; failed: { file: string; message: string }[] };
+}
+
+/** A Mocha reporter that shows the running test as a progress step and counts finished ones. */
+function progressReporter(progress: Progress, suite: string) {
+  return class extends Mocha.reporters.Base {
+    constructor(runner: Mocha.Runner, options?: Mocha.MochaOptions) {
+      super(runner, options);
+      let done = 0;
+      runner.on('test', (t) => progress.step(`${suite}: ${t.fullTitle()}`));
+      runner.on('test end', () => progress.progress(++done, runner.total));
+    }
+  };
+}
+
+/** Every director's IPVS table into the history (the report shows the first and the last). */
+async function snapshotTables(st: StartedTopology, ctx: SuiteContext): Promise<void> {
+  for (const d of st.nodes('director')) {
+    const table = await st.ipvs(d.name).catch(() => undefined);
+    if (table) ctx.history.append({ type: 'observe', t: ctx.now(), node: d.name, what: 'ipvs-table', data: table });
+  }
 }
 
 let loads = 0;
@@ -56,20 +85,29 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
   const history = await History.open(path.join(reportDir, 'history.ndjson'));
   const timings: Record<string, number> = {};
   const t0 = Date.now();
+  const progress = opts.progress;
   const topology = await loadTopology(opts.topologyFile);
   const plan = makePlan(topology);
+  progress?.phase('lab');
   const rt = await resolveRuntime({ dockerHost: opts.dockerHost, log });
   timings.runtime = Date.now() - t0;
+  progress?.phase('build');
+  progress?.step(`topology ${plan.topology} (${plan.nodes.length} nodes, ${plan.services.length} services)`);
   const st = await buildTopology(rt, plan, { keep: opts.keep, log });
   timings.build = Date.now() - t0 - timings.runtime;
   log(`topology ${plan.topology} ${st.reused ? 'reused' : `up in ${(timings.build / 1000).toFixed(1)} s`}`);
   const ctx = new SuiteContext(plan, st, history);
   setSuiteContext(ctx);
   const errors: RunResult['errors'] = [];
+  const director = st.nodes('director')[0];
+  const environment = describeEnvironment(rt.docker, director ? st.container(director.name) : undefined);
+  const configRevision = fileRevision(opts.topologyFile);
   try {
+    progress?.phase('checks');
+    await snapshotTables(st, ctx);
     for (const s of suites) {
       const ts = Date.now();
-      const mocha = new Mocha({ timeout: 300_000, reporter: 'spec', color: !!process.stdout.isTTY });
+      const mocha = new Mocha({ timeout: 300_000, reporter: progress ? progressReporter(progress, s) : 'spec', color: !!process.stdout.isTTY });
       const file = path.join(SUITES_DIR, `${s}.spec.ts`);
       // a suite file must be evaluated afresh for every run in this process, or it declares no
       // tests: mocha require()s it when a CommonJS hook for .ts is registered (drop it from
@@ -84,14 +122,15 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
         runner.on('fail', (test, err) => {
           // a failed it() after a recorded verdict is that verdict; anything else is an error
           if ((test as { type?: string }).type === 'hook' || !ctx.checks.some((c) => err.message.startsWith(c.name)))
-            errors.push({ title: test.fullTitle(), message: err.message.split('\n')[0]! });
+            errors.push({ title: test.fullTitle(), message: err.message.split('\n')[0]!, suite: s });
         });
       });
       mocha.unloadFiles();
       timings[`suite:${s}`] = Date.now() - ts;
       // a suite that judged nothing must not pass
-      if (ctx.checks.length === before && !errors.length) errors.push({ title: s, message: `suite ${s} recorded no check` });
+      if (ctx.checks.length === before && !errors.length) errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
     }
+    await snapshotTables(st, ctx);
   } finally {
     await ctx.stopAgents();
     await history.close();
@@ -99,11 +138,14 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
     if (!opts.keep && !st.reused) await teardown(rt.docker, { topology: plan.topology }, log);
   }
   const valid = errors.length ? false : mergeValidity(ctx.checks.map((c) => c.valid));
-  const results = {
-    schema: 'lvs-harness/results@0',
+  progress?.phase('report');
+  const results: ResultsV1 = {
+    schema: RESULTS_SCHEMA_V1,
     runId,
     startedAt: startedAt.toISOString(),
-    topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: st.reused },
+    finishedAt: new Date().toISOString(),
+    topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: st.reused, configRevision: await configRevision },
+    environment: await environment,
     runtime: { kind: rt.kind, reason: rt.reason, nodeImage: rt.nodeImage },
     suites,
     valid,
@@ -112,5 +154,8 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
     timings,
   };
   await writeFile(path.join(reportDir, 'results.json'), JSON.stringify(results, null, 2));
-  return { runId, reportDir, valid, checks: ctx.checks, errors };
+  const out = await writeReports(reportDir, results, history.events);
+  for (const w of out.warnings) log(`report: ${w}`);
+  for (const e of out.errors) log(`report: ${e.file} was not written: ${e.error.message}`);
+  return { runId, reportDir, valid, checks: ctx.checks, errors, reports: { written: out.written, failed: out.errors.map((e) => ({ file: e.file, message: e.error.message })) } };
 }

@@ -120,8 +120,6 @@ export function checkTopology(t: Topology): TopologyIssue[] {
       const c6 = parseCidr6(n.subnet6);
       if (c6.network !== ip6ToBigInt(n.subnet6.split('/')[0]!)) issues.push({ path: `networks[${i}].subnet6`, message: `"${n.subnet6}" has host bits set (the network is ${c6.text})` });
       // every IPv4 host number must fit in the IPv6 host part
-      // host numbers are written as decimal digits in hex groups: up to 65534 needs two groups
-      if (128 - c6.prefix < 32) issues.push({ path: `networks[${i}].subnet6`, message: `"${n.subnet6}" is too small: a node's IPv6 address is the prefix plus its IPv4 host number (use /96 or shorter)` });
       t.networks.slice(0, i).forEach((m, j) => {
         if (m.subnet6 && (cidr6Contains(parseCidr6(m.subnet6), c6.text.split('/')[0]!) || cidr6Contains(c6, parseCidr6(m.subnet6).text.split('/')[0]!)))
           issues.push({ path: `networks[${i}].subnet6`, message: `"${n.subnet6}" overlaps networks[${j}] (${m.subnet6})` });

@@ -98,6 +98,7 @@ export function ip6For(c6: Cidr6, c4: Cidr, ipv4: string): string {
 
 /** The IPv4 host number an IPv6 address on the network spells (fd89:20::11 → 11), if its groups are decimal digits. */
 export function hostNumberOf6(c6: Cidr6, ip: string): number | undefined {
+  if (!cidr6Contains(c6, ip)) return undefined;
   let off = ip6ToBigInt(ip) - c6.network;
   const groups: string[] = [];
   for (; off > 0n; off >>= 16n) groups.unshift((off & 0xffffn).toString(16));

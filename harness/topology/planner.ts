@@ -94,7 +94,7 @@ export function plan(t: Topology): Plan {
   const used = new Map<string, Set<number>>();
   for (const n of t.networks) used.set(n.name, new Set());
   const subnets6 = new Map(t.networks.filter((n) => n.subnet6).map((n) => [n.name, parseCidr6(n.subnet6!)]));
-  // an IPv6 VIP takes the host number it spells (fd89:10::100 is 256) away from auto addresses too
+  // an IPv6 VIP takes the host number it spells (fd89:10::100 is 100, as 10.89.10.100) away from auto addresses too
   const vips = new Set(
     t.services.map((s) => {
       if (!isIPv6(s.vip)) return ipToInt(s.vip);

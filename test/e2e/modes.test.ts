@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,7 +20,7 @@ const CLI = path.join(REPO_ROOT, 'bin', 'lvs-harness.mjs');
 const quiet = () => {};
 
 async function results(r: CliResult) {
-  const file = r.stdout.match(/report: (\S+results\.json)/)?.[1];
+  const file = r.stdout.match(/results: (\S+results\.json)/)?.[1];
   expect(file, `no report path in:\n${r.stdout}\n${r.stderr}`).to.be.a('string');
   return JSON.parse(await readFile(file!, 'utf8')) as {
     topology: { name: string };
@@ -40,6 +41,8 @@ describe('topologies and the modes suite (real lab)', function () {
     await teardown(docker, { all: true }, quiet);
   });
 
+  /** virtual services per shipped topology: web, echo (UDP), mark (fwmark), and web6 (IPv6) on nat */
+  const SERVICES: Record<string, number> = { nat: 4, dr: 3, tun: 3, fullnat: 3 };
   const signature: Record<string, string[]> = {
     nat: ['every real server answers through the VIP', 'real servers see the client address', 'the director carries the replies'],
     dr: ['every real server answers through the VIP', 'replies bypass the director', 'only the director answers ARP for the VIP'],
@@ -57,17 +60,21 @@ describe('topologies and the modes suite (real lab)', function () {
     it('exits 0 and prints one line per run with its report', () => {
       expect(main.code, main.stdout + main.stderr).to.equal(0);
       expect(main.stdout).to.match(/^smoke\s+lab\s+2 passed\s+0 failed\s+\S+results\.json$/m);
-      expect(main.stdout).to.match(/^15 passed, 0 failed$/m);
+      // the signature of each mode once per virtual service (TCP, UDP and fwmark everywhere; IPv6 on nat), and the smoke check
+      const total = Object.entries(signature).reduce((a, [t, sig]) => a + sig.length * SERVICES[t]!, 2);
+      expect(main.stdout).to.match(new RegExp(`^${total} passed, 0 failed$`, 'm'));
     });
 
     for (const t of Object.keys(signature)) {
       it(`${t}: comes up and passes the modes suite, leaving nothing behind`, async () => {
         const line = main.stdout.split('\n').find((l) => l.startsWith(`${t} modes `));
-        expect(line, main.stdout).to.match(new RegExp(`^${t} modes\\s+pass\\s+${signature[t]!.length} passed\\s+0 failed`));
-        const res = JSON.parse(await readFile(line!.trim().split(/\s+/).pop()!, 'utf8')) as Awaited<ReturnType<typeof results>>;
+        expect(line, main.stdout).to.match(new RegExp(`^${t} modes\\s+pass\\s+${signature[t]!.length * SERVICES[t]!} passed\\s+0 failed`));
+        const dir = path.dirname(line!.trim().split(/\s+/).pop()!);
+        const res = JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) as Awaited<ReturnType<typeof results>>;
         expect(res.topology.name).to.equal(t);
         expect(res.valid).to.equal(true);
-        expect(res.checks.map((c) => c.name)).to.deep.equal(signature[t]);
+        expect(res.checks.map((c) => c.name)).to.deep.equal(Array.from({ length: SERVICES[t]! }, () => signature[t]!).flat());
+        for (const f of ['history.ndjson', 'junit.xml', 'summary.md', 'report.html']) expect(existsSync(path.join(dir, f)), `${t}: ${f}`).to.equal(true);
         expect(res.checks.every((c) => c.valid === true)).to.equal(true);
         expect(await running(docker, t), 'a transient run leaves nothing behind').to.equal(0);
       });
@@ -89,7 +96,7 @@ describe('topologies and the modes suite (real lab)', function () {
       expect(c, `no check "${check}" in ${res.checks.map((x) => x.name).join(', ')}`).to.exist;
       expect(c.valid).to.equal(false);
       expect(c.detail).to.match(why);
-      expect(r.stdout).to.contain(`FAIL  web`);
+      expect(r.stdout).to.match(/FAIL\s.*modes\s+web /);
     });
   }
 
@@ -97,7 +104,7 @@ describe('topologies and the modes suite (real lab)', function () {
     const up = await cli(['up', 'dr']);
     process.stderr.write(`      up dr: ${up.seconds.toFixed(1)} s\n`);
     expect(up.code, up.stderr).to.equal(0);
-    expect(up.stdout).to.match(/director\s+director\s+lvsh-dr-director\s+lan 10\.89\.30\.2\/24\s+10\.89\.30\.100\/32 on lan, 1 virtual service/);
+    expect(up.stdout).to.match(/director\s+director\s+lvsh-dr-director\s+lan 10\.89\.30\.2\/24\s+10\.89\.30\.100\/32 on lan, 3 virtual service/);
     expect(up.stdout).to.match(/rs1\s+real-server\s+lvsh-dr-rs1\s+lan 10\.89\.30\.11\/24\s+10\.89\.30\.100\/32 on lo/);
     expect(await running(docker, 'dr')).to.equal(5);
 

@@ -1,10 +1,15 @@
 import { expect } from 'chai';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { weightedShares } from '../../harness/checkers/distribution.js';
 import { fwmarkRotation } from '../../harness/checkers/protocols.js';
-import { History, parseHistory } from '../../harness/history/history.js';
+import { History, parseHistory, type HistoryEvent } from '../../harness/history/history.js';
+import type { Results } from '../../harness/report/results.js';
+import { ReportBrowser } from '../browser/inspect.js';
+import { expectedCharts } from '../fixtures/report/fixtures.js';
 import { setScheduler, setServer } from '../../harness/ipvs/edit.js';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
 import { labUp } from '../../harness/lab/vm.js';
@@ -22,6 +27,37 @@ import { cli } from '../helpers.js';
  * service with one port left unmarked, which the fwmark check must catch.
  */
 const quiet = () => {};
+
+/**
+ * The five files of a run, as their readers take them: JUnit through an XML parser (one testcase
+ * per check), the summary's verdict, and report.html in headless Chromium (nothing loaded but
+ * itself, no console error, the charts the history calls for drawn in the live DOM).
+ */
+async function expectReports(dir: string, res: Results, history: HistoryEvent[]): Promise<void> {
+  for (const f of ['results.json', 'history.ndjson', 'junit.xml', 'summary.md', 'report.html']) expect(existsSync(path.join(dir, f)), f).to.equal(true);
+  expect(res.schema).to.equal('lvs-harness/results@1');
+  expect(res.environment?.lab?.kernel, 'lab kernel recorded').to.match(/^6\./);
+  expect(res.environment?.lab?.ipvsadm).to.match(/^v1\./);
+  const xml = await readFile(path.join(dir, 'junit.xml'), 'utf8');
+  expect(XMLValidator.validate(xml)).to.equal(true);
+  const cases = [...xml.matchAll(/<testcase /g)].length;
+  new XMLParser().parse(xml);
+  expect(cases).to.equal(res.checks.length + res.errors.length);
+  expect(await readFile(path.join(dir, 'summary.md'), 'utf8')).to.match(res.valid === true ? /pass/i : /fail/i);
+  const browser = await ReportBrowser.launch();
+  try {
+    const page = await browser.inspect(path.join(dir, 'report.html'), path.join(dir, 'report.png'));
+    expect(page.requests).to.deep.equal([page.url]);
+    expect(page.errors).to.deep.equal([]);
+    const want = expectedCharts(res, history);
+    expect(page.charts.filter((c) => c.kind === 'distribution')).to.have.length(want.distribution.length);
+    expect(page.charts.filter((c) => c.kind === 'timeline').map((c) => c.node)).to.deep.equal(want.timeline.map((t) => t.node));
+    expect(page.charts.filter((c) => c.kind === 'latency')).to.have.length(1);
+    expect(statSync(path.join(dir, 'report.png')).size).to.be.above(50_000);
+  } finally {
+    await browser.close();
+  }
+}
 
 const SUITES = ['schedulers', 'persistence', 'drain', 'protocols'];
 // protocols: UDP rr, flow, -p and expiry (4), fwmark rr and -p (2), and on nat the IPv6 rr and -p (2)
@@ -41,7 +77,7 @@ describe('scheduler, persistence, drain and protocols suites (real lab)', functi
   for (const t of ['nat', 'dr']) {
     it(`${t}: every scheduler keeps its promise, persistence sticks, drains are clean, UDP/fwmark${t === 'nat' ? '/IPv6' : ''} services behave`, async () => {
       const r = await cli(['run', t, ...SUITES.flatMap((s) => ['--suite', s])], 20 * 60_000);
-      const report = r.stdout.match(/report: (\S+results\.json)/)?.[1];
+      const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
       expect(report, r.stdout + r.stderr).to.be.a('string');
       const res = JSON.parse(await readFile(report!, 'utf8'));
       const times = Object.entries(res.timings as Record<string, number>).filter(([k]) => k.startsWith('suite:')).map(([k, v]) => `${k.slice(6)} ${(v / 1000).toFixed(1)} s`);
@@ -59,6 +95,7 @@ describe('scheduler, persistence, drain and protocols suites (real lab)', functi
       expect(history.filter((e) => e.type === 'op').length, 'operations in the history').to.be.above(100);
       expect(history.some((e) => e.type === 'observe' && e.what === 'clock'), 'clock offset recorded').to.equal(true);
       expect(history.filter((e) => e.type === 'observe' && e.what === 'ipvs-edit').length).to.be.at.least(SCHEDULERS.length);
+      await expectReports(path.dirname(report!), res, history);
     });
   }
 

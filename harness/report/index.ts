@@ -1,0 +1,164 @@
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { HistoryEvent } from '../history/history.js';
+import { tally, verdictOf, type Tally, type Verdict } from './format.js';
+import { renderHtml } from './html.js';
+import { renderJUnit } from './junit.js';
+import { loadResults, type Results } from './results.js';
+import { renderSummary } from './summary.js';
+
+/**
+ * The report files of a run, written next to results.json and history.ndjson (which the runner
+ * writes). Each format is a reporter of its own: one that throws costs only its own file
+ * (Playwright isolates its reporters the same way), and the errors come back to the caller.
+ */
+export interface FileReporter {
+  name: string;
+  file: string;
+  render(results: Results, history: readonly HistoryEvent[]): string;
+}
+
+export const REPORTERS: readonly FileReporter[] = [
+  { name: 'junit', file: 'junit.xml', render: (r) => renderJUnit(r) },
+  { name: 'summary', file: 'summary.md', render: (r) => renderSummary(r) },
+  { name: 'html', file: 'report.html', render: (r, h) => renderHtml(r, h) },
+];
+
+export interface ReporterFailure {
+  reporter: string;
+  file: string;
+  error: Error;
+}
+
+export interface WriteOutcome {
+  /** absolute paths of the files written */
+  written: string[];
+  errors: ReporterFailure[];
+  /** problems with the inputs that did not stop a report (a history cut short, say) */
+  warnings: string[];
+}
+
+export async function writeReports(runDir: string, results: Results, history: readonly HistoryEvent[], reporters: readonly FileReporter[] = REPORTERS): Promise<WriteOutcome> {
+  const out: WriteOutcome = { written: [], errors: [], warnings: [] };
+  for (const rep of reporters) {
+    const file = path.join(runDir, rep.file);
+    try {
+      const text = rep.render(results, history);
+      // through a temporary name: a reporter that fails half-way leaves the previous file whole
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, text);
+      await rename(tmp, file);
+      out.written.push(file);
+    } catch (e) {
+      out.errors.push({ reporter: rep.name, file, error: e instanceof Error ? e : new Error(String(e)) });
+    }
+  }
+  return out;
+}
+
+/**
+ * The events of history.ndjson, skipping lines that are not JSON with a warning: a run killed
+ * mid-write leaves half a line at the end, and the rest of the history is still worth a report.
+ */
+export async function readHistoryLenient(file: string): Promise<{ events: HistoryEvent[]; warnings: string[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { events: [], warnings: [`${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code})`}; the report has no timeline, latencies or IPVS tables`] };
+  }
+  const events: HistoryEvent[] = [];
+  const bad: number[] = [];
+  text.split('\n').forEach((l, i) => {
+    if (!l.trim()) return;
+    try {
+      const e = JSON.parse(l) as HistoryEvent;
+      if (e && typeof e === 'object' && typeof e.type === 'string' && typeof e.t === 'number') events.push(e);
+      else bad.push(i + 1);
+    } catch {
+      bad.push(i + 1);
+    }
+  });
+  const warnings = bad.length ? [`${file}: skipped ${bad.length} line${bad.length === 1 ? '' : 's'} that ${bad.length === 1 ? 'is' : 'are'} not a history event (line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', …' : ''})`] : [];
+  return { events, warnings };
+}
+
+/** `lvs-harness report <run-dir>`: render the report files again from results.json and history.ndjson. */
+export async function rerender(runDir: string): Promise<WriteOutcome> {
+  const results = await loadResults(path.join(runDir, 'results.json'));
+  const { events, warnings } = await readHistoryLenient(path.join(runDir, 'history.ndjson'));
+  const out = await writeReports(runDir, results, events);
+  return { ...out, warnings: [...warnings, ...out.warnings] };
+}
+
+export type RunStatus = Verdict | 'incomplete' | 'unreadable';
+
+export interface RunSummary {
+  id: string;
+  dir: string;
+  status: RunStatus;
+  startedAt?: string;
+  topology?: string;
+  suites: string[];
+  checks?: Tally;
+  errors?: number;
+  /** why a run is unreadable */
+  problem?: string;
+}
+
+/** 20261121T073453-c434 → 2026-11-21T07:34:53Z; undefined for other names. */
+export function startOfRunId(id: string): string | undefined {
+  const m = id.match(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})-/);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z` : undefined;
+}
+
+/** Past runs in a reports directory, newest first; a directory without results.json is a run that never finished. */
+export async function listRuns(reportsDir: string): Promise<RunSummary[]> {
+  let names: string[];
+  try {
+    names = await readdir(reportsDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const runs: RunSummary[] = [];
+  for (const id of names) {
+    const dir = path.join(reportsDir, id);
+    const st = await stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) continue;
+    const file = path.join(dir, 'results.json');
+    const has = await stat(file).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (!has) {
+      runs.push({ id, dir, status: 'incomplete', startedAt: startOfRunId(id) ?? st.mtime.toISOString(), suites: [] });
+      continue;
+    }
+    try {
+      const r = await loadResults(file);
+      runs.push({ id: r.runId, dir, status: verdictOf(r.valid), startedAt: r.startedAt, topology: r.topology.name, suites: r.suites, checks: tally(r.checks), errors: r.errors.length });
+    } catch (e) {
+      runs.push({ id, dir, status: 'unreadable', startedAt: startOfRunId(id) ?? st.mtime.toISOString(), suites: [], problem: (e as Error).message });
+    }
+  }
+  const when = (r: RunSummary) => (r.startedAt ? Date.parse(r.startedAt) : NaN) || 0;
+  return runs.sort((a, b) => when(b) - when(a) || b.id.localeCompare(a.id));
+}
+
+/** `lvs-harness runs`: the list as a text table. */
+export function formatRuns(list: readonly RunSummary[]): string {
+  if (!list.length) return 'no runs\n';
+  const rows = list.map((r) => [
+    r.id,
+    r.startedAt ? r.startedAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '',
+    r.topology ?? '',
+    r.suites.join(',') || '',
+    r.status,
+    r.checks ? [`${r.checks.passed}/${r.checks.total} passed`, r.checks.failed ? `${r.checks.failed} failed` : '', r.checks.unknown ? `${r.checks.unknown} unknown` : '', r.errors ? `${r.errors} error${r.errors === 1 ? '' : 's'}` : ''].filter(Boolean).join(', ') : (r.problem ?? '').split('\n')[0]!,
+  ]);
+  const head = ['RUN', 'STARTED (UTC)', 'TOPOLOGY', 'SUITES', 'VERDICT', 'CHECKS'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,192 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { Validity } from '../checkers/types.js';
+import { HarnessError } from '../errors.js';
+import type { RecordedCheck } from '../suite/context.js';
+
+export type { RecordedCheck };
+
+/**
+ * results.json, the one record of a run every report is rendered from (reports/<run-id>/).
+ * Version 1 adds when the run finished, the topology file's git revision and the environment
+ * (host, lab, harness) so that a report read months later still says what was tested where.
+ */
+export const RESULTS_SCHEMA_V0 = 'lvs-harness/results@0';
+export const RESULTS_SCHEMA_V1 = 'lvs-harness/results@1';
+
+/** A mocha failure that is not a check verdict (a hook that threw, a suite that judged nothing). */
+export interface RunError {
+  title: string;
+  message: string;
+  /** the suite that was running; absent in results@0, where only the title tells */
+  suite?: string;
+}
+
+export interface ResultsTopology {
+  name: string;
+  file: string;
+  /** the plan's hash: two runs with the same hash built the same containers and rules */
+  plan: string;
+  reused: boolean;
+  /** git revision of the topology file (`git log -1 --format=%H -- <file>`), "-dirty" when edited */
+  configRevision?: string;
+}
+
+export interface Environment {
+  host: { os: string; kernel: string; node: string; cpus: number; memoryMiB: number };
+  /** absent when the suites ran on a local Docker engine rather than the lab VM */
+  lab?: { kernel: string; docker: string; ipvsadm: string; keepalived: string };
+  harness: { version: string; git: string };
+}
+
+/** What results@0 recorded about the Docker engine; kept when such a file is loaded. */
+export interface ResultsRuntime {
+  kind: string;
+  reason?: string;
+  nodeImage?: string;
+}
+
+/** results@1 exactly as the runner writes it. */
+export interface ResultsV1 {
+  schema: typeof RESULTS_SCHEMA_V1;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  topology: ResultsTopology;
+  environment: Environment;
+  runtime?: ResultsRuntime;
+  suites: string[];
+  valid: Validity;
+  checks: RecordedCheck[];
+  errors: RunError[];
+  /** phase name (runtime, build, suite:<name>, …) → milliseconds */
+  timings: Record<string, number>;
+}
+
+/**
+ * What the reporters render: results@1, or results@0 with the fields it lacks left undefined.
+ * Every ResultsV1 is one.
+ */
+export type Results = Omit<ResultsV1, 'schema' | 'finishedAt' | 'environment'> & {
+  schema: typeof RESULTS_SCHEMA_V0 | typeof RESULTS_SCHEMA_V1;
+  finishedAt?: string;
+  environment?: Environment;
+};
+
+const validity = z.union([z.literal(true), z.literal(false), z.literal('unknown')], {
+  error: 'expected true, false or "unknown"',
+});
+
+const isoTime = z.iso.datetime({ error: 'expected an ISO 8601 UTC time such as 2026-11-21T07:34:53.675Z' });
+
+const check = z.looseObject({
+  name: z.string(),
+  valid: validity,
+  observed: z.unknown(),
+  expected: z.unknown(),
+  rule: z.string().optional(),
+  detail: z.string().optional(),
+  suite: z.string(),
+  group: z.string(),
+});
+
+const runError = z.looseObject({ title: z.string(), message: z.string(), suite: z.string().optional() });
+
+const runtime = z.looseObject({ kind: z.string(), reason: z.string().optional(), nodeImage: z.string().optional() });
+
+const topologyV0 = z.looseObject({ name: z.string(), file: z.string(), plan: z.string(), reused: z.boolean() });
+
+const common = {
+  runId: z.string().min(1),
+  startedAt: isoTime,
+  suites: z.array(z.string()),
+  valid: validity,
+  checks: z.array(check),
+  errors: z.array(runError),
+  timings: z.record(z.string(), z.number()),
+  runtime: runtime.optional(),
+};
+
+const v0 = z.looseObject({ schema: z.literal(RESULTS_SCHEMA_V0), ...common, topology: topologyV0 });
+
+const v1 = z.looseObject({
+  schema: z.literal(RESULTS_SCHEMA_V1),
+  ...common,
+  finishedAt: isoTime,
+  topology: topologyV0.extend({ configRevision: z.string().optional() }),
+  environment: z.looseObject({
+    host: z.looseObject({ os: z.string(), kernel: z.string(), node: z.string(), cpus: z.number(), memoryMiB: z.number() }),
+    lab: z.looseObject({ kernel: z.string(), docker: z.string(), ipvsadm: z.string(), keepalived: z.string() }).optional(),
+    harness: z.looseObject({ version: z.string(), git: z.string() }),
+  }),
+});
+
+/** checks[3].valid */
+function fieldPath(p: readonly PropertyKey[]): string {
+  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('') || '(top level)';
+}
+
+function valueAt(obj: unknown, p: readonly PropertyKey[]): unknown {
+  let cur = obj;
+  for (const k of p) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[k];
+  }
+  return cur;
+}
+
+const shown = (v: unknown) => {
+  const s = JSON.stringify(v);
+  return s === undefined ? 'nothing' : s.length > 60 ? `${s.slice(0, 57)}…` : s;
+};
+
+export const errResults = (file: string, field: string, message: string, hint?: string) =>
+  new HarnessError('ERR_LVS_RESULTS', `${file}: field ${field}: ${message}`, { hint, details: { file, field } });
+
+/** Validates a parsed results.json; `file` only names the source in errors. */
+export function parseResults(raw: unknown, file: string): Results {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw errResults(file, '(top level)', `${shown(raw)} is not an object`);
+  const schema = (raw as { schema?: unknown }).schema;
+  if (schema !== RESULTS_SCHEMA_V0 && schema !== RESULTS_SCHEMA_V1)
+    throw errResults(
+      file,
+      'schema',
+      `${shown(schema)} is not a results schema this harness reads (${RESULTS_SCHEMA_V0}, ${RESULTS_SCHEMA_V1})`,
+      typeof schema === 'string' && schema.startsWith('lvs-harness/results@') ? 'written by a newer harness: render it with that version' : 'is this a results.json of lvs-harness?',
+    );
+  const parsed = (schema === RESULTS_SCHEMA_V0 ? v0 : v1).safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const found = valueAt(raw, issue.path);
+    const want = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message;
+    const what = found === undefined ? `missing (${want})` : issue.code === 'invalid_type' ? `${shown(found)} is not a ${issue.expected}` : `${shown(found)}: ${want}`;
+    throw errResults(file, fieldPath(issue.path), what);
+  }
+  // zod checked the shape; the declared types are narrower only where zod cannot say so
+  // (observed/expected stay unknown), so this cast widens nothing
+  const r = parsed.data as unknown as Results;
+  if (schema === RESULTS_SCHEMA_V0) return { ...r, finishedAt: undefined, environment: undefined, topology: { ...r.topology, configRevision: undefined } };
+  return r;
+}
+
+/** Reads reports/<run-id>/results.json, results@0 or @1; throws ERR_LVS_RESULTS naming the file and the field. */
+export async function loadResults(file: string): Promise<Results> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new HarnessError('ERR_LVS_RESULTS', `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(e)})`}`, {
+      hint: code === 'ENOENT' ? 'a run writes results.json when its suites end: was the run interrupted?' : undefined,
+      details: { file },
+      cause: e,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new HarnessError('ERR_LVS_RESULTS', `${file}: not JSON (${(e as Error).message})`, { details: { file }, cause: e });
+  }
+  return parseResults(raw, file);
+}

@@ -1,0 +1,76 @@
+import { brief, environmentParts, failuresFirst, pretty, suiteOfError, suiteOrder, tally, tallyText, timingsText, topologyText, verdictOf, visible, type Verdict } from './format.js';
+import type { Results } from './results.js';
+
+/**
+ * summary.md: the run as a pull-request comment. Failures come first with what a reviewer
+ * needs to act (rule, detail, observed, expected); passing checks are one table row each.
+ */
+
+const MARK: Record<Verdict, string> = { passed: '✅', failed: '❌', unknown: '❔' };
+
+/** A table cell: one line, no pipe that would split it, no HTML GitHub would render. */
+const cell = (s: string) => s.replace(/\r?\n/g, ' ').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Inline code for a table cell: GFM splits cells before code spans, so only the pipe needs its backslash. */
+const codeCell = (s: string) => code(s).replace(/\|/g, '\\|');
+
+/** Inline code that survives backticks in the value. */
+function code(s: string): string {
+  const flat = s.replace(/\r?\n/g, ' ');
+  const ticks = '`'.repeat(Math.max(0, ...(flat.match(/`+/g) ?? []).map((m) => m.length)) + 1);
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+  return `${ticks}${pad}${flat}${pad}${ticks}`;
+}
+
+/** A fenced block whose fence is longer than any run of backticks inside. */
+function fence(s: string, lang = ''): string {
+  const f = '`'.repeat(Math.max(3, ...(s.match(/`+/g) ?? []).map((m) => m.length + 1)));
+  return `${f}${lang}\n${s}\n${f}`;
+}
+
+// GitHub refuses comments over 65,536 characters; long observations are cut well before that
+const BLOCK_MAX = 4000;
+const cut = (s: string) => (s.length > BLOCK_MAX ? `${s.slice(0, BLOCK_MAX)}\n… (${s.length - BLOCK_MAX} more characters in results.json)` : s);
+
+export function renderSummary(r: Results): string {
+  const t = tally(r.checks);
+  const v = verdictOf(r.valid);
+  const out: string[] = [];
+  out.push(`## ${MARK[v]} lvs-harness ${v}: ${r.topology.name}, ${r.suites.join(', ') || 'no suite'}`);
+  out.push('');
+  out.push(`**${v.toUpperCase()}**: ${tallyText(t, r.errors.length)}. Run \`${r.runId}\`, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}.`);
+  out.push('');
+
+  const bad = failuresFirst(r.checks).filter((c) => c.valid !== true);
+  if (r.errors.length || bad.length) {
+    out.push('### Failures', '');
+    const order = suiteOrder(r);
+    for (const e of r.errors) {
+      out.push(`#### ${MARK.failed} error in ${cell(suiteOfError(e, order) ?? 'the harness')}: ${cell(e.title)}`, '', fence(cut(e.message)), '');
+    }
+    for (const c of bad) {
+      const cv = verdictOf(c.valid);
+      out.push(`#### ${MARK[cv]} ${cell(c.suite)} › ${cell(c.group)} › ${cell(c.name)}${cv === 'unknown' ? ' (could not judge)' : ''}`, '');
+      if (c.detail) out.push(cell(c.detail), '');
+      if (c.rule) out.push(`Rule: ${cell(c.rule)}`, '');
+      out.push(fence(cut(`observed: ${pretty(c.observed)}\nexpected: ${pretty(c.expected)}`), 'yaml'), '');
+    }
+  }
+
+  out.push('### Checks', '');
+  if (r.checks.length) {
+    out.push('| | suite | group | check | observed | expected |', '| --- | --- | --- | --- | --- | --- |');
+    for (const c of failuresFirst(r.checks)) {
+      out.push(`| ${MARK[verdictOf(c.valid)]} | ${cell(c.suite)} | ${cell(c.group)} | ${cell(c.name)} | ${codeCell(brief(c.observed, 60))} | ${codeCell(brief(c.expected, 60))} |`);
+    }
+  } else {
+    out.push('No check recorded a verdict.');
+  }
+  out.push('');
+  out.push(`**Topology**: ${cell(topologyText(r))}  `);
+  out.push(`**Timings**: ${cell(timingsText(r))}  `);
+  out.push(`**Environment**: ${cell(environmentParts(r).join('; '))}`);
+  out.push('');
+  // escape sequences from ipvsadm or curl would be raw control characters in a PR comment
+  return visible(out.join('\n'));
+}
