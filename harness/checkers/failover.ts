@@ -1,0 +1,95 @@
+import type { FaultEvent, OpEvent } from '../history/history.js';
+import type { FailoverBound } from '../keepalived/bound.js';
+import type { CheckResult } from './types.js';
+
+/** The typical spacing of operation starts: the probe interval, which is how finely an outage can be measured. */
+export function medianSpacing(times: readonly number[]): number | undefined {
+  const t = [...times].sort((a, b) => a - b);
+  const gaps = t.slice(1).map((x, i) => x - t[i]!).sort((a, b) => a - b);
+  if (!gaps.length) return undefined;
+  const mid = Math.floor(gaps.length / 2);
+  return gaps.length % 2 ? gaps[mid]! : (gaps[mid - 1]! + gaps[mid]!) / 2;
+}
+
+const s = (msv: number) => `${(msv / 1000).toFixed(3).replace(/\.?0+$/, '')} s`;
+
+/**
+ * The client-observed outage of a director failover, against the VRRP bound. The outage runs from
+ * the fault to the first answered probe started after the last failed probe started after the
+ * fault (so a flap after the first recovery extends it); with no failed probe it is 0. A failed
+ * probe proves the service down when it started, an answered one proves it up, so the true end
+ * lies between the last failure and the first answer after it: recoveryGapMs in observed.
+ */
+export function failoverTime(
+  ops: readonly OpEvent[],
+  fault: Pick<FaultEvent, 't'> & Partial<FaultEvent>,
+  bound: Pick<FailoverBound, 'boundMs' | 'toleranceMs'> & Partial<FailoverBound>,
+  opts: { toleranceMs?: number; minBefore?: number; minAfter?: number; until?: number; name?: string } = {},
+): CheckResult {
+  const toleranceMs = opts.toleranceMs ?? bound.toleranceMs;
+  const limit = bound.boundMs + toleranceMs;
+  const minBefore = opts.minBefore ?? 3;
+  const minAfter = opts.minAfter ?? 3;
+  const probes = ops.filter((o) => (o.op === 'tcp' || o.op === 'http') && (opts.until === undefined || o.t <= opts.until)).sort((a, b) => a.t - b.t);
+  const before = probes.filter((o) => o.t < fault.t);
+  const after = probes.filter((o) => o.t >= fault.t);
+  const okBefore = before.filter((o) => o.outcome === 'ok');
+  const failed = after.filter((o) => o.outcome !== 'ok');
+  const lastFail = failed[failed.length - 1];
+  const firstOk = lastFail ? after.find((o) => o.t > lastFail.t && o.outcome === 'ok') : after.find((o) => o.outcome === 'ok');
+  const resolutionMs = medianSpacing(probes.map((o) => o.t)) ?? 0;
+  const lastProbe = after[after.length - 1];
+  const measuredMs = !failed.length ? 0 : firstOk ? firstOk.t - fault.t : undefined;
+  const okAfterRecovery = firstOk ? after.filter((o) => o.t >= firstOk.t).length : 0;
+  const what = fault.fault ? `${fault.fault}${fault.target ? ` on ${fault.target}` : ''}` : 'the fault';
+
+  let valid: CheckResult['valid'];
+  let detail: string;
+  if (okBefore.length < minBefore) {
+    valid = 'unknown';
+    detail = `only ${okBefore.length} answered probes before ${what} (${minBefore} needed to know the service worked and the probe interval)`;
+  } else if (!after.length) {
+    valid = 'unknown';
+    detail = `no probe after ${what}`;
+  } else if (measuredMs === undefined) {
+    const probedMs = lastProbe!.t - fault.t;
+    valid = probedMs >= limit ? false : 'unknown';
+    detail =
+      valid === false
+        ? `no answer came back: ${failed.length} probes failed over ${s(probedMs)} after ${what}, past the ${s(limit)} allowed`
+        : `probing stopped ${s(probedMs)} after ${what}, before the ${s(limit)} allowed, with no answer since the last failure`;
+  } else if (measuredMs > limit) {
+    valid = false;
+    detail = `the service was out ${s(measuredMs)} after ${what}, over the bound ${s(bound.boundMs)} + tolerance ${s(toleranceMs)}; last failure ${s(lastFail!.t - fault.t)} after it (${lastFail!.outcome}), first answer after that from ${firstOk!.server ?? 'an unnamed server'}`;
+  } else if (okAfterRecovery < minAfter) {
+    valid = 'unknown';
+    detail = `only ${okAfterRecovery} answered probes after the outage (${minAfter} needed to call it over)`;
+  } else {
+    valid = true;
+    detail = failed.length
+      ? `out ${s(measuredMs)} (${failed.length} failed probes), within ${s(bound.boundMs)} + ${s(toleranceMs)}; measured to ±${s(firstOk!.t - lastFail!.t)}`
+      : `no probe failed across ${what}: outage 0 s (probe interval ${s(resolutionMs)})`;
+  }
+
+  return {
+    name: opts.name ?? `failover after ${what} within the VRRP bound`,
+    valid,
+    observed: {
+      measuredMs: measuredMs ?? null,
+      boundMs: bound.boundMs,
+      toleranceMs,
+      resolutionMs,
+      recoveryGapMs: lastFail && firstOk ? firstOk.t - lastFail.t : 0,
+      probesBefore: before.length,
+      probesAfter: after.length,
+      failedAfter: failed.length,
+      failures: Object.fromEntries([...new Set(failed.map((o) => o.outcome))].map((k) => [k, failed.filter((o) => o.outcome === k).length])),
+      lastFailureAtMs: lastFail ? lastFail.t - fault.t : null,
+      firstAnswerAtMs: firstOk ? firstOk.t - fault.t : null,
+      firstAnswerServer: firstOk?.server ?? null,
+    },
+    expected: { measuredMs: `≤ ${limit}`, ...(bound.formula ? { formula: bound.formula } : {}) },
+    rule: `after a director fault, clients get answers again within the VRRP master-down bound (${bound.formula ?? `${bound.boundMs} ms`}) plus ${toleranceMs} ms tolerance; the outage runs from the fault to the first answered probe after the last failed one`,
+    detail,
+  };
+}

@@ -1,0 +1,63 @@
+import type { OpEvent } from '../history/history.js';
+import type { CheckResult } from './types.js';
+
+/**
+ * Connection synchronisation across a director failover. A connection is held open (hold op)
+ * before the failover and used once more after it (release op: one more request on the same
+ * socket). With lvs_sync_daemon the backup director learned the connection from the master's
+ * sync messages and forwards it to the same real server, so the release is answered by that
+ * server; without it the new master has no entry, does not schedule a non-SYN packet, and the
+ * connection breaks (reset or timeout). Only connections held before and released after the
+ * failover are judged.
+ */
+export function connectionSurvives(
+  holdOps: readonly OpEvent[],
+  releaseOps: readonly OpEvent[],
+  failoverT: number,
+  opts: { expect?: 'survive' | 'break'; name?: string } = {},
+): CheckResult {
+  const expect = opts.expect ?? 'survive';
+  const holds = new Map(holdOps.filter((o) => o.op === 'hold' && o.conn && o.outcome === 'ok' && o.t < failoverT).map((o) => [o.conn!, o]));
+  const rows = releaseOps
+    .filter((r) => r.op === 'release' && r.conn && holds.has(r.conn) && r.t > failoverT)
+    .map((r) => {
+      const h = holds.get(r.conn!)!;
+      const survived = r.outcome === 'ok' && (!h.server || !r.server || h.server === r.server);
+      return {
+        conn: r.conn!,
+        heldOn: h.server ?? null,
+        releasedOn: r.server ?? null,
+        outcome: r.outcome,
+        survived,
+        why: survived ? 'answered by the same real server' : r.outcome !== 'ok' ? `${r.outcome}${r.error ? `: ${r.error}` : ''}` : `answered by ${r.server}, not ${h.server}`,
+      };
+    });
+  const survived = rows.filter((r) => r.survived);
+  const broke = rows.filter((r) => !r.survived);
+  const notReleased = [...holds.keys()].filter((c) => !releaseOps.some((r) => r.op === 'release' && r.conn === c && r.t > failoverT));
+  const wrong = expect === 'survive' ? broke : survived;
+  const valid = rows.length === 0 ? 'unknown' : wrong.length === 0;
+  return {
+    name: opts.name ?? (expect === 'survive' ? 'held connections survive the director failover' : 'held connections break on the director failover without sync'),
+    valid,
+    observed: { judged: rows.length, survived: survived.length, broke: broke.length, notReleasedAfterFailover: notReleased, connections: rows },
+    expected: expect === 'survive' ? { broke: 0 } : { survived: 0 },
+    rule:
+      expect === 'survive'
+        ? 'with lvs_sync_daemon, a TCP connection opened before the failover is carried on by the new master director to the same real server'
+        : 'without connection synchronisation, the new master director has no entry for a connection opened before the failover, so the connection breaks',
+    detail:
+      valid === 'unknown'
+        ? `no connection was held before the failover and released after it${notReleased.length ? ` (${notReleased.length} held but never released after it)` : ''}`
+        : valid
+          ? expect === 'survive'
+            ? `${survived.length} held connections answered after the failover, each by its own real server`
+            : `${broke.length} held connections broke after the failover (${[...new Set(broke.map((r) => r.outcome))].join(', ')})`
+          : expect === 'survive'
+            ? `${broke.length} of ${rows.length} held connections broke: ${broke
+                .slice(0, 3)
+                .map((r) => `${r.conn} (${r.why})`)
+                .join('; ')}`
+            : `${survived.length} of ${rows.length} held connections survived though nothing synchronised them: is a sync daemon running, or did the failover happen at all?`,
+  };
+}
