@@ -82,7 +82,8 @@ export function oneVipHolder(samples: readonly VipSample[], opts: { settleFrom: 
     valid,
     observed: {
       samples: judged.length,
-      resolutionMs: medianSpacing(samples.map((x) => x.t)) ?? 0,
+      // polls sample every VIP at one time: the spacing is between distinct poll times
+      resolutionMs: medianSpacing([...new Set(samples.map((x) => x.t))]) ?? 0,
       holders: holdersSeen,
       overlaps: bad.filter((i) => i.kind === 'overlap'),
       gaps: bad.filter((i) => i.kind === 'gap'),

@@ -10,7 +10,9 @@ import type { Runtime } from '../runtime/select.js';
 import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { waitFor } from '../util/wait.js';
-import type { Plan, PlannedNode } from './planner.js';
+import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, renderKeepalivedConf } from '../keepalived/render.js';
+import type { KeepalivedConfig } from '../keepalived/model.js';
+import { KEEPALIVED_CONF, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
   base: HARNESS_LABEL,
@@ -61,6 +63,47 @@ export class StartedTopology {
 
   async setHealth(name: string, healthy: boolean): Promise<void> {
     await this.exec(name, healthy ? ['rm', '-f', HEALTH_FLAG] : ['touch', HEALTH_FLAG]);
+  }
+
+  /**
+   * Brings a node back to its planned state after a fault: starts (or unpauses) its container
+   * and re-applies what the builder configured (addresses, routes, iptables, the app,
+   * keepalived). Safe to call on a node that is already fine.
+   */
+  async restoreNode(name: string): Promise<void> {
+    const n = this.node(name);
+    const c = this.container(name);
+    const state = (await c.inspect()).State;
+    if (state.Paused) await c.unpause();
+    else if (!state.Running) await c.start();
+    await configureNode(this, n);
+  }
+
+  /**
+   * Which directors hold each address now (the VRRP MASTER holds its VIPs), one `ip addr` per
+   * director. A killed or frozen director holds nothing a client can reach; any other failed
+   * read makes the whole answer undefined rather than a false "nobody".
+   */
+  async holdersOf(addresses: readonly string[]): Promise<Map<string, string[]> | undefined> {
+    const out = new Map(addresses.map((a) => [a, [] as string[]]));
+    let unreadable = false;
+    await Promise.all(
+      this.nodes('director').map(async (d) => {
+        try {
+          const r = await this.exec(d.name, ['ip', '-o', '-4', 'addr', 'show'], { timeoutMs: 10_000 });
+          for (const a of addresses) if (r.stdout.split('\n').some((l) => l.includes(` ${a}/`))) out.get(a)!.push(d.name);
+        } catch (e) {
+          if (!/is paused|is not running|not running/i.test((e as Error).message)) unreadable = true;
+        }
+      }),
+    );
+    if (unreadable) return undefined;
+    for (const v of out.values()) v.sort();
+    return out;
+  }
+
+  async holders(address: string): Promise<string[]> {
+    return (await this.holdersOf([address]))?.get(address) ?? [];
   }
 
   down(log: Logger = defaultLog): Promise<number> {
@@ -191,6 +234,10 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
     await Promise.all(plan.nodes.map((n) => configureNode(st, n)));
     timings.configured = Date.now() - t0;
     await verifyIpvs(st, log);
+    if (plan.vrrp) {
+      await waitForVrrp(st);
+      log(`VRRP settled: ${plan.vrrp.map((v) => `${v.name} MASTER ${v.master}`).join(', ')}`);
+    }
     timings.total = Date.now() - t0;
     if (opts.keep) unregister();
     return st;
@@ -222,21 +269,30 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     if (!d) throw new HarnessError('ERR_LVS_CONFIGURE', `node ${n.name}: no interface holds ${i.address} (network ${network})`);
     return d;
   };
+  // idempotent throughout: restoreNode runs it again on a node that may be half configured
   for (const l of n.linksUp) await st.exec(n.name, ['ip', 'link', 'set', l, 'up']);
   for (const a of n.addresses) {
     const dev = 'dev' in a.on ? a.on.dev : devOf(a.on.network);
     // IPv6: skip duplicate address detection, or the address stays tentative (unusable) for a second or more
-    await st.exec(n.name, ['ip', 'addr', 'add', `${a.address}/${a.prefix}`, 'dev', dev, ...(a.address.includes(':') ? ['nodad'] : [])]);
+    await st.exec(n.name, ['ip', 'addr', 'replace', `${a.address}/${a.prefix}`, 'dev', dev, ...(a.address.includes(':') ? ['nodad'] : [])]);
   }
   for (const r of n.routes) await st.exec(n.name, ['ip', ...(r.family === 6 ? ['-6'] : []), 'route', 'replace', 'default', 'via', r.via]);
-  for (const c of n.commands) await st.exec(n.name, c.argv);
+  for (const c of n.commands) {
+    const a = c.argv.indexOf('-A');
+    // an iptables rule that is already there (-C finds it) is not appended twice
+    if (c.argv[0] === 'iptables' && a > 0 && (await st.exec(n.name, c.argv.map((x, i) => (i === a ? '-C' : x)), { allowFailure: true })).exitCode === 0) continue;
+    await st.exec(n.name, c.argv);
+  }
+  if (n.keepalived) await startKeepalived(st, n, devOf);
   if (n.app) {
     const rip = n.interfaces[0]!.address;
     await st.exec(n.name, ['mkdir', '-p', '/etc/lvs-harness', '/opt/lvs-harness', '/run/lvs-harness']);
     const ipv6 = n.interfaces.some((i) => i.address6);
     await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', NGINX_CONF], { input: renderNginxConf({ name: n.name, rip, httpPorts: n.app.httpPorts, ipv6 }) });
-    await st.exec(n.name, ['nginx', '-c', NGINX_CONF]);
+    const running = (await st.exec(n.name, ['pgrep', '-x', 'nginx'], { allowFailure: true })).exitCode === 0;
+    await st.exec(n.name, running ? ['nginx', '-c', NGINX_CONF, '-s', 'reload'] : ['nginx', '-c', NGINX_CONF]);
     if (n.app.udpPorts.length) {
+      await st.exec(n.name, ['pkill', '-f', UDP_ECHO], { allowFailure: true });
       await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', UDP_ECHO], { input: udpEchoSource() });
       const local = [...n.interfaces.flatMap((i) => [i.address, ...(i.address6 ? [i.address6] : [])]), ...n.addresses.map((a) => a.address)];
       const ex = await st.container(n.name).exec({ Cmd: ['node', UDP_ECHO, n.name, rip, n.app.udpPorts.join(','), ...local], AttachStdout: false, AttachStderr: false });
@@ -250,23 +306,104 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
   }
 }
 
+// Fixed scripts, their inputs as arguments. The notify line: lab-clock milliseconds, instance, state, priority.
+const NOTIFY_SCRIPT = `#!/bin/sh
+# keepalived notify: $1 INSTANCE|GROUP, $2 name, $3 MASTER|BACKUP|FAULT|STOP, $4 priority
+echo "$(date +%s%3N) $2 $3 $4" >> ${VRRP_LOG}
+`;
+const MISC_CHECK_SCRIPT = `#!/bin/sh
+# MISC_CHECK: healthy when the real server's HTTP health URL answers 200
+exec curl -fs -o /dev/null -m 2 "http://$1:$2$3"
+`;
+
+/** keepalived.conf with the node's device names for the `@net:<network>` references of the plan. */
+export function bindInterfaces(c: KeepalivedConfig, devOf: (network: string) => string): KeepalivedConfig {
+  const dev = (x: string) => (x.startsWith('@net:') ? devOf(x.slice(5)) : x);
+  const g = c.globalDefs;
+  return {
+    ...c,
+    ...(g ? { globalDefs: { ...g, ...(g.lvsSyncDaemon ? { lvsSyncDaemon: { ...g.lvsSyncDaemon, interface: dev(g.lvsSyncDaemon.interface) } } : {}) } } : {}),
+    vrrpInstances: (c.vrrpInstances ?? []).map((i) => ({ ...i, interface: dev(i.interface), virtualIpaddress: i.virtualIpaddress.map((v) => ({ ...v, ...(v.dev ? { dev: dev(v.dev) } : {}) })) })),
+  };
+}
+
+/** Writes keepalived.conf, has `keepalived -t` check it, and starts keepalived unless it runs. */
+async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (network: string) => string): Promise<void> {
+  const conf = renderKeepalivedConf(bindInterfaces(n.keepalived!, devOf));
+  await st.exec(n.name, ['mkdir', '-p', '/etc/keepalived', '/opt/lvs-harness', '/run/lvs-harness']);
+  await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', KEEPALIVED_CONF], { input: conf });
+  for (const [file, text] of [[VRRP_NOTIFY, NOTIFY_SCRIPT], [MISC_CHECK, MISC_CHECK_SCRIPT]] as const) {
+    await st.exec(n.name, ['sh', '-c', 'cat > "$1" && chmod 755 "$1"', 'sh', file], { input: text });
+  }
+  const t = await st.exec(n.name, keepalivedTestArgv(KEEPALIVED_CONF), { allowFailure: true, timeoutMs: 30_000 });
+  if (t.exitCode !== 0) {
+    const diags = parseKeepalivedTestOutput(t.stderr, KEEPALIVED_CONF);
+    const lines = conf.split('\n');
+    throw new HarnessError(
+      'ERR_LVS_KEEPALIVED_CONFIG',
+      `director ${n.name}: keepalived -t rejected ${KEEPALIVED_CONF} (exit ${t.exitCode}: ${KEEPALIVED_TEST_EXIT[t.exitCode] ?? 'unknown'}):\n  ${diags.map((d) => `${d.file}${d.line ? `:${d.line}` : ''}: ${d.message}${d.line ? `   | ${lines[d.line - 1]?.trim() ?? ''}` : ''}`).join('\n  ') || t.stderr.trim()}`,
+      { details: { conf, stderr: t.stderr } },
+    );
+  }
+  if ((await st.exec(n.name, ['pgrep', '-x', 'keepalived'], { allowFailure: true })).exitCode === 0) return;
+  // in the foreground of a detached exec, logging to a file the harness can show
+  const ex = await st.container(n.name).exec({
+    Cmd: ['sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail --use-file "$1" >> /var/log/keepalived.log 2>&1', 'sh', KEEPALIVED_CONF],
+    AttachStdout: false,
+    AttachStderr: false,
+  });
+  await ex.start({ Detach: true });
+  await waitFor(`keepalived to run on ${n.name}`, async () => (await st.exec(n.name, ['pgrep', '-x', 'keepalived'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 300 });
+}
+
+/** keepalived topologies: every VIP on exactly one director, the planned MASTER. */
+export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Promise<void> {
+  for (const v of st.plan.vrrp ?? [])
+    for (const x of v.vips) {
+      let last: string[] = [];
+      await waitFor(
+        `${x.address} (${v.name}) to be held by ${v.master} alone`,
+        async () => {
+          last = await st.holders(x.address);
+          if (last.length === 1 && last[0] === v.master) return true;
+          // the timeout message shows the last thing a probe threw
+          throw new Error(`held by ${last.join(', ') || 'no director'}`);
+        },
+        { timeoutMs, intervalMs: 300 },
+      );
+    }
+}
+
 /** Programs each director from its restore file and proves the kernel holds exactly the model. */
 async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
   for (const d of st.nodes('director')) {
     if (!d.ipvs) continue;
     const restore = renderRestore(d.ipvs);
     let saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
-    if (diffRules(d.ipvs, saved).length) {
+    if (d.keepalived) {
+      // keepalived programs the table; wait for it rather than write it
+      await waitFor(`keepalived to program IPVS on ${d.name}`, async () => !diffRules(d.ipvs!, (saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout))).length, {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      }).catch(() => undefined);
+    } else if (diffRules(d.ipvs, saved).length) {
       await st.exec(d.name, ['ipvsadm', '-C']);
       await st.exec(d.name, ['ipvsadm', '-R'], { input: restore });
       saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
     }
     const diffs = diffRules(d.ipvs, saved);
-    if (diffs.length)
-      throw new HarnessError('ERR_LVS_IPVS_MISMATCH', `director ${d.name}: the kernel's IPVS table differs from the model:\n  ${diffs.join('\n  ')}`, {
-        details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout },
-        hint: `expected (ipvsadm -R):\n${restore}`,
-      });
+    if (diffs.length) {
+      // keepalived leaves out real servers its health checks fail: its log says which and why
+      const kLog = d.keepalived ? (await st.exec(d.name, ['tail', '-n', '12', '/var/log/keepalived.log'], { allowFailure: true })).stdout.trim() : '';
+      throw new HarnessError(
+        'ERR_LVS_IPVS_MISMATCH',
+        `director ${d.name}: the kernel's IPVS table differs from the model${d.keepalived ? ' (keepalived programs it and removes real servers whose health check fails)' : ''}:\n  ${diffs.join('\n  ')}`,
+        {
+          details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout },
+          hint: d.keepalived ? `keepalived's log on ${d.name}:\n${kLog}` : `expected (ipvsadm -R):\n${restore}`,
+        },
+      );
+    }
     log(`${d.name}: IPVS programmed and read back (${d.ipvs.length} service${d.ipvs.length > 1 ? 's' : ''}, ${d.ipvs.reduce((a, s) => a + s.realServers.length, 0)} real servers)`);
   }
 }

@@ -237,6 +237,72 @@ export function checkTopology(t: Topology): TopologyIssue[] {
         issues.push({ path: `${rw}.method`, message: `masq needs ${r.name} off the clients' network ${vipNetName}: it would answer them directly, bypassing the director` });
     });
   });
+  issues.push(...checkKeepalived(t, nets));
+  return issues;
+}
+
+/** What a keepalived pair needs: directors on the instance's network, every VIP held by an instance, a floating gateway for NAT. */
+function checkKeepalived(t: Topology, nets: Map<string, ReturnType<typeof parseCidr>>): TopologyIssue[] {
+  const issues: TopologyIssue[] = [];
+  const k = t.keepalived;
+  if (!k) {
+    t.services.forEach((s, i) => {
+      if (s.health_check) issues.push({ path: `services[${i}].health_check`, message: 'health checks are keepalived\'s: add a keepalived section' });
+    });
+    return issues;
+  }
+  const directors = new Map(t.directors.map((d) => [d.name, d]));
+  const vrids = new Map<string, string>();
+  const held = new Set<string>();
+  k.vrrp.forEach((v, i) => {
+    const w = `keepalived.vrrp[${i}]`;
+    if (!nets.has(v.network)) issues.push({ path: `${w}.network`, message: `"${v.network}" is not a network of this topology (${[...nets.keys()].join(', ')})` });
+    const names = Object.keys(v.priorities);
+    if (names.length < 2) issues.push({ path: `${w}.priorities`, message: `${names.length} director(s): a VRRP pair needs at least two` });
+    for (const n of names) {
+      const d = directors.get(n);
+      if (!d) issues.push({ path: `${w}.priorities.${n}`, message: `"${n}" is not a director (${[...directors.keys()].join(', ')})` });
+      else if (!(v.network in d.networks)) issues.push({ path: `${w}.priorities.${n}`, message: `${n} is not on ${v.network}, where this instance sends its adverts` });
+    }
+    const prios = Object.values(v.priorities);
+    if (new Set(prios).size !== prios.length) issues.push({ path: `${w}.priorities`, message: 'two directors share a priority: the MASTER would be decided by address, not by the file' });
+    if (v.version === 2 && !Number.isInteger(v.advert_int)) issues.push({ path: `${w}.advert_int`, message: `${v.advert_int} is not whole seconds, which VRRPv2 needs (use version: 3 for sub-second adverts)` });
+    if (v.version === 3 && v.auth_pass) issues.push({ path: `${w}.auth_pass`, message: 'VRRPv3 has no authentication (RFC 5798)' });
+    if (v.version === 3 && (Math.abs(v.advert_int * 100 - Math.round(v.advert_int * 100)) > 1e-9 || v.advert_int >= 40.96))
+      issues.push({ path: `${w}.advert_int`, message: `${v.advert_int} is not a multiple of 0.01 s below 40.96 s, which VRRPv3 needs (centiseconds in 12 bits)` });
+    if (v.nopreempt && v.preempt_delay !== undefined) issues.push({ path: `${w}.preempt_delay`, message: 'nopreempt and preempt_delay exclude each other' });
+    if (k.vrrp.findIndex((x) => x.name === v.name) < i) issues.push({ path: `${w}.name`, message: `"${v.name}" is already the name of another instance` });
+    const key = `${v.network}/${v.virtual_router_id}`;
+    if (vrids.has(key)) issues.push({ path: `${w}.virtual_router_id`, message: `${v.virtual_router_id} is already used on ${v.network} by ${vrids.get(key)}` });
+    vrids.set(key, w);
+    v.vips.forEach((x, j) => {
+      const c = nets.get(x.network);
+      if (!c) issues.push({ path: `${w}.vips[${j}].network`, message: `"${x.network}" is not a network of this topology` });
+      else if (!cidrContains(c, ipToInt(x.address))) issues.push({ path: `${w}.vips[${j}].address`, message: `"${x.address}" is outside ${x.network} (${c.text})` });
+      else if ([c.network, c.network + 1, c.broadcast].includes(ipToInt(x.address))) issues.push({ path: `${w}.vips[${j}].address`, message: `"${x.address}" is the network, gateway or broadcast address of ${c.text}` });
+      else {
+        const owner = [...t.directors, ...t.real_servers, ...t.clients].find((n) => Object.values(n.networks).includes(x.address));
+        if (owner) issues.push({ path: `${w}.vips[${j}].address`, message: `"${x.address}" is already the address of ${owner.name}` });
+      }
+      for (const n of names) if (directors.get(n) && !(x.network in directors.get(n)!.networks)) issues.push({ path: `${w}.vips[${j}]`, message: `${n} is not on ${x.network}, so it cannot hold ${x.address}` });
+      held.add(x.address);
+    });
+  });
+  t.services.forEach((s, i) => {
+    const w = `services[${i}]`;
+    if (isIPv6(s.vip)) issues.push({ path: `${w}.vip`, message: `"${s.vip}": keepalived topologies hold IPv4 VIPs only here` });
+    else if (!held.has(s.vip)) issues.push({ path: `${w}.vip`, message: `"${s.vip}" is held by no VRRP instance (list it in keepalived.vrrp[].vips)` });
+    if (new Set(s.real_servers.map((r) => r.method)).size > 1) issues.push({ path: `${w}.real_servers`, message: 'a keepalived virtual_server has one lvs_method: use one forwarding method per service' });
+    s.real_servers.forEach((r, j) => {
+      if (r.u_threshold !== undefined || r.l_threshold !== undefined) issues.push({ path: `${w}.real_servers[${j}]`, message: 'thresholds are not rendered into keepalived.conf; set them with ipvsadm in a suite' });
+      const rs = t.real_servers.find((x) => x.name === r.name);
+      if (r.method === 'masq' && !s.fullnat && rs) {
+        const nets2 = Object.keys(rs.networks).filter((n) => k.vrrp.some((v) => v.vips.some((x) => x.network === n)));
+        if (!nets2.length)
+          issues.push({ path: `${w}.real_servers[${j}].method`, message: `NAT behind keepalived needs a floating gateway on ${Object.keys(rs.networks).join(' or ')} in keepalived.vrrp[].vips: ${r.name} routes its replies through whichever director is MASTER` });
+      }
+    });
+  });
   return issues;
 }
 

@@ -3,7 +3,8 @@ import type { Method, VirtualServiceRule } from '../ipvs/rules.js';
 import { canonicalJson } from '../lab/recipe.js';
 import { clientNames } from './loader.js';
 import { cidr6Contains, cidrContains, gateway6Of, gatewayOf, hostNumberOf6, intToIp, ip6For, ipToInt, isIPv6, parseCidr, parseCidr6 } from './net.js';
-import type { ServiceSpec, Topology } from './schema.js';
+import type { HealthCheck, KeepalivedConfig, VirtualServer } from '../keepalived/model.js';
+import type { HealthCheckSpec, ServiceSpec, Topology } from './schema.js';
 
 /**
  * The planner turns a validated topology into exactly what each container needs, per
@@ -43,6 +44,26 @@ export interface PlannedNode {
   app?: { httpPort: number; httpPorts: number[]; udpPorts: number[] };
   /** directors: the IPVS table they must hold */
   ipvs?: VirtualServiceRule[];
+  /**
+   * directors of a keepalived topology: their keepalived.conf as a model. Interfaces are named
+   * by network here (`@net:public`); the builder puts in the device names the node has.
+   */
+  keepalived?: KeepalivedConfig;
+}
+
+/** A VRRP instance as the checks need it: who should be MASTER, and the numbers its failover bound follows. */
+export interface PlannedVrrp {
+  name: string;
+  network: string;
+  virtualRouterId: number;
+  advertInt: number;
+  version: 2 | 3;
+  priorities: Record<string, number>;
+  /** the director with the highest priority */
+  master: string;
+  vips: { address: string; network: string }[];
+  nopreempt: boolean;
+  preemptDelay?: number;
 }
 
 export interface PlannedService {
@@ -68,6 +89,31 @@ export interface Plan {
   networks: { name: string; subnet: string; gateway: string; subnet6?: string; gateway6?: string; dockerName: string }[];
   nodes: PlannedNode[];
   services: PlannedService[];
+  /** keepalived topologies: the VRRP instances and whether connections are synchronised */
+  vrrp?: PlannedVrrp[];
+  syncDaemon?: boolean;
+}
+
+/** Paths of the harness's own files in a director (written by the builder). */
+export const KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf';
+export const VRRP_NOTIFY = '/opt/lvs-harness/vrrp-notify';
+export const VRRP_LOG = '/run/lvs-harness/vrrp.log';
+export const MISC_CHECK = '/opt/lvs-harness/misc-check';
+export const netRef = (network: string) => `@net:${network}`;
+
+function keepalivedCheck(h: HealthCheckSpec | undefined, rip: string, port: number): HealthCheck {
+  const c = h ?? { type: 'tcp' as const, delay_loop: 2, connect_timeout: 1, retry: 1, delay_before_retry: 1, path: '/health', status_code: 200, inhibit_on_failure: false };
+  const timing = { connectTimeout: c.connect_timeout, retry: c.retry, delayBeforeRetry: c.delay_before_retry };
+  switch (c.type) {
+    case 'tcp':
+      return { type: 'TCP_CHECK', connectPort: c.port ?? port, ...timing };
+    case 'http':
+      return { type: 'HTTP_GET', url: { path: c.path, statusCode: c.status_code }, connectPort: c.port ?? port, ...timing };
+    case 'ping':
+      return { type: 'PING_CHECK', ...timing };
+    case 'misc':
+      return { type: 'MISC_CHECK', miscPath: [MISC_CHECK, rip, String(c.port ?? port), c.path], miscTimeout: Math.max(1, Math.ceil(c.connect_timeout)), retry: c.retry, delayBeforeRetry: c.delay_before_retry };
+  }
 }
 
 export const CONTAINER_PREFIX = 'lvsh';
@@ -102,6 +148,8 @@ export function plan(t: Topology): Plan {
       return subnets.get(net)!.network + (hostNumberOf6(c6, s.vip) ?? 0);
     }),
   );
+  // addresses VRRP moves between directors are not for nodes either
+  for (const v of t.keepalived?.vrrp ?? []) for (const x of v.vips) vips.add(ipToInt(x.address));
   const v6of = (net: string, ipv4: string) => (subnets6.has(net) ? ip6For(subnets6.get(net)!, subnets.get(net)!, ipv4) : undefined);
   const attachAll = [...t.directors, ...t.real_servers, ...t.clients.flatMap((c) => clientNames(c).map(() => c))];
   for (const n of attachAll) for (const [net, a] of Object.entries(n.networks)) if (a !== 'auto') used.get(net)!.add(ipToInt(a));
@@ -259,6 +307,80 @@ export function plan(t: Topology): Plan {
     }
   }
 
+  let vrrp: PlannedVrrp[] | undefined;
+  if (t.keepalived) {
+    const k = t.keepalived;
+    vrrp = k.vrrp.map((v) => {
+      const master = Object.entries(v.priorities).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]![0];
+      return { name: v.name, network: v.network, virtualRouterId: v.virtual_router_id, advertInt: v.advert_int, version: v.version, priorities: v.priorities, master, vips: v.vips, nopreempt: v.nopreempt, preemptDelay: v.preempt_delay };
+    });
+    const floating = new Map(k.vrrp.flatMap((v) => v.vips.map((x) => [x.network, x.address] as const)));
+    const virtualServers: VirtualServer[] = resolved.map(({ s, rss }) => {
+      const kind = rss[0]!.method === 'masq' ? 'NAT' : rss[0]!.method === 'droute' ? 'DR' : 'TUN';
+      const common = {
+        delayLoop: s.health_check?.delay_loop ?? 2,
+        lbAlgo: s.scheduler,
+        lbKind: kind,
+        ...(s.persistence ? { persistenceTimeout: s.persistence.timeout } : {}),
+        realServers: rss.map((r) => ({
+          address: r.rip,
+          ...(s.fwmark ? {} : { port: r.port }),
+          weight: r.weight,
+          ...(s.health_check?.inhibit_on_failure ? { inhibitOnFailure: true } : {}),
+          check: keepalivedCheck(s.health_check, r.rip, s.fwmark ? s.fwmark.ports[0]! : r.port),
+        })),
+      } as const;
+      return s.fwmark ? { ...common, fwmark: s.fwmark.mark } : { ...common, vip: s.vip, port: s.port!, protocol: s.protocol === 'udp' ? ('UDP' as const) : ('TCP' as const) };
+    });
+    for (const d of directors) {
+      // VRRP, not the builder, puts the VIPs on the MASTER
+      d.addresses = d.addresses.filter((a) => !k.vrrp.some((v) => v.vips.some((x) => x.address === a.address)) && !t.services.some((s) => s.vip === a.address));
+      const override = t.directors.find((x) => x.name === d.name)?.keepalived;
+      const mine = k.vrrp.filter((v) => d.name in v.priorities);
+      d.keepalived = {
+        globalDefs: {
+          routerId: d.name,
+          scriptUser: { user: 'root' },
+          enableScriptSecurity: true,
+          // a new MASTER announces itself at once and once more a second later
+          garp: { masterDelay: 1, masterRepeat: 3, interval: 0.001 },
+          ...(k.sync_daemon && mine[0] ? { lvsSyncDaemon: { interface: netRef(mine[0].network), instance: mine[0].name } } : {}),
+        },
+        vrrpInstances: mine.map((v) => {
+          const peers = Object.keys(v.priorities).filter((n) => n !== d.name).map((n) => addrOn(byName.get(n)!, v.network)!);
+          const pass = override?.auth_pass ?? v.auth_pass;
+          return {
+            name: v.name,
+            // with nopreempt or preempt_delay keepalived wants every instance to start as BACKUP; the priorities still elect the master
+            state: v.nopreempt || v.preempt_delay !== undefined || vrrp!.find((x) => x.name === v.name)!.master !== d.name ? ('BACKUP' as const) : ('MASTER' as const),
+            interface: netRef(v.network),
+            virtualRouterId: v.virtual_router_id,
+            priority: v.priorities[d.name]!,
+            advertInt: v.advert_int,
+            version: v.version,
+            ...(pass && v.version === 2 ? { authentication: { type: 'PASS' as const, pass } } : {}),
+            virtualIpaddress: v.vips.map((x) => ({ address: x.address, prefix: 32, dev: netRef(x.network) })),
+            ...(v.nopreempt ? { nopreempt: true } : {}),
+            ...(v.preempt_delay !== undefined ? { preemptDelay: v.preempt_delay } : {}),
+            ...(v.unicast ? { unicastSrcIp: addrOn(d, v.network)!, unicastPeers: peers } : {}),
+            notify: { all: [VRRP_NOTIFY] },
+          };
+        }),
+        virtualServers: virtualServers.filter((_, i) => addrOn(d, resolved[i]!.svc.vipNetwork)),
+      };
+    }
+    // NAT real servers route back through the floating gateway address, which follows the MASTER
+    for (const rs of realServers)
+      for (const r of rs.routes) {
+        const net = rs.interfaces.find((i) => directors.some((d) => addrOn(d, i.network) === r.via))?.network;
+        const gw = net && floating.get(net);
+        if (gw) {
+          r.via = gw;
+          r.why = `NAT behind a keepalived pair: replies return through the floating gateway ${gw}, held by the MASTER`;
+        }
+      }
+  }
+
   // overrides from the file win
   const overrides = new Map<string, Record<string, string>>();
   for (const d of t.directors) if (d.sysctls) overrides.set(d.name, d.sysctls);
@@ -277,7 +399,7 @@ export function plan(t: Topology): Plan {
     ...(subnets6.has(n.name) ? { subnet6: subnets6.get(n.name)!.text, gateway6: gateway6Of(subnets6.get(n.name)!) } : {}),
     dockerName: networkDockerName(t.name, n.name),
   }));
-  const body = { networks, nodes, services };
+  const body = { networks, nodes, services, ...(vrrp ? { vrrp, syncDaemon: t.keepalived!.sync_daemon } : {}) };
   const hash = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 12);
   return { topology: t.name, hash, ...body };
 }

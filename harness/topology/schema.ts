@@ -28,6 +28,49 @@ const director = z.strictObject({
   name,
   networks: attach,
   sysctls: sysctls.optional(),
+  /** per-director keepalived overrides: how a broken pair is built (a mismatched auth_pass) */
+  keepalived: z.strictObject({ auth_pass: z.string().regex(/^\S{1,8}$/, 'one word of at most 8 characters').optional() }).optional(),
+});
+
+/** A health check keepalived runs against each real server of a service (its virtual_server block). */
+const healthCheck = z.strictObject({
+  type: z.enum(['tcp', 'http', 'misc', 'ping']),
+  delay_loop: z.number().min(1).max(3600).default(2),
+  connect_timeout: z.number().min(0.1).max(60).default(1),
+  retry: z.number().int().min(0).max(10).default(1),
+  delay_before_retry: z.number().min(0).max(60).default(1),
+  /** http: the URL and the status that means healthy */
+  path: z.string().startsWith('/').default('/health'),
+  status_code: z.number().int().min(100).max(599).default(200),
+  /** tcp/http: another port than the service's (how a check pointed at the wrong port is built) */
+  port: port.optional(),
+  /** keep a failed server in IPVS with weight 0 instead of removing it */
+  inhibit_on_failure: z.boolean().default(false),
+});
+
+/** One VRRP instance: the directors that share its VIPs, with their priorities (the highest starts MASTER). */
+const vrrpInstance = z.strictObject({
+  name: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,30}$/, 'an instance name of letters, digits and "_" such as VI_1'),
+  /** the network whose interface sends the adverts */
+  network: name,
+  virtual_router_id: z.number().int().min(1).max(255),
+  priorities: z.record(name, z.number().int().min(1).max(254)),
+  advert_int: z.number().min(0.01).max(255).default(1),
+  version: z.literal([2, 3]).default(2),
+  /** VRRPv2 PASS authentication (at most 8 characters) */
+  auth_pass: z.string().regex(/^\S{1,8}$/, 'one word of at most 8 characters').optional(),
+  /** addresses the MASTER holds: service VIPs, and for NAT a floating gateway on the real servers' network */
+  vips: z.array(z.strictObject({ address: ipv4, network: name })).min(1),
+  nopreempt: z.boolean().default(false),
+  preempt_delay: z.number().min(0).max(1000).optional(),
+  /** adverts by unicast to the other directors instead of multicast 224.0.0.18 */
+  unicast: z.boolean().default(false),
+});
+
+const keepalived = z.strictObject({
+  vrrp: z.array(vrrpInstance).min(1),
+  /** IPVS connection synchronisation (lvs_sync_daemon) on the first instance's network */
+  sync_daemon: z.boolean().default(false),
 });
 
 const app = z.strictObject({
@@ -75,6 +118,8 @@ const service = z
     fwmark: z.strictObject({ mark: z.number().int().min(1).max(4294967295), ports: z.array(port).min(1) }).optional(),
     scheduler: z.enum(SCHEDULERS),
     persistence: z.strictObject({ timeout: z.number().int().min(1).max(31536000), netmask: ipv4.optional() }).optional(),
+    /** keepalived health-checks the real servers (topologies with a keepalived section) */
+    health_check: healthCheck.optional(),
     /** masq plus SNAT to the director's address on the real servers' side (full-NAT) */
     fullnat: z.boolean().default(false),
     real_servers: z.array(serviceRealServer).min(1),
@@ -98,8 +143,12 @@ export const topologySchema = z.strictObject({
   real_servers: z.array(realServer).min(1),
   clients: z.array(client).min(1),
   services: z.array(service).min(1),
+  /** directors run keepalived: VRRP moves the VIPs, keepalived programs IPVS and health-checks */
+  keepalived: keepalived.optional(),
 });
 
 export type TopologyFile = z.input<typeof topologySchema>;
 export type Topology = z.output<typeof topologySchema>;
 export type ServiceSpec = Topology['services'][number];
+export type KeepalivedSpec = NonNullable<Topology['keepalived']>;
+export type HealthCheckSpec = NonNullable<ServiceSpec['health_check']>;

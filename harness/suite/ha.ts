@@ -1,0 +1,124 @@
+import type { OpEvent } from '../history/history.js';
+import { injectFault } from '../nemesis/registry.js';
+import { clientSources, macOn } from '../observe/modes.js';
+import { readVrrpStates, recordVrrpStates, watch, type VrrpStateChange } from '../observe/vrrp.js';
+import { waitForVrrp, type StartedTopology } from '../topology/builder.js';
+import type { PlannedService, PlannedVrrp } from '../topology/planner.js';
+import { waitFor } from '../util/wait.js';
+import type { SuiteContext } from './context.js';
+import type { GarpPacket } from '../checkers/garp.js';
+import type { TableSample } from '../checkers/health.js';
+import type { VipSample } from '../checkers/vip-holder.js';
+
+/**
+ * What the keepalived suites share: the VRRP pair and service under test, and one scenario
+ * shape (after Jepsen): start the observers and a client probing the VIP, inject a fault,
+ * let it act, heal it, let VRRP settle, and hand every observation to the checkers.
+ */
+export interface HaUnderTest {
+  vrrp: PlannedVrrp;
+  svc: PlannedService;
+  client: string;
+  /** the director that should take over from the MASTER: the next priority down */
+  backup: string;
+}
+
+export function haUnderTest(ctx: SuiteContext): HaUnderTest | undefined {
+  const vrrp = ctx.plan.vrrp?.[0];
+  const svc = vrrp && ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && vrrp.vips.some((v) => v.address === s.vip));
+  const client = svc && ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))?.name;
+  if (vrrp && svc && client) {
+    const backup = Object.entries(vrrp.priorities)
+      .filter(([n]) => n !== vrrp.master)
+      .sort((a, b) => b[1] - a[1])[0]![0];
+    return { vrrp, svc, client, backup };
+  }
+  it('needs a keepalived topology (a keepalived section with a VRRP pair holding a TCP service VIP)', () => {
+    throw new Error(`topology ${ctx.plan.topology} has no keepalived pair holding the VIP of a TCP service with a client on its network`);
+  });
+  return undefined;
+}
+
+export interface ScenarioResult {
+  ops: OpEvent[];
+  /** when the fault was injected and healed (lab clock) */
+  faultT: number;
+  healT: number;
+  holders: VipSample[];
+  tables: TableSample[];
+  garps: GarpPacket[];
+  states: VrrpStateChange[];
+}
+
+export interface ScenarioOptions {
+  /** a fault spec as on the command line: kill:director1, partition:director1/director2 */
+  fault: string;
+  tag: string;
+  /** probes of the VIP: one new connection each, `intervalMs` apart, for `seconds` */
+  seconds?: number;
+  intervalMs?: number;
+  /** what to wait for once the fault is in (a takeover, a removal) before healing */
+  until?: (st: StartedTopology) => Promise<boolean>;
+  untilWhat?: string;
+  /** poll one director's table for the service (health scenarios) */
+  tableOf?: string;
+  /** after healing, wait for the planned MASTER to hold every VIP alone (default true) */
+  settle?: boolean;
+  /** run while the fault is in, before healing */
+  during?: () => Promise<void>;
+  /** what to wait for after healing, before the observers stop (a re-insertion) */
+  afterHeal?: (st: StartedTopology) => Promise<boolean>;
+  afterHealWhat?: string;
+}
+
+export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnderTest, o: ScenarioOptions): Promise<ScenarioResult> {
+  const t0 = ctx.now();
+  const vips = ha.vrrp.vips.map((v) => v.address);
+  const w = await watch(st, ctx.history, () => ctx.now(), {
+    vips,
+    client: ha.client,
+    network: ha.svc.vipNetwork,
+    ...(o.tableOf ? { tableOf: { director: o.tableOf, svc: ha.svc } } : {}),
+  });
+  const agent = await ctx.agent(ha.client);
+  const intervalMs = o.intervalMs ?? 100;
+  const source = clientSources(st, ha.client, ha.svc.vipNetwork)[0]!;
+  const probes = agent.run({ cmd: 'http', host: ha.svc.vip, port: ha.svc.port!, sources: [source], rounds: Math.round(((o.seconds ?? 15) * 1000) / intervalMs), intervalMs, timeoutMs: 500, tag: o.tag }, 600_000);
+  let result: ScenarioResult | undefined;
+  try {
+    await waitFor(`the client's probes of ${ha.svc.vip} to be answered before the fault`, () => ctx.history.ops((x) => x.tag === o.tag && x.outcome === 'ok').length >= 5, { timeoutMs: 60_000, intervalMs: 100 });
+    const fault = await injectFault({ st, history: ctx.history, now: () => ctx.now() }, o.fault);
+    const faultT = fault.startedAt;
+    try {
+      if (o.until) await waitFor(o.untilWhat ?? 'the fault to act', () => o.until!(st), { timeoutMs: 120_000, intervalMs: 200 });
+      await o.during?.();
+      const ops = (await probes).ops;
+      const healT = ctx.now();
+      await fault.heal();
+      if (o.settle !== false) await waitForVrrp(st, 120_000);
+      if (o.afterHeal) await waitFor(o.afterHealWhat ?? 'the topology to recover', () => o.afterHeal!(st), { timeoutMs: 120_000, intervalMs: 200 });
+      const seen = await w.stop();
+      const states = await readVrrpStates(st);
+      recordVrrpStates(ctx.history, states, t0);
+      result = { ops, faultT, healT, ...seen, states };
+    } finally {
+      await fault.heal();
+    }
+  } finally {
+    if (!result) await w.stop().catch(() => undefined);
+    await probes.catch(() => undefined);
+  }
+  return result;
+}
+
+/** The keepalived virtual_server and real_server blocks the plan rendered for a service's real server. */
+export function keepalivedBlocks(ctx: SuiteContext, ha: HaUnderTest, rip: string) {
+  const vs = ctx.plan.nodes.find((n) => n.name === ha.vrrp.master)!.keepalived!.virtualServers!.find((v) => v.vip === ha.svc.vip && v.port === ha.svc.port)!;
+  return { vs, rs: vs.realServers.find((r) => r.address === rip)! };
+}
+
+/** The MAC the clients' segment sees for a director (what its gratuitous ARPs must carry). */
+export const directorMac = (st: StartedTopology, ha: HaUnderTest, node: string) => macOn(st, node, ha.svc.vipNetwork);
+
+/** The first time `node` became MASTER at or after `from`, from the notify log. */
+export const becameMaster = (states: readonly VrrpStateChange[], node: string, from: number) => states.find((s) => s.node === node && s.state === 'MASTER' && s.t >= from);

@@ -1,0 +1,57 @@
+import { noErrorsWhileDraining, reinsertion, removalTime } from '../harness/checkers/health.js';
+import { checkTiming, healthReinsertionBound, healthRemovalBound } from '../harness/keepalived/bound.js';
+import { haUnderTest, keepalivedBlocks, scenario } from '../harness/suite/ha.js';
+import { suiteContext } from '../harness/suite/context.js';
+import { tableKey } from '../harness/ipvs/edit.js';
+import { waitForVrrp, type StartedTopology } from '../harness/topology/builder.js';
+
+/**
+ * keepalived's health checks against a failing real server, while a client opens a new
+ * connection to the VIP every 100 ms: the MASTER's keepalived takes the server out of IPVS
+ * within what delay_loop, retry, connect_timeout and delay_before_retry allow, and puts it back
+ * once it recovers. The fault is what the check can see: /health answering 503 for HTTP_GET
+ * (the server keeps serving, so no client may see an error while it drains), the app killed
+ * for TCP_CHECK and MISC_CHECK, the node frozen for PING_CHECK.
+ */
+const ctx = suiteContext('health');
+
+describe(`health checks on ${ctx.plan.topology}`, function () {
+  this.timeout(600_000);
+  const ha = haUnderTest(ctx);
+  if (!ha) return;
+  const { vrrp, svc } = ha;
+  const target = svc.realServers[1] ?? svc.realServers[0]!;
+  const { vs, rs } = keepalivedBlocks(ctx, ha, target.rip);
+  const timing = checkTiming(vs, rs);
+  const fault = { HTTP_GET: 'health', TCP_CHECK: 'kill-app', MISC_CHECK: 'kill-app', PING_CHECK: 'pause' }[rs.check.type];
+  const key = `${target.rip}:${target.port}`;
+  const group = (what: string) => `${svc.name} ${svc.mode} ${rs.check.type} ${what}`;
+  let st: StartedTopology;
+
+  before(async () => {
+    st = await ctx.started();
+    await waitForVrrp(st);
+  });
+
+  const present = async (s: StartedTopology) => {
+    const t = (await s.ipvs(vrrp.master)).find((x) => x.key === tableKey(svc));
+    return t?.realServers.find((r) => r.address === target.rip && (r.weight ?? 0) > 0);
+  };
+
+  it(`${fault} on ${target.name}: keepalived's ${rs.check.type} removes it within its bound and re-inserts it after recovery`, async () => {
+    const r = await scenario(ctx, st, ha, {
+      fault: `${fault}:${target.name}`,
+      tag: `health-${fault}`,
+      seconds: 20,
+      tableOf: vrrp.master,
+      until: async (s) => !(await present(s)),
+      untilWhat: `keepalived on ${vrrp.master} to take ${key} out of IPVS`,
+      afterHeal: async (s) => !!(await present(s)),
+      afterHealWhat: `keepalived on ${vrrp.master} to put ${key} back`,
+    });
+    ctx.expectValid(group('removal time'), removalTime(r.tables, { t: r.faultT }, key, healthRemovalBound(timing), { healT: r.healT }));
+    ctx.expectValid(group('re-insertion'), reinsertion(r.tables, { t: r.healT }, key, healthReinsertionBound(timing), { weight: target.weight }));
+    // with HTTP_GET the server still serves while its /health fails: draining it must cost no client anything
+    if (fault === 'health') ctx.expectValid(group('no client error while draining'), noErrorsWhileDraining(r.ops, { from: r.faultT, to: r.healT }));
+  });
+});
