@@ -6,6 +6,7 @@ import { endpointOf, labDown, labStatus, labUp, readState } from './lab/vm.js';
 import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
 import { smoke } from './smoke.js';
 import { rerender, listRuns, formatRuns } from './report/index.js';
+import { describeNemeses } from './nemesis/registry.js';
 import { createProgress, renderCheckTable, type EndStatus, type Progress } from './report/terminal.js';
 import { availableSuites, runSuites, type RunResult } from './suite/runner.js';
 import { buildTopology, teardown } from './topology/builder.js';
@@ -34,11 +35,15 @@ Usage:
                                              run a command in a node; its output and exit code are passed through
   lvs-harness ipvs <node> [--topology T] [--json]
                                              the node's IPVS table with connection and packet counters
-  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--keep] [--docker-host URL]
+  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--keep] [--docker-host URL]
                                              build (or reuse) the topology, run conformance suites (modes,
                                              schedulers, persistence, drain, protocols) and write reports/<run-id>/:
                                              results.json, history.ndjson, junit.xml, summary.md, report.html;
-                                             exit 1 when a check fails
+                                             exit 1 when a check fails. --fault <name>[=<param>]:<target>[:<duration>]
+                                             injects a fault while the suites run (kill, stop, pause, restart,
+                                             kill-keepalived, kill-app, link-down, partition a/b, netem-delay,
+                                             netem-loss, health), healed after the duration or at the end
+  lvs-harness faults                         the faults with their targets and parameters
   lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
                                              results.json and history.ndjson
   lvs-harness runs [--reports DIR]           past runs, newest first, with their verdicts
@@ -299,14 +304,15 @@ export async function main(argv: string[]): Promise<number> {
     case 'run': {
       const { values, positionals } = parse(
         rest,
-        { suite: { type: 'string', multiple: true }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
+        { suite: { type: 'string', multiple: true }, fault: { type: 'string', multiple: true }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
         'run',
       );
       if (positionals.length !== 1) throw errUsage('run: give one topology, e.g. lvs-harness run topologies/dr.yaml --suite modes');
       const suites = (values.suite as unknown as string[] | undefined) ?? [];
       if (!suites.length) throw errUsage(`run: name at least one --suite (${(await availableSuites()).join(', ')}, or all)`);
       const { progress, log: runLog } = runProgress();
-      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
+      const faults = (values.fault as unknown as string[] | undefined) ?? [];
+      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, faults, keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
         progress.end('error');
         throw e;
       });
@@ -323,6 +329,11 @@ export async function main(argv: string[]): Promise<number> {
       for (const f of out.written) print(`wrote ${f}`);
       for (const e of out.errors) print(`not written: ${e.file}: ${e.error.message}`);
       return out.errors.length ? 1 : 0;
+    }
+    case 'faults': {
+      parse(rest, {}, 'faults');
+      print(describeNemeses());
+      return 0;
     }
     case 'runs': {
       const { values } = parse(rest, { reports: { type: 'string' }, json: { type: 'boolean' } }, 'runs');

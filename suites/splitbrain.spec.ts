@@ -44,7 +44,7 @@ describe(`split brain on ${ctx.plan.topology}`, function () {
     });
     ctx.expectValid(
       `${vrrp.name} ${svc.mode} healed`,
-      oneVipHolder(r.holders.filter((x) => x.t >= r.healT), { settleFrom: r.healT, settleMs: bound.boundMs + bound.toleranceMs, name: 'one holder once the partition heals' }),
+      oneVipHolder(r.holders.filter((x) => x.t >= r.healedT), { settleFrom: r.healedT, settleMs: bound.boundMs + bound.toleranceMs, name: 'one holder once the partition heals' }),
     );
   });
 });

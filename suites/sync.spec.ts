@@ -45,8 +45,18 @@ describe(`connection sync on ${ctx.plan.topology}`, function () {
         const conns = parseConnections((await st.exec(backup, ['ipvsadm', '-Lnc'])).stdout);
         return ports.every((p) => conns.some((c) => c.source === p));
       }, { timeoutMs: 30_000, intervalMs: 500 });
-    const r = await scenario(ctx, st, h, { fault: `kill:${vrrp.master}`, tag: `${tag}-probe`, seconds: 8, until: async (s) => (await s.holders(svc.vip)).join() === backup, untilWhat: `${backup} to hold ${svc.vip}` });
-    const releases = (await agent.run({ cmd: 'release', conn: '*', tag, timeoutMs: 5000 })).ops;
+    let releases: OpEvent[] = [];
+    const r = await scenario(ctx, st, h, {
+      fault: `kill:${vrrp.master}`,
+      tag: `${tag}-probe`,
+      seconds: 8,
+      until: async (s) => (await s.holders(svc.vip)).join() === backup,
+      untilWhat: `${backup} to hold ${svc.vip}`,
+      // through the new MASTER, before the old one comes back (it returns with an empty connection table)
+      during: async () => {
+        releases = (await agent.run({ cmd: 'release', conn: '*', tag, timeoutMs: 5000 })).ops;
+      },
+    });
     return { holds, releases, faultT: r.faultT };
   };
 

@@ -164,7 +164,7 @@ export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; 
     '-serial', `file:${o.consolePath}`,
     '-kernel', a.vmlinuz,
     '-initrd', a.initrd,
-    '-append', 'console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=3',
+    '-append', 'console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=4',
     // snapshot=on: every boot starts from the pristine image; the cache is never written
     '-drive', `file=${a.rootImage},format=raw,if=virtio,snapshot=on,cache=unsafe`,
     // restrict=on: the VM reaches nothing outside; only the forwarded Docker API comes in
@@ -207,7 +207,8 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
       hint: `pick another port: lvs-harness lab up --port ${port + 1}   (or stop what listens on ${port}: ss -ltnp 'sport = :${port}')`,
     });
 
-  const memoryMiB = opts.memoryMiB ?? 2048;
+  // keepalived pairs, agents and suites side by side need headroom; the host gives it cheaply (the VM grows into it)
+  const memoryMiB = opts.memoryMiB ?? 4096;
   const cpus = opts.cpus ?? 2;
   const accel = opts.accel ?? (process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
   await mkdir(paths.run, { recursive: true });

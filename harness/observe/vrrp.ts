@@ -80,10 +80,11 @@ export async function watch(
   const poll = (async () => {
     while (running) {
       const t0 = Date.now();
-      const t = now();
       await Promise.all([
         (async () => {
           const all = await st.holdersOf(o.vips).catch(() => undefined);
+          // stamped when the reads came back: a poll that straddles a heal counts as after it
+          const t = now();
           for (const [vip, h] of all ?? []) {
             holders.push({ t, vip, holders: h });
             history.append({ type: 'observe', t, node: 'directors', what: 'vip-holders', data: { vip, holders: h } });
@@ -92,6 +93,7 @@ export async function watch(
         (async () => {
           if (!o.tableOf) return;
           const table = await st.ipvs(o.tableOf.director).catch(() => undefined);
+          const t = now();
           const svc = table?.find((s) => s.key === tableKey(o.tableOf!.svc));
           if (!table) return;
           const sample = svc ? tableSample(t, svc) : { t, servers: [] };

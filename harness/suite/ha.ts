@@ -44,6 +44,8 @@ export interface ScenarioResult {
   /** when the fault was injected and healed (lab clock) */
   faultT: number;
   healT: number;
+  /** when the heal had finished (the fault's end event) */
+  healedT: number;
   holders: VipSample[];
   tables: TableSample[];
   garps: GarpPacket[];
@@ -95,12 +97,13 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
       const ops = (await probes).ops;
       const healT = ctx.now();
       await fault.heal();
+      const healedT = ctx.now();
       if (o.settle !== false) await waitForVrrp(st, 120_000);
       if (o.afterHeal) await waitFor(o.afterHealWhat ?? 'the topology to recover', () => o.afterHeal!(st), { timeoutMs: 120_000, intervalMs: 200 });
       const seen = await w.stop();
       const states = await readVrrpStates(st);
       recordVrrpStates(ctx.history, states, t0);
-      result = { ops, faultT, healT, ...seen, states };
+      result = { ops, faultT, healT, healedT, ...seen, states };
     } finally {
       await fault.heal();
     }

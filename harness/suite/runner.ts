@@ -10,7 +10,9 @@ import { loadTopology } from '../topology/loader.js';
 import { plan as makePlan } from '../topology/planner.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { History } from '../history/history.js';
+import { parseFaultSpec, runFault } from '../nemesis/registry.js';
 import { writeReports } from '../report/index.js';
+import { waitFor } from '../util/wait.js';
 import { RESULTS_SCHEMA_V1, type ResultsV1, type RunError } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
@@ -33,6 +35,11 @@ export interface RunOptions {
   log?: Logger;
   /** phases and the test being run, for the terminal; without it mocha's spec reporter prints */
   progress?: Progress;
+  /**
+   * Faults (`<name>[=<param>]:<target>[:<duration>]`) injected once the topology is up, while the
+   * suites run; each is healed after its duration, or when the suites end without one.
+   */
+  faults?: string[];
 }
 
 export interface RunResult {
@@ -78,6 +85,8 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
   const suites = opts.suites.includes('all') ? known : opts.suites;
   for (const s of suites)
     if (!known.includes(s)) throw new HarnessError('ERR_LVS_USAGE', `--suite ${s}: no such suite (${known.join(', ')}, or all)`);
+  // bad fault specs fail before anything is built
+  const faultSpecs = (opts.faults ?? []).map((f) => parseFaultSpec(f));
   const runId = newRunId();
   const startedAt = new Date();
   const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
@@ -99,12 +108,28 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
   const ctx = new SuiteContext(plan, st, history);
   setSuiteContext(ctx);
   const errors: RunResult['errors'] = [];
+  const faultsEnd = new AbortController();
+  const faultRuns: Promise<unknown>[] = [];
   const director = st.nodes('director')[0];
   const environment = describeEnvironment(rt.docker, director ? st.container(director.name) : undefined);
   const configRevision = fileRevision(opts.topologyFile);
   try {
-    progress?.phase('checks');
     await snapshotTables(st, ctx);
+    if (faultSpecs.length) {
+      progress?.phase('faults');
+      for (const f of faultSpecs) {
+        for (const n of f.target.split('/')) st.node(n);
+        faultRuns.push(
+          runFault({ st, history, now: () => ctx.now() }, f, { durationMs: 24 * 3600_000, signal: faultsEnd.signal, log }).catch((e: Error) => {
+            errors.push({ title: `fault ${f.spec}`, message: e.message.split('\n')[0]!, suite: 'faults' });
+            return undefined;
+          }),
+        );
+      }
+      // the suites start once every fault is in (its start event written)
+      await waitFor('the faults to be injected', () => history.events.filter((e) => e.type === 'fault' && e.phase === 'start').length >= faultSpecs.length || errors.some((e) => e.suite === 'faults'), { timeoutMs: 120_000, intervalMs: 100 });
+    }
+    progress?.phase('checks');
     for (const s of suites) {
       const ts = Date.now();
       const mocha = new Mocha({ timeout: 300_000, reporter: progress ? progressReporter(progress, s) : 'spec', color: !!process.stdout.isTTY });
@@ -132,6 +157,8 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
     }
     await snapshotTables(st, ctx);
   } finally {
+    faultsEnd.abort();
+    await Promise.all(faultRuns);
     await ctx.stopAgents();
     await history.close();
     setSuiteContext(undefined);

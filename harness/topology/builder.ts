@@ -26,6 +26,10 @@ export const L = {
 
 const owner = () => `${hostname()}:${process.pid}`;
 
+/** Bumped when the builder makes containers differently (e.g. with an init), so running ones from before are replaced, not reused. */
+const BUILDER_REVISION = 2;
+const planLabel = (plan: Plan) => `${plan.hash}.${BUILDER_REVISION}`;
+
 /** A topology whose containers run and whose IPVS tables match the plan. */
 export class StartedTopology {
   constructor(
@@ -161,7 +165,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
   await reap(docker, log);
   const existing = await docker.listContainers({ all: true, filters: { label: [`${L.topology}=${plan.topology}`] } });
   if (existing.length) {
-    const same = existing.length === plan.nodes.length && existing.every((c) => c.Labels[L.plan] === plan.hash && c.State === 'running');
+    const same = existing.length === plan.nodes.length && existing.every((c) => c.Labels[L.plan] === planLabel(plan) && c.State === 'running');
     if (same && opts.reuse !== false) {
       log(`reusing the running topology ${plan.topology} (plan ${plan.hash})`);
       const containers = new Map(existing.map((c) => [c.Labels[L.node]!, docker.getContainer(c.Id)]));
@@ -176,7 +180,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
   const labels = (extra: Record<string, string> = {}) => ({
     [L.base]: 'true',
     [L.topology]: plan.topology,
-    [L.plan]: plan.hash,
+    [L.plan]: planLabel(plan),
     [L.owner]: owner(),
     [L.keep]: opts.keep ? 'true' : 'false',
     ...extra,
@@ -215,7 +219,8 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
           Image: rt.nodeImage,
           Cmd: ['sleep', 'infinity'],
           Labels: labels({ [L.node]: n.name, [L.role]: n.role }),
-          HostConfig: { CapAdd: n.capAdd, Sysctls: n.sysctls, NetworkMode: netId.get(first!.network) },
+          // an init as PID 1 reaps what daemons (nginx, keepalived) orphan: a killed app must not linger as a zombie that looks alive
+          HostConfig: { CapAdd: n.capAdd, Sysctls: n.sysctls, NetworkMode: netId.get(first!.network), Init: true },
           NetworkingConfig: { EndpointsConfig: { [netId.get(first!.network)!]: { IPAMConfig: ipam(first!) } } },
         });
         for (const i of rest) await docker.getNetwork(netId.get(i.network)!).connect({ Container: c.id, EndpointConfig: { IPAMConfig: ipam(i) } });

@@ -1,0 +1,109 @@
+import { UDP_ECHO } from '../images/rs-app.js';
+import { waitFor } from '../util/wait.js';
+import { activeFault, injecting, livePids, nemesisError, pids, requireRestore, restoreAfterKill } from './common.js';
+import type { FaultTarget, Nemesis } from './types.js';
+
+/**
+ * Process crashes inside a running node, the network namespace untouched:
+ * - kill-keepalived: SIGKILL every keepalived process on a director. No priority-0 advert is
+ *   sent; the VIP stays configured on the dead master's interface, so a backup takes over only
+ *   after the master-down interval, and both may hold the VIP (ARP decides who gets traffic).
+ * - kill-app: SIGKILL nginx (master and workers) and the UDP echo on a real server; its RIP
+ *   then refuses TCP (RST) and UDP (ICMP port unreachable) while the kernel and IPVS carry on.
+ * Heal: the builder's restoreNode, which starts what is missing again; the heal checks that
+ * it did (live processes, nginx answering), since a fault whose heal did nothing must say so.
+ */
+const ECHO_ARGS = ['-f', `^node ${UDP_ECHO.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( |$)`];
+
+const echoPids = (env: FaultTarget, node: string) => livePids(env, node, ECHO_ARGS);
+
+async function nginxAnswers(env: FaultTarget, node: string): Promise<boolean> {
+  const port = env.st.node(node).app!.httpPort;
+  const r = await env.st.exec(node, ['curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', `http://127.0.0.1:${port}/health`], { allowFailure: true });
+  return /^[1-5]\d\d$/.test(r.stdout.trim());
+}
+
+export const killKeepalived: Nemesis = {
+  name: 'kill-keepalived',
+  summary: 'SIGKILL keepalived on a director (no priority-0 advert); heal: restore the node (keepalived starts again)',
+  targets: 'director',
+  async inject(env, target) {
+    const { st } = env;
+    const running = await pids(env, target, 'keepalived');
+    if (!running.length) throw nemesisError('kill-keepalived', target, 'no keepalived process runs there (pgrep -x keepalived found none)', 'kill-keepalived acts on a director whose topology runs keepalived');
+    const restore = requireRestore(st, 'kill-keepalived', target);
+    const heal = async () => {
+      await restoreAfterKill(env, 'kill-keepalived', target, restore, [{ label: 'keepalived', pgrep: ['-x', 'keepalived'] }], () =>
+        waitFor(`keepalived to run again on ${target} after restoreNode`, async () => (await pids(env, target, 'keepalived')).length > 0, { timeoutMs: 20_000, intervalMs: 300 }),
+      );
+    };
+    const startedAt = env.now();
+    await injecting(heal, async () => {
+      await st.exec(target, ['pkill', '-KILL', '-x', 'keepalived']);
+      await waitFor(`keepalived on ${target} to be gone after SIGKILL (pids ${running.join(', ')})`, async () => (await pids(env, target, 'keepalived')).length === 0, {
+        timeoutMs: 10_000,
+        intervalMs: 200,
+      });
+    });
+    return activeFault({
+      name: 'kill-keepalived',
+      target,
+      startedAt,
+      detail: `pkill -KILL -x keepalived (pids ${running.join(', ')})`,
+      healDetail: `restoreNode(${target}) (starts keepalived)`,
+      heal,
+    });
+  },
+};
+
+export const killApp: Nemesis = {
+  name: 'kill-app',
+  summary: 'SIGKILL the real server\'s app (nginx and the UDP echo); heal: restore the node (the app starts again)',
+  targets: 'real-server',
+  async inject(env, target) {
+    const { st } = env;
+    const nginx = await pids(env, target, 'nginx');
+    if (!nginx.length) throw nemesisError('kill-app', target, 'nginx does not run there (pgrep -x nginx found no live process)');
+    const withEcho = (st.node(target).app?.udpPorts.length ?? 0) > 0;
+    const echo = withEcho ? await echoPids(env, target) : [];
+    if (withEcho && !echo.length) throw nemesisError('kill-app', target, `the UDP echo does not run there (pgrep ${ECHO_ARGS.join(' ')} found no live process)`);
+    const restore = requireRestore(st, 'kill-app', target);
+    const heal = async () => {
+      await restoreAfterKill(
+        env,
+        'kill-app',
+        target,
+        restore,
+        [{ label: 'nginx', pgrep: ['-x', 'nginx'] }, ...(withEcho ? [{ label: 'UDP echo', pgrep: ECHO_ARGS }] : [])],
+        () =>
+          waitFor(
+            `nginx${withEcho ? ' and the UDP echo' : ''} to run again on ${target} after restoreNode`,
+            async () => {
+              const missing = [...(!(await nginxAnswers(env, target)) ? ['nginx does not answer /health on 127.0.0.1'] : []), ...(withEcho && !(await echoPids(env, target)).length ? ['no live UDP echo'] : [])];
+              if (missing.length) throw new Error(missing.join('; '));
+              return true;
+            },
+            { timeoutMs: 20_000, intervalMs: 300 },
+          ),
+      );
+    };
+    const startedAt = env.now();
+    await injecting(heal, async () => {
+      await st.exec(target, ['pkill', '-KILL', '-x', 'nginx']);
+      if (withEcho) await st.exec(target, ['pkill', '-KILL', ...ECHO_ARGS]);
+      await waitFor(
+        `nginx${withEcho ? ' and the UDP echo' : ''} on ${target} to be gone after SIGKILL`,
+        async () => (await pids(env, target, 'nginx')).length === 0 && (!withEcho || (await echoPids(env, target)).length === 0),
+        { timeoutMs: 10_000, intervalMs: 200 },
+      );
+    });
+    return activeFault({
+      name: 'kill-app',
+      target,
+      startedAt,
+      detail: `pkill -KILL -x nginx (pids ${nginx.join(', ')})${withEcho ? `; pkill -KILL ${ECHO_ARGS.join(' ')} (pids ${echo.join(', ')})` : ''}`,
+      healDetail: `restoreNode(${target}) (starts nginx${withEcho ? ' and the UDP echo' : ''})`,
+      heal,
+    });
+  },
+};

@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { keepalivedTestArgv, parseKeepalivedTestOutput } from '../../harness/keepalived/render.js';
+import { REPO_ROOT } from '../../harness/lab/paths.js';
+import { labUp } from '../../harness/lab/vm.js';
+import { resolveRuntime } from '../../harness/runtime/select.js';
+import { buildTopology, teardown } from '../../harness/topology/builder.js';
+import { loadTopology } from '../../harness/topology/loader.js';
+import { plan } from '../../harness/topology/planner.js';
+import { cli } from '../helpers.js';
+
+/**
+ * keepalived pairs for real: the golden keepalived.conf files pass keepalived's own config test
+ * in the node image; the failover, health, sync and split-brain suites pass on the NAT and DR
+ * pairs; and the two broken pairs (mismatched auth: split brain; a health check on the wrong
+ * port: every real server removed) are caught with their reason.
+ */
+const quiet = () => {};
+const HA_SUITES = ['failover', 'health', 'sync', 'splitbrain'];
+
+interface Check {
+  suite: string;
+  group: string;
+  name: string;
+  valid: unknown;
+  detail: string;
+  observed: Record<string, unknown>;
+}
+
+describe('keepalived pairs (real lab)', function () {
+  this.timeout(40 * 60_000);
+  let docker: Docker;
+
+  before(async () => {
+    await labUp({ log: quiet });
+    docker = (await resolveRuntime({ log: quiet })).docker;
+    await teardown(docker, { all: true }, quiet);
+  });
+
+  it('the golden keepalived.conf files pass keepalived --config-test in the node image', async () => {
+    const rt = await resolveRuntime({ log: quiet });
+    const st = await buildTopology(rt, plan(await loadTopology(path.join(REPO_ROOT, 'topologies', 'nat-ha.yaml'))), { log: quiet });
+    try {
+      for (const name of ['nat-master.conf', 'dr-backup-v3.conf', 'haproxy-track-script.conf']) {
+        const file = `/tmp/${name}`;
+        await st.exec('director2', ['sh', '-c', 'cat > "$1"', 'sh', file], { input: await readFile(path.join(REPO_ROOT, 'test', 'fixtures', 'keepalived', name), 'utf8') });
+        const r = await st.exec('director2', keepalivedTestArgv(file), { allowFailure: true, timeoutMs: 30_000 });
+        // the fixtures name scripts the node does not have; everything else must be clean
+        const problems = parseKeepalivedTestOutput(r.stderr, file).filter((d) => d.kind !== 'script');
+        expect(problems, `${name}: ${r.stderr}`).to.deep.equal([]);
+        expect([0, 5], `${name} exit ${r.exitCode}: ${r.stderr}`).to.include(r.exitCode);
+      }
+      // and a broken one is refused with its line
+      await st.exec('director2', ['sh', '-c', 'cat > "$1"', 'sh', '/tmp/broken.conf'], { input: await readFile(path.join(REPO_ROOT, 'test', 'fixtures', 'keepalived', 'broken.conf'), 'utf8') });
+      const bad = await st.exec('director2', keepalivedTestArgv('/tmp/broken.conf'), { allowFailure: true, timeoutMs: 30_000 });
+      expect(bad.exitCode).to.not.equal(0);
+      expect(parseKeepalivedTestOutput(bad.stderr, '/tmp/broken.conf').filter((d) => d.kind === 'config' && d.line), bad.stderr).to.not.deep.equal([]);
+    } finally {
+      await st.down(quiet);
+    }
+  });
+
+  for (const t of ['nat-ha', 'dr-ha']) {
+    it(`${t}: failover, health, sync and split brain behave, each measured against its bound`, async () => {
+      const r = await cli(['run', t, ...HA_SUITES.flatMap((s) => ['--suite', s])], 30 * 60_000);
+      const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
+      expect(report, r.stdout + r.stderr).to.be.a('string');
+      const res = JSON.parse(await readFile(report!, 'utf8')) as { checks: Check[]; timings: Record<string, number> };
+      const times = Object.entries(res.timings).filter(([k]) => k.startsWith('suite:')).map(([k, v]) => `${k.slice(6)} ${(v / 1000).toFixed(0)} s`);
+      const measured = res.checks.filter((c) => typeof c.observed?.measuredMs === 'number').map((c) => `${c.group}: ${c.observed.measuredMs} ms (bound ${c.observed.boundMs} ms)`);
+      process.stderr.write(`      ${t}: ${times.join(', ')} (whole run ${r.seconds.toFixed(0)} s)\n${measured.map((m) => `        ${m}\n`).join('')}`);
+      const failed = res.checks.filter((c) => c.valid !== true);
+      expect(failed.map((c) => `${c.group}: ${c.name}: ${c.detail}`), r.stdout).to.deep.equal([]);
+      expect(r.code).to.equal(0);
+      for (const s of HA_SUITES) expect(res.checks.some((c) => c.suite === s), `no verdict from ${s}`).to.equal(true);
+      const names = res.checks.map((c) => c.group);
+      for (const f of ['kill', 'stop', 'pause']) expect(names.some((g) => g.endsWith(`${f} failover time`)), `${f} failover`).to.equal(true);
+      expect(names.some((g) => g.endsWith('sync on')) && names.some((g) => g.endsWith('sync off'))).to.equal(true);
+    });
+  }
+
+  it('a pair with mismatched auth_pass (broken on purpose) ends in split brain, and the run says so', async () => {
+    const r = await cli(['run', 'test/fixtures/broken/nat-ha-auth.yaml', '--suite', 'failover']);
+    expect(r.code, r.stdout + r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/10\.89\.110\.100 \(VI_NAT\) to be held by director1 alone/);
+    expect(r.stderr).to.match(/held by director1, director2/);
+  });
+
+  it('a health check on the wrong port (broken on purpose) takes every real server out, and the run says so', async () => {
+    const r = await cli(['run', 'test/fixtures/broken/dr-ha-wrongport.yaml', '--suite', 'health']);
+    expect(r.code, r.stdout + r.stderr).to.equal(1);
+    expect(r.stderr).to.match(/IPVS table differs from the model \(keepalived programs it and removes real servers whose health check fails\)/);
+    expect(r.stderr).to.match(/8099/);
+  });
+});
