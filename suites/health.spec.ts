@@ -50,7 +50,8 @@ describe(`health checks on ${ctx.plan.topology}`, function () {
       afterHealWhat: `keepalived on ${vrrp.master} to put ${key} back`,
     });
     ctx.expectValid(group('removal time'), removalTime(r.tables, { t: r.faultT }, key, healthRemovalBound(timing), { healT: r.healT }));
-    ctx.expectValid(group('re-insertion'), reinsertion(r.tables, { t: r.healT }, key, healthReinsertionBound(timing), { weight: target.weight }));
+    // from when the server was healthy again (the heal waits until its /health or app answers)
+    ctx.expectValid(group('re-insertion'), reinsertion(r.tables, { t: r.healedT }, key, healthReinsertionBound(timing), { weight: target.weight }));
     // with HTTP_GET the server still serves while its /health fails: draining it must cost no client anything
     if (fault === 'health') ctx.expectValid(group('no client error while draining'), noErrorsWhileDraining(r.ops, { from: r.faultT, to: r.healT }));
   });

@@ -31,6 +31,7 @@ describe(`split brain on ${ctx.plan.topology}`, function () {
       seconds: 10,
       until: async (s) => (await s.holders(svc.vip)).length === 2,
       untilWhat: `both ${vrrp.master} and ${backup} to hold ${svc.vip}`,
+      observeAfterHealMs: bound.boundMs + bound.toleranceMs,
     });
     const during = oneVipHolder(r.holders.filter((x) => x.t < r.healT), { settleFrom: r.faultT, settleMs: bound.boundMs + bound.toleranceMs });
     const overlaps = (during.observed as { overlaps: unknown[] }).overlaps;

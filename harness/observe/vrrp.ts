@@ -59,6 +59,8 @@ export function parseGarp(text: string): GarpPacket[] {
 }
 
 export interface Watch {
+  /** how many holder polls have been taken at or after `t` so far */
+  pollsSince(t: number): number;
   /** ends polling and capture; returns what was seen (also in the history) */
   stop(): Promise<{ holders: VipSample[]; tables: TableSample[]; garps: GarpPacket[] }>;
 }
@@ -115,6 +117,7 @@ export async function watch(
     await waitFor(`tcpdump to capture ARP on ${client}`, async () => (await st.exec(client, ['pgrep', '-x', 'tcpdump'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 200 });
   }
   return {
+    pollsSince: (t) => new Set(holders.filter((x) => x.t >= t).map((x) => x.t)).size,
     async stop() {
       running = false;
       await poll;

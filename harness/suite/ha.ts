@@ -68,6 +68,8 @@ export interface ScenarioOptions {
   settle?: boolean;
   /** run while the fault is in, before healing */
   during?: () => Promise<void>;
+  /** keep polling VIP holders for this long after the heal, and three polls more (a settle window to judge) */
+  observeAfterHealMs?: number;
   /** what to wait for after healing, before the observers stop (a re-insertion) */
   afterHeal?: (st: StartedTopology) => Promise<boolean>;
   afterHealWhat?: string;
@@ -99,6 +101,8 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
       await fault.heal();
       const healedT = ctx.now();
       if (o.settle !== false) await waitForVrrp(st, 120_000);
+      if (o.observeAfterHealMs !== undefined)
+        await waitFor(`three polls of the VIP holders ${o.observeAfterHealMs} ms after the heal`, () => w.pollsSince(healedT + o.observeAfterHealMs!) >= 3, { timeoutMs: 120_000, intervalMs: 200 });
       if (o.afterHeal) await waitFor(o.afterHealWhat ?? 'the topology to recover', () => o.afterHeal!(st), { timeoutMs: 120_000, intervalMs: 200 });
       const seen = await w.stop();
       const states = await readVrrpStates(st);
