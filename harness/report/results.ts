@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
+import { formatPath, valueAt } from '../util/object-path.js';
 import type { RecordedCheck } from '../suite/context.js';
 
 export type { RecordedCheck };
@@ -122,18 +123,7 @@ const v1 = z.looseObject({
 });
 
 /** checks[3].valid */
-function fieldPath(p: readonly PropertyKey[]): string {
-  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('') || '(top level)';
-}
-
-function valueAt(obj: unknown, p: readonly PropertyKey[]): unknown {
-  let cur = obj;
-  for (const k of p) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return cur;
-}
+const fieldPath = (p: readonly PropertyKey[]) => formatPath(p) || '(top level)';
 
 const shown = (v: unknown) => {
   const s = JSON.stringify(v);

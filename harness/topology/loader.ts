@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { HarnessError } from '../errors.js';
+import { formatPath, valueAt } from '../util/object-path.js';
 import { SCHEDULERS } from '../ipvs/rules.js';
 import { topologySchema, type Topology } from './schema.js';
 import { bigIntToIp6, cidr6Contains, cidrContains, hostNumberOf6, ip6ToBigInt, ipToInt, isIPv6, parseCidr, parseCidr6, cidrOverlap, type Cidr6 } from './net.js';
@@ -16,20 +17,6 @@ export const errTopology = (file: string, issues: TopologyIssue[]) =>
   new HarnessError('ERR_LVS_TOPOLOGY', issues.map((i) => `${file}: ${i.path ? `${i.path}: ` : ''}${i.message}`).join('\n'), {
     details: { file, issues },
   });
-
-/** services[0].real_servers[1].weight */
-export function formatPath(p: readonly PropertyKey[]): string {
-  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('');
-}
-
-function valueAt(obj: unknown, p: readonly PropertyKey[]): unknown {
-  let cur = obj;
-  for (const k of p) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[k];
-  }
-  return cur;
-}
 
 const ENUM_NOUN: Record<string, string> = { scheduler: 'a scheduler', method: 'a forwarding method', protocol: 'a protocol' };
 const TYPE_NOUN: Record<string, string> = { array: 'a list', object: 'a mapping', record: 'a mapping', int: 'an integer' };

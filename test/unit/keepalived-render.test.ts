@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { expectConfigTestClean } from '../topology-helpers.js';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -176,17 +177,7 @@ describe('keepalived model and rendering', () => {
       for (const name of Object.keys(models)) {
         it(`accepts ${name}.conf`, () => {
           const file = path.join(FIXTURES, `${name}.conf`);
-          const argv = keepalivedTestArgv(file);
-          const ifs = referencedInterfaces(models[name]!);
-          // the interfaces travel as positional parameters, never spliced into the script text
-          const r = netns
-            ? spawnSync('unshare', ['--net', '--', 'sh', '-c', 'n=$1; shift; i=0; while [ $i -lt $n ]; do ip link add "$1" type veth peer name "kp$i" || exit 90; shift; i=$((i+1)); done; exec "$@"', 'sh', String(ifs.length), ...ifs, ...argv], { encoding: 'utf8' })
-            : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-          const diags = parseKeepalivedTestOutput(r.stderr, file);
-          const allowed = netns ? ['script'] : ['script', 'interface'];
-          expect(r.signal, r.stderr).to.equal(null);
-          expect(diags.filter((d) => !allowed.includes(d.kind))).to.deep.equal([]);
-          expect(r.status, r.stderr).to.be.oneOf(diags.length ? [5] : [0]);
+          expectConfigTestClean(file, referencedInterfaces(models[name]!), netns);
         });
       }
     });

@@ -3,42 +3,21 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import YAML from 'yaml';
-import { HarnessError } from '../../harness/errors.js';
 import { referencedInterfaces, type KeepalivedConfig, type VrrpInstance } from '../../harness/keepalived/model.js';
-import { keepalivedTestArgv, parseKeepalivedTestOutput, renderKeepalivedConf } from '../../harness/keepalived/render.js';
+import { renderKeepalivedConf } from '../../harness/keepalived/render.js';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
 import { bindInterfaces } from '../../harness/topology/builder.js';
 import { parseTopology } from '../../harness/topology/loader.js';
 import { plan, type Plan, type PlannedNode } from '../../harness/topology/planner.js';
+import { expectConfigTestClean, problems, shippedText, variantText, type Doc } from '../topology-helpers.js';
 
 /** The keepalived topologies the lead shipped, and the broken-on-purpose ones built from them. */
 const HA = ['nat-ha', 'dr-ha'] as const;
-const shippedText = (name: string) => readFileSync(path.join(REPO_ROOT, 'topologies', `${name}.yaml`), 'utf8');
 const brokenText = (name: string) => readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'broken', `${name}.yaml`), 'utf8');
-
-type Doc = any;
-/** A shipped topology as plain data, changed by `change`, written back as YAML. */
-function variantText(name: string, change: (doc: Doc) => void): string {
-  const doc = YAML.parse(shippedText(name));
-  change(doc);
-  return YAML.stringify(doc);
-}
 const planOf = (text: string, file: string): Plan => plan(parseTopology(text, file));
 const shipped = (name: string): Plan => planOf(shippedText(name), `topologies/${name}.yaml`);
 const planVariant = (name: string, change: (doc: Doc) => void): Plan => planOf(variantText(name, change), `topologies/${name}.yaml`);
 
-/** The error parseTopology throws, as the lines a user reads. */
-function problems(text: string, file: string): string[] {
-  try {
-    parseTopology(text, file);
-  } catch (e) {
-    expect(e).to.be.instanceOf(HarnessError, `expected a topology error, got ${String(e)}`);
-    expect((e as HarnessError).code).to.equal('ERR_LVS_TOPOLOGY');
-    return (e as HarnessError).message.split('\n');
-  }
-  throw new Error(`expected ${file} to be rejected`);
-}
 const natHa = (change: (doc: Doc) => void) => problems(variantText('nat-ha', change), 'topologies/nat-ha.yaml');
 const drHa = (change: (doc: Doc) => void) => problems(variantText('dr-ha', change), 'topologies/dr-ha.yaml');
 const accepts = (name: string, change: (doc: Doc) => void) => parseTopology(variantText(name, change), `topologies/${name}.yaml`);
@@ -721,17 +700,7 @@ describe('keepalived topologies', () => {
             const bound = bindInterfaces(d.keepalived!, devOfNode(d));
             const file = path.join(dir, `${name}-${d.name}.conf`);
             writeFileSync(file, renderKeepalivedConf(bound));
-            const argv = keepalivedTestArgv(file);
-            const ifs = referencedInterfaces(bound);
-            // the interfaces travel as positional parameters, never spliced into the script text
-            const r = netns
-              ? spawnSync('unshare', ['--net', '--', 'sh', '-c', 'n=$1; shift; i=0; while [ $i -lt $n ]; do ip link add "$1" type veth peer name "kp$i" || exit 90; shift; i=$((i+1)); done; exec "$@"', 'sh', String(ifs.length), ...ifs, ...argv], { encoding: 'utf8' })
-              : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
-            const diags = parseKeepalivedTestOutput(r.stderr, file);
-            const allowed = netns ? ['script'] : ['script', 'interface'];
-            expect(r.signal, r.stderr).to.equal(null);
-            expect(diags.filter((x) => !allowed.includes(x.kind)), r.stderr).to.deep.equal([]);
-            expect(r.status, r.stderr).to.be.oneOf(diags.length ? [5] : [0]);
+            expectConfigTestClean(file, referencedInterfaces(bound), netns);
           });
       }
     });

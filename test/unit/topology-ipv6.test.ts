@@ -1,36 +1,12 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import YAML from 'yaml';
-import { HarnessError } from '../../harness/errors.js';
 import { renderNginxConf } from '../../harness/images/rs-app.js';
-import { REPO_ROOT } from '../../harness/lab/paths.js';
 import { parseTopology } from '../../harness/topology/loader.js';
 import { ipToInt, parseCidr } from '../../harness/topology/net.js';
 import { plan, type Plan, type PlannedNode } from '../../harness/topology/planner.js';
+import { problems, shippedText, variantText, type Doc } from '../topology-helpers.js';
 
-const shippedText = (name: string) => readFileSync(path.join(REPO_ROOT, 'topologies', `${name}.yaml`), 'utf8');
-
-type Doc = any;
-/** A shipped topology as plain data, changed by `change`, written back as YAML. */
-function variantText(name: string, change: (doc: Doc) => void): string {
-  const doc = YAML.parse(shippedText(name));
-  change(doc);
-  return YAML.stringify(doc);
-}
 const planVariant = (name: string, change: (doc: Doc) => void): Plan => plan(parseTopology(variantText(name, change), `topologies/${name}.yaml`));
 
-/** The error parseTopology throws, as the lines a user reads. */
-function problems(text: string, file: string): string[] {
-  try {
-    parseTopology(text, file);
-  } catch (e) {
-    expect(e).to.be.instanceOf(HarnessError, `expected a topology error, got ${String(e)}`);
-    expect((e as HarnessError).code).to.equal('ERR_LVS_TOPOLOGY');
-    return (e as HarnessError).message.split('\n');
-  }
-  throw new Error(`expected ${file} to be rejected`);
-}
 const nat = (change: (doc: Doc) => void) => problems(variantText('nat', change), 'topologies/nat.yaml');
 
 function node(p: Plan, name: string): PlannedNode {

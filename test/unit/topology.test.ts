@@ -1,36 +1,12 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import YAML from 'yaml';
 import { HarnessError } from '../../harness/errors.js';
-import { REPO_ROOT } from '../../harness/lab/paths.js';
 import { parseTopology } from '../../harness/topology/loader.js';
+import { problems, shippedText, variantText, type Doc } from '../topology-helpers.js';
 
 const SHIPPED = ['nat', 'dr', 'tun', 'fullnat'] as const;
-const shippedText = (name: string) => readFileSync(path.join(REPO_ROOT, 'topologies', `${name}.yaml`), 'utf8');
 
-/** A shipped topology as plain data, changed by `change`, written back as YAML. */
-type Doc = any;
-function variant(name: string, change: (doc: Doc) => void): string {
-  const doc = YAML.parse(shippedText(name));
-  change(doc);
-  return YAML.stringify(doc);
-}
-
-/** The error parseTopology throws, as the lines a user reads. */
-function problems(text: string, file: string): string[] {
-  try {
-    parseTopology(text, file);
-  } catch (e) {
-    expect(e).to.be.instanceOf(HarnessError);
-    expect((e as HarnessError).code).to.equal('ERR_LVS_TOPOLOGY');
-    return (e as HarnessError).message.split('\n');
-  }
-  throw new Error(`expected ${file} to be rejected`);
-}
-
-const dr = (change: (doc: Doc) => void) => problems(variant('dr', change), 'topologies/dr.yaml');
-const nat = (change: (doc: Doc) => void) => problems(variant('nat', change), 'topologies/nat.yaml');
+const dr = (change: (doc: Doc) => void) => problems(variantText('dr', change), 'topologies/dr.yaml');
+const nat = (change: (doc: Doc) => void) => problems(variantText('nat', change), 'topologies/nat.yaml');
 
 describe('topology files', () => {
   describe('the shipped topologies', () => {
@@ -156,7 +132,7 @@ describe('topology files', () => {
 
     it('the error carries the file and the issues as data', () => {
       try {
-        parseTopology(variant('dr', (d) => (d.services[0].scheduler = 'wrrr')), 'topologies/dr.yaml');
+        parseTopology(variantText('dr', (d) => (d.services[0].scheduler = 'wrrr')), 'topologies/dr.yaml');
         expect.fail('expected a rejection');
       } catch (e) {
         expect((e as HarnessError).details).to.deep.equal({
@@ -266,7 +242,7 @@ describe('topology files', () => {
 
     it('full-NAT services forward with masq', () => {
       const lines = problems(
-        variant('fullnat', (d) => (d.services[0].real_servers[2].method = 'tunnel')),
+        variantText('fullnat', (d) => (d.services[0].real_servers[2].method = 'tunnel')),
         'topologies/fullnat.yaml',
       );
       expect(lines).to.deep.equal(['topologies/fullnat.yaml: services[0].real_servers[2].method: "tunnel": full-NAT services forward with masq']);
