@@ -9,9 +9,10 @@ import { HARNESS_LABEL } from '../runtime/node-image.js';
 import type { Runtime } from '../runtime/select.js';
 import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import { waitFor } from '../util/wait.js';
+import { sleep, waitFor } from '../util/wait.js';
 import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, renderKeepalivedConf } from '../keepalived/render.js';
 import type { KeepalivedConfig } from '../keepalived/model.js';
+import { checkTiming, healthRemovalBound } from '../keepalived/bound.js';
 import { KEEPALIVED_CONF, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
@@ -361,6 +362,12 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
   await waitFor(`keepalived to run on ${n.name}`, async () => (await st.exec(n.name, ['pgrep', '-x', 'keepalived'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 300 });
 }
 
+/** The longest time keepalived's health checks may take to remove a failing real server (their removal bound). */
+export function keepalivedSettleMs(c: KeepalivedConfig): number {
+  const bounds = (c.virtualServers ?? []).flatMap((vs) => vs.realServers.map((rs) => healthRemovalBound(checkTiming(vs, rs)).boundMs));
+  return Math.max(0, ...bounds);
+}
+
 /** keepalived topologies: every VIP on exactly one director, the planned MASTER. */
 export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Promise<void> {
   for (const v of st.plan.vrrp ?? [])
@@ -387,10 +394,15 @@ async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
     let saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
     if (d.keepalived) {
       // keepalived programs the table; wait for it rather than write it
-      await waitFor(`keepalived to program IPVS on ${d.name}`, async () => !diffRules(d.ipvs!, (saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout))).length, {
-        timeoutMs: 30_000,
-        intervalMs: 500,
-      }).catch(() => undefined);
+      const read = async () => parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+      await waitFor(`keepalived to program IPVS on ${d.name}`, async () => !diffRules(d.ipvs!, (saved = await read())).length, { timeoutMs: 30_000, intervalMs: 500 }).catch(() => undefined);
+      // keepalived adds every real server before its first health checks: the table only counts once
+      // it has held through a whole check cycle (the removal bound), so a failing check shows here
+      const until = Date.now() + keepalivedSettleMs(d.keepalived);
+      while (!diffRules(d.ipvs, saved).length && Date.now() < until) {
+        await sleep(500);
+        saved = await read();
+      }
     } else if (diffRules(d.ipvs, saved).length) {
       await st.exec(d.name, ['ipvsadm', '-C']);
       await st.exec(d.name, ['ipvsadm', '-R'], { input: restore });
