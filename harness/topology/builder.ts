@@ -11,7 +11,7 @@ import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { sleep, waitFor } from '../util/wait.js';
 import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, renderKeepalivedConf } from '../keepalived/render.js';
-import type { KeepalivedConfig } from '../keepalived/model.js';
+import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, healthRemovalBound } from '../keepalived/bound.js';
 import { KEEPALIVED_CONF, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
@@ -362,6 +362,14 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
   await waitFor(`keepalived to run on ${n.name}`, async () => (await st.exec(n.name, ['pgrep', '-x', 'keepalived'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 300 });
 }
 
+/** A health check as a person names it: TCP_CHECK on port 8099, HTTP_GET /health for 200 on port 80. */
+function describeCheck(c: HealthCheck): string {
+  const port = 'connectPort' in c && c.connectPort ? ` on port ${c.connectPort}` : '';
+  if (c.type === 'HTTP_GET') return `HTTP_GET ${c.url.path} for ${c.url.statusCode ?? 200}${port}`;
+  if (c.type === 'MISC_CHECK') return `MISC_CHECK ${Array.isArray(c.miscPath) ? c.miscPath.join(' ') : c.miscPath}`;
+  return `${c.type}${port}`;
+}
+
 /** The longest time keepalived's health checks may take to remove a failing real server (their removal bound). */
 export function keepalivedSettleMs(c: KeepalivedConfig): number {
   const bounds = (c.virtualServers ?? []).flatMap((vs) => vs.realServers.map((rs) => healthRemovalBound(checkTiming(vs, rs)).boundMs));
@@ -411,13 +419,15 @@ async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
     const diffs = diffRules(d.ipvs, saved);
     if (diffs.length) {
       // keepalived leaves out real servers its health checks fail: its log says which and why
-      const kLog = d.keepalived ? (await st.exec(d.name, ['tail', '-n', '12', '/var/log/keepalived.log'], { allowFailure: true })).stdout.trim() : '';
+      // what keepalived checked and what it said about it (the failures, not the VRRP chatter)
+      const kLog = d.keepalived ? (await st.exec(d.name, ['sh', '-c', 'grep -iE "fail|remov|timeout|refused" /var/log/keepalived.log | tail -n 8'], { allowFailure: true })).stdout.trim() : '';
+      const checks = d.keepalived ? [...new Set((d.keepalived.virtualServers ?? []).flatMap((vs) => vs.realServers.map((r) => describeCheck(r.check))))].join('; ') : '';
       throw new HarnessError(
         'ERR_LVS_IPVS_MISMATCH',
         `director ${d.name}: the kernel's IPVS table differs from the model${d.keepalived ? ' (keepalived programs it and removes real servers whose health check fails)' : ''}:\n  ${diffs.join('\n  ')}`,
         {
           details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout },
-          hint: d.keepalived ? `keepalived's log on ${d.name}:\n${kLog}` : `expected (ipvsadm -R):\n${restore}`,
+          hint: d.keepalived ? `keepalived's health checks: ${checks}; its log on ${d.name}:\n${kLog}` : `expected (ipvsadm -R):\n${restore}`,
         },
       );
     }
