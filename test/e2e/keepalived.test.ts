@@ -14,7 +14,7 @@ import { cli } from '../helpers.js';
 /**
  * keepalived pairs for real: the golden keepalived.conf files pass keepalived's own config test
  * in the node image; the failover, health, sync and split-brain suites pass on the NAT and DR
- * pairs; and the two broken pairs (mismatched auth: split brain; a health check on the wrong
+ * pairs, failover on the TUN pair; and the two broken pairs (mismatched auth: split brain; a health check on the wrong
  * port: every real server removed) are caught with their reason.
  */
 const quiet = () => {};
@@ -80,6 +80,16 @@ describe('keepalived pairs (real lab)', function () {
       expect(names.some((g) => g.endsWith('sync on')) && names.some((g) => g.endsWith('sync off'))).to.equal(true);
     });
   }
+
+  it('tun-ha: the BACKUP takes over the IP-in-IP service within the VRRPv3 bound, and the MASTER takes it back', async () => {
+    const r = await cli(['run', 'tun-ha', '--suite', 'failover'], 20 * 60_000);
+    const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
+    expect(report, r.stdout + r.stderr).to.be.a('string');
+    const res = JSON.parse(await readFile(report!, 'utf8')) as { checks: Check[] };
+    expect(res.checks.filter((c) => c.valid !== true).map((c) => `${c.group}: ${c.detail}`), r.stdout).to.deep.equal([]);
+    expect(res.checks.filter((c) => c.group.endsWith('failover time'))).to.have.length(3);
+    expect(r.code).to.equal(0);
+  });
 
   it('a pair with mismatched auth_pass (broken on purpose) ends in split brain, and the run says so', async () => {
     const r = await cli(['run', 'test/fixtures/broken/nat-ha-auth.yaml', '--suite', 'failover']);

@@ -12,7 +12,7 @@ import { plan, type Plan, type PlannedNode } from '../../harness/topology/planne
 import { expectConfigTestClean, problems, shippedText, variantText, type Doc } from '../topology-helpers.js';
 
 /** The keepalived topologies the lead shipped, and the broken-on-purpose ones built from them. */
-const HA = ['nat-ha', 'dr-ha'] as const;
+const HA = ['nat-ha', 'dr-ha', 'tun-ha'] as const;
 const brokenText = (name: string) => readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'broken', `${name}.yaml`), 'utf8');
 const planOf = (text: string, file: string): Plan => plan(parseTopology(text, file));
 const shipped = (name: string): Plan => planOf(shippedText(name), `topologies/${name}.yaml`);
@@ -666,7 +666,7 @@ describe('keepalived topologies', () => {
             expect(conf).to.contain('  interface eth0\n');
             expect(conf).to.contain('    10.89.110.100/32 dev eth0\n    10.89.120.254/32 dev eth1\n');
           } else {
-            expect(conf).to.contain('  lvs_sync_daemon eth0 inst VI_DR\n');
+            expect(conf).to.contain(`  lvs_sync_daemon eth0 inst ${name === 'dr-ha' ? 'VI_DR' : 'VI_TUN'}\n`);
             expect(conf).to.contain('  version 3\n');
           }
         }
