@@ -2,7 +2,7 @@ import { noErrorsWhileDraining, reinsertion, removalTime } from '../harness/chec
 import { checkTiming, healthReinsertionBound, healthRemovalBound } from '../harness/keepalived/bound.js';
 import { haUnderTest, keepalivedBlocks, scenario } from '../harness/suite/ha.js';
 import { suiteContext } from '../harness/suite/context.js';
-import { tableKey } from '../harness/ipvs/edit.js';
+import { tableService } from '../harness/ipvs/edit.js';
 import { waitForVrrp, type StartedTopology } from '../harness/topology/builder.js';
 
 /**
@@ -34,7 +34,7 @@ describe(`health checks on ${ctx.plan.topology}`, function () {
   });
 
   const present = async (s: StartedTopology) => {
-    const t = (await s.ipvs(vrrp.master)).find((x) => x.key === tableKey(svc));
+    const t = tableService(await s.ipvs(vrrp.master), svc);
     return t?.realServers.find((r) => r.address === target.rip && (r.weight ?? 0) > 0);
   };
 

@@ -7,7 +7,7 @@ import { parseConnections, parseTimeouts } from '../harness/ipvs/table.js';
 import { clientSources } from '../harness/observe/modes.js';
 import { suiteContext } from '../harness/suite/context.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
-import type { PlannedService } from '../harness/topology/planner.js';
+import { clientOn, type PlannedService } from '../harness/topology/planner.js';
 import { waitFor } from '../harness/util/wait.js';
 
 /**
@@ -23,13 +23,13 @@ import { waitFor } from '../harness/util/wait.js';
  */
 const ctx = suiteContext('protocols');
 const eligible = (s: PlannedService) => s.realServers.length >= 2;
-const clientOn = (svc: PlannedService) => ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))?.name;
+const clientOf = (svc: PlannedService) => clientOn(ctx.plan, svc);
 
 describe(`protocols on ${ctx.plan.topology}`, function () {
   this.timeout(300_000);
-  const udp = ctx.plan.services.find((s) => s.protocol === 'udp' && eligible(s) && clientOn(s));
-  const fwm = ctx.plan.services.find((s) => s.fwmark && s.fwmark.ports.length >= 2 && eligible(s) && clientOn(s));
-  const v6 = ctx.plan.services.find((s) => s.family === 6 && s.protocol === 'tcp' && !s.fwmark && eligible(s) && clientOn(s));
+  const udp = ctx.plan.services.find((s) => s.protocol === 'udp' && eligible(s) && clientOf(s));
+  const fwm = ctx.plan.services.find((s) => s.fwmark && s.fwmark.ports.length >= 2 && eligible(s) && clientOf(s));
+  const v6 = ctx.plan.services.find((s) => s.family === 6 && s.protocol === 'tcp' && !s.fwmark && eligible(s) && clientOf(s));
   if (!udp && !fwm && !v6) {
     it('needs a UDP, firewall-mark or IPv6 service', () => {
       throw new Error(`topology ${ctx.plan.topology} has no UDP service, no firewall-mark service over two ports and no IPv6 VIP with two or more real servers and a client`);
@@ -49,7 +49,7 @@ describe(`protocols on ${ctx.plan.topology}`, function () {
 
   if (udp) {
     describe(`UDP ${udp.vip}:${udp.port}`, () => {
-      const client = clientOn(udp)!;
+      const client = clientOf(udp)!;
       let sources: string[];
       let timeouts: { tcp: number; tcpfin: number; udp: number } | undefined;
       const director = directorOf(udp);
@@ -112,7 +112,7 @@ describe(`protocols on ${ctx.plan.topology}`, function () {
   if (fwm) {
     const ports = fwm.fwmark!.ports;
     describe(`firewall mark ${fwm.fwmark!.mark} over ${fwm.vip} ports ${ports.join(', ')}`, () => {
-      const client = clientOn(fwm)!;
+      const client = clientOf(fwm)!;
       let sources: string[];
       before(() => {
         sources = clientSources(st, client, fwm.vipNetwork, fwm.family);
@@ -144,7 +144,7 @@ describe(`protocols on ${ctx.plan.topology}`, function () {
 
   if (v6) {
     describe(`IPv6 [${v6.vip}]:${v6.port}`, () => {
-      const client = clientOn(v6)!;
+      const client = clientOf(v6)!;
       let sources: string[];
       before(() => {
         sources = clientSources(st, client, v6.vipNetwork, 6);

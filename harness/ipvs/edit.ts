@@ -1,3 +1,5 @@
+import type { TableService } from './table.js';
+import { hostPort } from './rules.js';
 import type { StartedTopology } from '../topology/builder.js';
 import type { PlannedService } from '../topology/planner.js';
 
@@ -7,8 +9,6 @@ import type { PlannedService } from '../topology/planner.js';
  * always passed.
  */
 const METHOD: Record<string, string> = { masq: '-m', droute: '-g', tunnel: '-i' };
-
-const hostPort = (addr: string, port: number) => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
 
 export const serviceArgv = (svc: PlannedService) => (svc.fwmark ? ['-f', String(svc.fwmark.mark)] : [svc.protocol === 'udp' ? '-u' : '-t', hostPort(svc.vip, svc.port!)]);
 
@@ -50,10 +50,13 @@ export async function addServer(st: StartedTopology, svc: PlannedService, rs: st
 }
 
 /** Active/inactive connections and weight per real server name, as the director reports them now. */
+/** The service's row in a parsed `ipvsadm -Ln` table (by key and protocol: a UDP and a TCP service may share VIP and port). */
+export const tableService = <T extends Pick<TableService, 'key' | 'protocol'>>(table: readonly T[], svc: PlannedService): T | undefined =>
+  table.find((x) => x.key === tableKey(svc) && (svc.fwmark ? x.protocol === 'FWM' : x.protocol === svc.protocol.toUpperCase()));
+
 export async function serverCounts(st: StartedTopology, svc: PlannedService): Promise<Record<string, { active: number; inactive: number; weight: number }>> {
   const table = await st.ipvs(directorOf(svc));
-  const key = tableKey(svc);
-  const s = table.find((x) => x.key === key && (svc.fwmark ? x.protocol === 'FWM' : x.protocol === svc.protocol.toUpperCase()));
+  const s = tableService(table, svc);
   const out: Record<string, { active: number; inactive: number; weight: number }> = {};
   for (const r of svc.realServers) {
     const row = s?.realServers.find((x) => x.address === r.rip);

@@ -40,7 +40,8 @@ const PROTO_FLAG: Record<Protocol, string> = { tcp: '-t', udp: '-u', sctp: '--sc
 const METHOD_FLAG: Record<Method, string> = { masq: '-m', droute: '-g', tunnel: '-i' };
 
 export const isIPv6 = (a: string) => a.includes(':');
-const hostPort = (addr: string, port: number | string) => (isIPv6(addr) ? `[${addr}]:${port}` : `${addr}:${port}`);
+/** address:port as ipvsadm writes it, IPv6 in brackets */
+export const hostPort = (addr: string, port: number | string) => (isIPv6(addr) ? `[${addr}]:${port}` : `${addr}:${port}`);
 
 export function serviceKey(s: Pick<VirtualServiceRule, 'protocol' | 'address' | 'port' | 'fwmark' | 'ipv6'>): string {
   return s.fwmark !== undefined ? `fwm:${s.fwmark}${s.ipv6 ? ':v6' : ''}` : `${s.protocol}:${hostPort(s.address!, s.port!)}`;

@@ -5,7 +5,7 @@
  * keepalived.conf(5) and the 2.2.7 parsers. Times are seconds, as keepalived reads them.
  */
 import { HarnessError } from '../errors.js';
-import type { Scheduler } from '../ipvs/rules.js';
+import { isIPv6, type Scheduler } from '../ipvs/rules.js';
 
 /**
  * A program keepalived runs. A string is a command line that keepalived splits on whitespace
@@ -184,7 +184,6 @@ export interface KeepalivedConfig {
   virtualServers?: VirtualServer[];
 }
 
-export const isIPv6 = (a: string) => a.includes(':');
 
 /** The argv keepalived will run for a command (a string splits on whitespace, as keepalived splits it). */
 export const commandArgv = (c: Command): string[] => (typeof c === 'string' ? c.trim().split(/\s+/).filter(Boolean) : [...c]);

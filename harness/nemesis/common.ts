@@ -171,6 +171,13 @@ export async function restoreAfterKill(
 /** Processes by exact name (pgrep -x), live ones only. */
 export const pids = (env: FaultTarget, node: string, name: string) => livePids(env, node, ['-x', name]);
 
+/** The live keepalived pids on a director, or the error a fault that acts on keepalived gives without one. */
+export async function requireKeepalived(env: FaultTarget, fault: string, target: string): Promise<number[]> {
+  const running = await pids(env, target, 'keepalived');
+  if (!running.length) throw nemesisError(fault, target, 'no keepalived process runs there (pgrep -x keepalived found none)', `${fault} acts on a director whose topology runs keepalived`);
+  return running;
+}
+
 /**
  * Runs the fault action and its check; when either fails, heals what may have been done before
  * rethrowing, so that a failed injection does not leave a node broken with no fault to heal.

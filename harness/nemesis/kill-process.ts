@@ -1,6 +1,6 @@
 import { UDP_ECHO } from '../images/rs-app.js';
 import { waitFor } from '../util/wait.js';
-import { activeFault, injecting, livePids, nemesisError, pids, requireRestore, restoreAfterKill } from './common.js';
+import { activeFault, injecting, livePids, nemesisError, pids, requireKeepalived, requireRestore, restoreAfterKill } from './common.js';
 import type { FaultTarget, Nemesis } from './types.js';
 
 /**
@@ -29,8 +29,7 @@ export const killKeepalived: Nemesis = {
   targets: 'director',
   async inject(env, target) {
     const { st } = env;
-    const running = await pids(env, target, 'keepalived');
-    if (!running.length) throw nemesisError('kill-keepalived', target, 'no keepalived process runs there (pgrep -x keepalived found none)', 'kill-keepalived acts on a director whose topology runs keepalived');
+    const running = await requireKeepalived(env, 'kill-keepalived', target);
     const restore = requireRestore(st, 'kill-keepalived', target);
     const heal = async () => {
       await restoreAfterKill(env, 'kill-keepalived', target, restore, [{ label: 'keepalived', pgrep: ['-x', 'keepalived'] }], () =>

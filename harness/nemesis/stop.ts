@@ -1,5 +1,5 @@
 import { waitFor } from '../util/wait.js';
-import { activeFault, injecting, nemesisError, pids, requireRestore, restoreAfterKill } from './common.js';
+import { activeFault, injecting, nemesisError, pids, requireKeepalived, requireRestore, restoreAfterKill } from './common.js';
 import type { Nemesis } from './types.js';
 
 /**
@@ -15,8 +15,7 @@ export const stop: Nemesis = {
   targets: 'director',
   async inject(env, target) {
     const { st } = env;
-    const running = await pids(env, target, 'keepalived');
-    if (!running.length) throw nemesisError('stop', target, 'no keepalived process runs there (pgrep -x keepalived found none)', 'stop acts on a director whose topology runs keepalived');
+    const running = await requireKeepalived(env, 'stop', target);
     const restore = requireRestore(st, 'stop', target);
     const ps = (await st.exec(target, ['ps', '-o', 'pid=,ppid=', '-p', running.join(',')])).stdout;
     const parents = ps

@@ -1,8 +1,8 @@
 import type { ArpObservation, CounterDelta, ProbeAnswer } from '../checkers/modes.js';
 import type { Counters, TableService } from '../ipvs/table.js';
-import { tableKey } from '../ipvs/edit.js';
+import { tableService } from '../ipvs/edit.js';
 import { identityFromBody } from '../load/protocol.js';
-import type { PlannedService } from '../topology/planner.js';
+import { clientOn, type PlannedService } from '../topology/planner.js';
 import { devicesByAddress, type StartedTopology } from '../topology/builder.js';
 import { sleep } from '../util/wait.js';
 
@@ -81,8 +81,7 @@ export async function probeService(st: StartedTopology, client: string, svc: Pla
 const ZERO: Counters = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };
 
 export function serviceCounters(table: TableService[], svc: PlannedService): Counters {
-  const key = tableKey(svc);
-  return table.find((s) => s.key === key && (svc.fwmark ? s.protocol === 'FWM' : s.protocol === svc.protocol.toUpperCase()))?.stats ?? ZERO;
+  return tableService(table, svc)?.stats ?? ZERO;
 }
 
 export const counterDelta = (a: Counters, b: Counters): CounterDelta => ({
@@ -167,7 +166,7 @@ export interface ModesObservation {
 
 export async function observeService(st: StartedTopology, svc: PlannedService, opts: { perSource?: number } = {}): Promise<ModesObservation> {
   const director = Object.keys(svc.directorAddresses).find((d) => svc.directorAddresses[d]![svc.vipNetwork])!;
-  const client = st.nodes('client').find((c) => c.interfaces.some((i) => i.network === svc.vipNetwork))!.name;
+  const client = clientOn(st.plan, svc)!;
   const rsNames = svc.realServers.map((r) => r.name);
   const tun = svc.realServers.some((r) => r.method === 'tunnel');
   const before = await settledCounters(st, director, svc, 0);

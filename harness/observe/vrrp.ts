@@ -3,7 +3,7 @@ import type { TableSample } from '../checkers/health.js';
 import { tableSample } from '../checkers/health.js';
 import type { VipSample } from '../checkers/vip-holder.js';
 import type { History } from '../history/history.js';
-import { tableKey } from '../ipvs/edit.js';
+import { tableService } from '../ipvs/edit.js';
 import { VRRP_LOG, type PlannedService } from '../topology/planner.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { sleep, waitFor } from '../util/wait.js';
@@ -96,7 +96,7 @@ export async function watch(
           if (!o.tableOf) return;
           const table = await st.ipvs(o.tableOf.director).catch(() => undefined);
           const t = now();
-          const svc = table?.find((s) => s.key === tableKey(o.tableOf!.svc));
+          const svc = table && tableService(table, o.tableOf!.svc);
           if (!table) return;
           const sample = svc ? tableSample(t, svc) : { t, servers: [] };
           tables.push(sample);

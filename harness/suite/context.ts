@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { CheckResult } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
 import { parseTopology } from '../topology/loader.js';
-import { plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
+import { clientOn, plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
 import { buildTopology, type StartedTopology } from '../topology/builder.js';
 import { resolveRuntime } from '../runtime/select.js';
 import { History } from '../history/history.js';
@@ -81,7 +81,7 @@ export class SuiteContext {
  */
 export function tcpServiceUnderTest(ctx: SuiteContext): { svc: PlannedService; client: string } | undefined {
   const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.realServers.length >= 2);
-  const client = svc && ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))?.name;
+  const client = svc && clientOn(ctx.plan, svc);
   if (svc && client) return { svc, client };
   it('needs a TCP service with at least two real servers and a client on its network', () => {
     throw new Error(`topology ${ctx.plan.topology} has no TCP service with two or more real servers and a client on the VIP's network`);

@@ -3,7 +3,7 @@ import { injectFault } from '../nemesis/registry.js';
 import { clientSources, macOn } from '../observe/modes.js';
 import { readVrrpStates, recordVrrpStates, watch, type VrrpStateChange } from '../observe/vrrp.js';
 import { waitForVrrp, type StartedTopology } from '../topology/builder.js';
-import type { PlannedService, PlannedVrrp } from '../topology/planner.js';
+import { clientOn, type PlannedService, type PlannedVrrp } from '../topology/planner.js';
 import { waitFor } from '../util/wait.js';
 import type { SuiteContext } from './context.js';
 import type { GarpPacket } from '../checkers/garp.js';
@@ -26,7 +26,7 @@ export interface HaUnderTest {
 export function haUnderTest(ctx: SuiteContext): HaUnderTest | undefined {
   const vrrp = ctx.plan.vrrp?.[0];
   const svc = vrrp && ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && vrrp.vips.some((v) => v.address === s.vip));
-  const client = svc && ctx.plan.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))?.name;
+  const client = svc && clientOn(ctx.plan, svc);
   if (vrrp && svc && client) {
     const backup = Object.entries(vrrp.priorities)
       .filter(([n]) => n !== vrrp.master)

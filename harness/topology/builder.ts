@@ -295,8 +295,7 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     await st.exec(n.name, ['mkdir', '-p', '/etc/lvs-harness', '/opt/lvs-harness', '/run/lvs-harness']);
     const ipv6 = n.interfaces.some((i) => i.address6);
     await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', NGINX_CONF], { input: renderNginxConf({ name: n.name, rip, httpPorts: n.app.httpPorts, ipv6 }) });
-    const running = (await st.exec(n.name, ['pgrep', '-x', 'nginx'], { allowFailure: true })).exitCode === 0;
-    await st.exec(n.name, running ? ['nginx', '-c', NGINX_CONF, '-s', 'reload'] : ['nginx', '-c', NGINX_CONF]);
+    await st.exec(n.name, (await runs(st, n.name, 'nginx')) ? ['nginx', '-c', NGINX_CONF, '-s', 'reload'] : ['nginx', '-c', NGINX_CONF]);
     if (n.app.udpPorts.length) {
       await st.exec(n.name, ['pkill', '-f', UDP_ECHO], { allowFailure: true });
       await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', UDP_ECHO], { input: udpEchoSource() });
@@ -333,6 +332,9 @@ export function bindInterfaces(c: KeepalivedConfig, devOf: (network: string) => 
   };
 }
 
+/** Whether a process of that name runs in the node (the containers' init reaps dead ones, so none lingers as a zombie). */
+const runs = async (st: StartedTopology, node: string, name: string) => (await st.exec(node, ['pgrep', '-x', name], { allowFailure: true })).exitCode === 0;
+
 /** Writes keepalived.conf, has `keepalived -t` check it, and starts keepalived unless it runs. */
 async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (network: string) => string): Promise<void> {
   const conf = renderKeepalivedConf(bindInterfaces(n.keepalived!, devOf));
@@ -351,7 +353,7 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
       { details: { conf, stderr: t.stderr } },
     );
   }
-  if ((await st.exec(n.name, ['pgrep', '-x', 'keepalived'], { allowFailure: true })).exitCode === 0) return;
+  if (await runs(st, n.name, 'keepalived')) return;
   // in the foreground of a detached exec, logging to a file the harness can show
   const ex = await st.container(n.name).exec({
     Cmd: ['sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail --use-file "$1" >> /var/log/keepalived.log 2>&1', 'sh', KEEPALIVED_CONF],
@@ -359,7 +361,7 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
     AttachStderr: false,
   });
   await ex.start({ Detach: true });
-  await waitFor(`keepalived to run on ${n.name}`, async () => (await st.exec(n.name, ['pgrep', '-x', 'keepalived'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 300 });
+  await waitFor(`keepalived to run on ${n.name}`, () => runs(st, n.name, 'keepalived'), { timeoutMs: 20_000, intervalMs: 300 });
 }
 
 /** A health check as a person names it: TCP_CHECK on port 8099, HTTP_GET /health for 200 on port 80. */

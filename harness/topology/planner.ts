@@ -116,6 +116,10 @@ function keepalivedCheck(h: HealthCheckSpec | undefined, rip: string, port: numb
   }
 }
 
+/** The first client node on a service's VIP network: the one that can reach the VIP. */
+export const clientOn = (p: Pick<Plan, 'nodes'>, svc: Pick<PlannedService, 'vipNetwork'>): string | undefined =>
+  p.nodes.find((n) => n.role === 'client' && n.interfaces.some((i) => i.network === svc.vipNetwork))?.name;
+
 export const CONTAINER_PREFIX = 'lvsh';
 export const networkDockerName = (topology: string, net: string) => `${CONTAINER_PREFIX}-${topology}-${net}`;
 export const containerName = (topology: string, node: string) => `${CONTAINER_PREFIX}-${topology}-${node}`;
