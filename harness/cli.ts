@@ -35,14 +35,15 @@ Usage:
                                              run a command in a node; its output and exit code are passed through
   lvs-harness ipvs <node> [--topology T] [--json]
                                              the node's IPVS table with connection and packet counters
-  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--keep] [--docker-host URL]
+  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--keep] [--docker-host URL]
                                              build (or reuse) the topology, run conformance suites (modes,
                                              schedulers, persistence, drain, protocols) and write reports/<run-id>/:
                                              results.json, history.ndjson, junit.xml, summary.md, report.html;
                                              exit 1 when a check fails. --fault <name>[=<param>]:<target>[:<duration>]
                                              injects a fault while the suites run (kill, stop, pause, restart,
-                                             kill-keepalived, kill-app, link-down, partition a/b, netem-delay,
-                                             netem-loss, health), healed after the duration or at the end
+                                             kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b,
+                                             netem-delay, netem-loss, health), healed after the duration or at the
+                                             end; --grep runs only the tests whose title matches (kill-haproxy)
   lvs-harness faults                         the faults with their targets and parameters
   lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
                                              results.json and history.ndjson
@@ -304,7 +305,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'run': {
       const { values, positionals } = parse(
         rest,
-        { suite: { type: 'string', multiple: true }, fault: { type: 'string', multiple: true }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
+        { suite: { type: 'string', multiple: true }, fault: { type: 'string', multiple: true }, grep: { type: 'string' }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
         'run',
       );
       if (positionals.length !== 1) throw errUsage('run: give one topology, e.g. lvs-harness run topologies/dr.yaml --suite modes');
@@ -312,7 +313,15 @@ export async function main(argv: string[]): Promise<number> {
       if (!suites.length) throw errUsage(`run: name at least one --suite (${(await availableSuites()).join(', ')}, or all)`);
       const { progress, log: runLog } = runProgress();
       const faults = (values.fault as unknown as string[] | undefined) ?? [];
-      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, faults, keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
+      const grep = values.grep as string | undefined;
+      if (grep !== undefined) {
+        try {
+          new RegExp(grep);
+        } catch (e) {
+          throw errUsage(`run: --grep ${JSON.stringify(grep)} is not a regular expression (${(e as Error).message})`);
+        }
+      }
+      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, faults, ...(grep !== undefined ? { grep } : {}), keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
         progress.end('error');
         throw e;
       });

@@ -2,8 +2,8 @@ import { failoverTime } from '../harness/checkers/failover.js';
 import { gratuitousArpSeen } from '../harness/checkers/garp.js';
 import { preemption } from '../harness/checkers/preempt.js';
 import { oneVipHolder } from '../harness/checkers/vip-holder.js';
-import { failoverBound, preemptBound } from '../harness/keepalived/bound.js';
-import { becameMaster, directorMac, haUnderTest, scenario } from '../harness/suite/ha.js';
+import { failoverBound, preemptBound, trackScriptBound } from '../harness/keepalived/bound.js';
+import { becameMaster, directorMac, haPairs, scenario } from '../harness/suite/ha.js';
 import { suiteContext } from '../harness/suite/context.js';
 import { waitForVrrp, type StartedTopology } from '../harness/topology/builder.js';
 
@@ -15,16 +15,14 @@ import { waitForVrrp, type StartedTopology } from '../harness/topology/builder.j
  * - once settled exactly one director holds each VIP (every overlap and gap is reported);
  * - the new MASTER announced itself with gratuitous ARP on the clients' segment;
  * - the returning MASTER takes the VIPs back (preemption), no earlier than preempt_delay.
+ * Every VRRP instance is judged (active-active: both directions). With a vrrp_script tracking
+ * HAProxy, HAProxy killed on the MASTER must move the VIP too, within fall × interval + the bound.
  */
 const ctx = suiteContext('failover');
 
 describe(`failover on ${ctx.plan.topology}`, function () {
   this.timeout(600_000);
-  const ha = haUnderTest(ctx);
-  if (!ha) return;
-  const { vrrp, svc, backup } = ha;
-  const bound = failoverBound({ version: vrrp.version, advertInt: vrrp.advertInt, backupPriority: vrrp.priorities[backup]! });
-  const group = (what: string) => `${vrrp.name} ${svc.mode} ${what}`;
+  const pairs = haPairs(ctx);
   let st: StartedTopology;
 
   before(async () => {
@@ -32,35 +30,64 @@ describe(`failover on ${ctx.plan.topology}`, function () {
     await waitForVrrp(st);
   });
 
-  const faults: [string, string][] = [
-    ['kill', 'SIGKILL of the MASTER node'],
-    ['stop', 'keepalived on the MASTER stops gracefully (priority 0)'],
-    ['pause', 'the MASTER node frozen'],
-  ];
-  for (const [fault, what] of faults) {
-    it(`${fault}: ${what}; the BACKUP takes over within the VRRP bound, alone, with gratuitous ARP${fault === 'pause' ? '' : '; the MASTER takes the VIPs back'}`, async () => {
-      const r = await scenario(ctx, st, ha, {
-        fault: `${fault}:${vrrp.master}`,
-        tag: `failover-${fault}`,
-        seconds: 12,
-        until: async (s) => (await s.holders(svc.vip)).join() === backup,
-        untilWhat: `${backup} to hold ${svc.vip} alone`,
+  // active-active: one pair per instance, each MASTER on another director, so both directions fail over
+  for (const ha of pairs) {
+    const { vrrp, svc, backup } = ha;
+    const bound = failoverBound({ version: vrrp.version, advertInt: vrrp.advertInt, backupPriority: vrrp.priorities[backup]! });
+    const group = (what: string) => `${vrrp.name} ${svc.mode} ${what}`;
+    const of = pairs.length > 1 ? ` (${vrrp.name}: ${vrrp.master} → ${backup})` : '';
+
+    const faults: [string, string][] = [
+      ['kill', 'SIGKILL of the MASTER node'],
+      ['stop', 'keepalived on the MASTER stops gracefully (priority 0)'],
+      ['pause', 'the MASTER node frozen'],
+      // a vrrp_script watching HAProxy: its death lowers the MASTER's priority below the BACKUP's
+      ...(vrrp.track ? [['kill-haproxy', `HAProxy on the MASTER killed (vrrp_script ${vrrp.track.process}: fall ${vrrp.track.fall} × ${vrrp.track.interval} s, weight ${vrrp.track.weight})`] as [string, string]] : []),
+    ];
+    for (const [fault, what] of faults) {
+      it(`${fault}${of}: ${what}; the BACKUP takes over within the VRRP bound, alone, with gratuitous ARP${fault === 'pause' ? '' : '; the MASTER takes the VIPs back'}`, async () => {
+        const tracked = fault === 'kill-haproxy' && vrrp.track ? vrrp.track : undefined;
+        const b = tracked
+          ? trackScriptBound({ version: vrrp.version, advertInt: vrrp.advertInt, backupPriority: vrrp.priorities[backup]!, interval: tracked.interval, fall: tracked.fall })
+          : bound;
+        const r = await scenario(ctx, st, ha, {
+          fault: `${fault}:${vrrp.master}`,
+          tag: `failover-${vrrp.name}-${fault}`,
+          seconds: tracked ? 15 : 12,
+          until: async (s) => (await s.holders(svc.vip)).join() === backup,
+          untilWhat: `${backup} to hold ${svc.vip} alone`,
+          // a takeover that does not come is judged (an outage past the bound), not an error
+          untilTimeoutMs: Math.max(30_000, 3 * (b.boundMs + b.toleranceMs)),
+        });
+        ctx.expectValid(group(`${fault} failover time`), failoverTime(r.ops, { t: r.faultT, fault, target: vrrp.master }, b, { until: r.healT }));
+        ctx.expectValid(group(`${fault} one holder`), oneVipHolder(r.holders.filter((x) => x.t < r.healT), { settleFrom: r.faultT, settleMs: b.boundMs + b.toleranceMs }));
+        const takeover = becameMaster(r.states, backup, r.faultT);
+        const vips = vrrp.vips.filter((v) => v.network === svc.vipNetwork).map((v) => v.address);
+        ctx.expectValid(group(`${fault} gratuitous ARP`), gratuitousArpSeen(r.garps, { t: takeover?.t ?? r.faultT, node: backup, mac: await directorMac(st, ha, backup) }, { vips }));
+        // a frozen MASTER never left MASTER: when it thaws it simply outranks the BACKUP again, with no state change to judge
+        if (fault !== 'pause') {
+          const pb = preemptBound({ version: vrrp.version, advertInt: vrrp.advertInt, priority: vrrp.priorities[vrrp.master]!, preemptDelay: vrrp.preemptDelay ?? 0 });
+          // keepalived is back when the MASTER logs its first state (BACKUP while it listens for adverts).
+          // HAProxy comes back somewhere inside the heal (restoreNode starts it early, then keepalived's
+          // config test and the checks run): from the heal's start, its script counts as good again
+          // after `rise` runs, and the heal's own duration is added to the tolerance
+          const back = tracked ? { t: r.healT } : r.states.find((x) => x.node === vrrp.master && x.t >= r.healT);
+          const riseMs = tracked ? tracked.rise * tracked.interval * 1000 : 0;
+          const healMs = tracked ? r.healedT - r.healT : 0;
+          ctx.expectValid(
+            group(`${fault} preemption`),
+            preemption(r.states, {
+              returningNode: vrrp.master,
+              returnT: back?.t ?? r.healT,
+              preempt: !vrrp.nopreempt,
+              preemptDelayMs: (vrrp.preemptDelay ?? 0) * 1000,
+              boundMs: pb.boundMs + riseMs,
+              toleranceMs: 2000 + healMs,
+              windowMs: 60_000,
+            }),
+          );
+        }
       });
-      ctx.expectValid(group(`${fault} failover time`), failoverTime(r.ops, { t: r.faultT }, bound, { until: r.healT }));
-      ctx.expectValid(group(`${fault} one holder`), oneVipHolder(r.holders.filter((x) => x.t < r.healT), { settleFrom: r.faultT, settleMs: bound.boundMs + bound.toleranceMs }));
-      const takeover = becameMaster(r.states, backup, r.faultT);
-      const vips = vrrp.vips.filter((v) => v.network === svc.vipNetwork).map((v) => v.address);
-      ctx.expectValid(group(`${fault} gratuitous ARP`), gratuitousArpSeen(r.garps, { t: takeover?.t ?? r.faultT, node: backup, mac: await directorMac(st, ha, backup) }, { vips }));
-      // a frozen MASTER never left MASTER: when it thaws it simply outranks the BACKUP again, with no state change to judge
-      if (fault !== 'pause') {
-        // the MASTER's keepalived is back when it logs its first state (BACKUP while it listens for adverts)
-        const back = r.states.find((x) => x.node === vrrp.master && x.t >= r.healT);
-        const pb = preemptBound({ version: vrrp.version, advertInt: vrrp.advertInt, priority: vrrp.priorities[vrrp.master]!, preemptDelay: vrrp.preemptDelay ?? 0 });
-        ctx.expectValid(
-          group(`${fault} preemption`),
-          preemption(r.states, { returningNode: vrrp.master, returnT: back?.t ?? r.healT, preempt: !vrrp.nopreempt, preemptDelayMs: (vrrp.preemptDelay ?? 0) * 1000, boundMs: pb.boundMs, toleranceMs: 2000, windowMs: 60_000 }),
-        );
-      }
-    });
+    }
   }
 });

@@ -17,7 +17,7 @@ const ctx = suiteContext('health');
 
 describe(`health checks on ${ctx.plan.topology}`, function () {
   this.timeout(600_000);
-  const ha = haUnderTest(ctx);
+  const ha = haUnderTest(ctx, { ipvsOnly: true });
   if (!ha) return;
   const { vrrp, svc } = ha;
   const target = svc.realServers[1] ?? svc.realServers[0]!;

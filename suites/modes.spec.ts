@@ -36,7 +36,7 @@ describe(`modes on ${ctx.plan.topology}`, function () {
       if (svc.mode === 'nat') {
         it('real servers see the client address', () => ctx.expectValid(group, modes.realServersSeeClient(obs.answers)));
       }
-      if (svc.mode === 'fullnat') {
+      if (svc.mode === 'fullnat' || svc.mode === 'proxy') {
         const dips = Object.values(svc.directorAddresses).flatMap((byNet) => svc.realServers.map((r) => byNet[r.network]).filter((x): x is string => !!x));
         it('real servers see the director address (DIP)', () => ctx.expectValid(group, modes.realServersSeeDip(obs.answers, [...new Set(dips)])));
       }

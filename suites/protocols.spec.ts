@@ -22,7 +22,7 @@ import { waitFor } from '../harness/util/wait.js';
  * A topology with none of these fails the suite: it cannot judge.
  */
 const ctx = suiteContext('protocols');
-const eligible = (s: PlannedService) => s.realServers.length >= 2;
+const eligible = (s: PlannedService) => s.realServers.length >= 2 && s.mode !== 'proxy';
 const clientOf = (svc: PlannedService) => clientOn(ctx.plan, svc);
 
 describe(`protocols on ${ctx.plan.topology}`, function () {

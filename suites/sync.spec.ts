@@ -18,7 +18,7 @@ const ctx = suiteContext('sync');
 
 describe(`connection sync on ${ctx.plan.topology}`, function () {
   this.timeout(600_000);
-  const ha = haUnderTest(ctx);
+  const ha = haUnderTest(ctx, { ipvsOnly: true });
   if (!ha) return;
   if (!ctx.plan.syncDaemon) {
     it('needs keepalived.sync_daemon: true', () => {

@@ -10,6 +10,8 @@ import type { FaultTarget, Nemesis } from './types.js';
  *   after the master-down interval, and both may hold the VIP (ARP decides who gets traffic).
  * - kill-app: SIGKILL nginx (master and workers) and the UDP echo on a real server; its RIP
  *   then refuses TCP (RST) and UDP (ICMP port unreachable) while the kernel and IPVS carry on.
+ * - kill-haproxy: SIGKILL HAProxy on a director of an HAProxy service; the VIP stays, its
+ *   connections are refused, until keepalived's vrrp_script notices and lowers the priority.
  * Heal: the builder's restoreNode, which starts what is missing again; the heal checks that
  * it did (live processes, nginx answering), since a fault whose heal did nothing must say so.
  */
@@ -104,5 +106,29 @@ export const killApp: Nemesis = {
       healDetail: `restoreNode(${target}) (starts nginx${withEcho ? ' and the UDP echo' : ''})`,
       heal,
     });
+  },
+};
+
+export const killHaproxy: Nemesis = {
+  name: 'kill-haproxy',
+  summary: 'SIGKILL HAProxy on a director (its vrrp_script fails, the priority drops); heal: restore the node (HAProxy starts again)',
+  targets: 'director',
+  async inject(env, target) {
+    const { st } = env;
+    if (!st.node(target).haproxy) throw nemesisError('kill-haproxy', target, 'HAProxy is not planned there (no service with balancer: haproxy on its networks)');
+    const running = await pids(env, target, 'haproxy');
+    if (!running.length) throw nemesisError('kill-haproxy', target, 'HAProxy does not run there (pgrep -x haproxy found no live process)');
+    const restore = requireRestore(st, 'kill-haproxy', target);
+    const heal = async () => {
+      await restoreAfterKill(env, 'kill-haproxy', target, restore, [{ label: 'HAProxy', pgrep: ['-x', 'haproxy'] }], () =>
+        waitFor(`HAProxy to run again on ${target} after restoreNode`, async () => (await pids(env, target, 'haproxy')).length > 0, { timeoutMs: 20_000, intervalMs: 300 }),
+      );
+    };
+    const startedAt = env.now();
+    await injecting(heal, async () => {
+      await st.exec(target, ['pkill', '-KILL', '-x', 'haproxy']);
+      await waitFor(`HAProxy on ${target} to be gone after SIGKILL (pids ${running.join(', ')})`, async () => (await pids(env, target, 'haproxy')).length === 0, { timeoutMs: 10_000, intervalMs: 200 });
+    });
+    return activeFault({ name: 'kill-haproxy', target, startedAt, detail: `pkill -KILL -x haproxy (pids ${running.join(', ')})`, healDetail: `restoreNode(${target}) (starts HAProxy)`, heal });
   },
 };

@@ -5,7 +5,7 @@ import { silent, type Logger } from '../util/log.js';
 import { activeFault, resolveTargets } from './common.js';
 import { health } from './health.js';
 import { kill } from './kill.js';
-import { killApp, killKeepalived } from './kill-process.js';
+import { killApp, killHaproxy, killKeepalived } from './kill-process.js';
 import { linkDown } from './link-down.js';
 import { netemDelay, netemLoss } from './netem.js';
 import { DURATION_FORMS, formatDuration, parseDuration } from './params.js';
@@ -16,7 +16,7 @@ import { stop } from './stop.js';
 import type { ActiveFault, FaultTarget, Nemesis } from './types.js';
 
 export const NEMESES: ReadonlyMap<string, Nemesis> = new Map(
-  [kill, stop, pause, restart, killKeepalived, killApp, linkDown, partition, netemDelay, netemLoss, health].map((n) => [n.name, n]),
+  [kill, stop, pause, restart, killKeepalived, killHaproxy, killApp, linkDown, partition, netemDelay, netemLoss, health].map((n) => [n.name, n]),
 );
 
 const known = () => [...NEMESES.keys()].join(', ');

@@ -80,7 +80,7 @@ export class SuiteContext {
  * a suite that cannot judge must not pass.
  */
 export function tcpServiceUnderTest(ctx: SuiteContext): { svc: PlannedService; client: string } | undefined {
-  const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.realServers.length >= 2);
+  const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.mode !== 'proxy' && s.realServers.length >= 2);
   const client = svc && clientOn(ctx.plan, svc);
   if (svc && client) return { svc, client };
   it('needs a TCP service with at least two real servers and a client on its network', () => {

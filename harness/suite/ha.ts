@@ -23,21 +23,35 @@ export interface HaUnderTest {
   backup: string;
 }
 
-export function haUnderTest(ctx: SuiteContext): HaUnderTest | undefined {
-  const vrrp = ctx.plan.vrrp?.[0];
-  const svc = vrrp && ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && vrrp.vips.some((v) => v.address === s.vip));
+/** The pair of one VRRP instance: its TCP service, the client on its network, and the BACKUP. */
+function pairOf(ctx: SuiteContext, vrrp: PlannedVrrp, ipvsOnly: boolean): HaUnderTest | undefined {
+  const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && (!ipvsOnly || s.mode !== 'proxy') && vrrp.vips.some((v) => v.address === s.vip));
   const client = svc && clientOn(ctx.plan, svc);
-  if (vrrp && svc && client) {
-    const backup = Object.entries(vrrp.priorities)
-      .filter(([n]) => n !== vrrp.master)
-      .sort((a, b) => b[1] - a[1])[0]![0];
-    return { vrrp, svc, client, backup };
-  }
-  it('needs a keepalived topology (a keepalived section with a VRRP pair holding a TCP service VIP)', () => {
-    throw new Error(`topology ${ctx.plan.topology} has no keepalived pair holding the VIP of a TCP service with a client on its network`);
-  });
-  return undefined;
+  if (!svc || !client) return undefined;
+  const backup = Object.entries(vrrp.priorities)
+    .filter(([n]) => n !== vrrp.master)
+    .sort((a, b) => b[1] - a[1])[0]![0];
+  return { vrrp, svc, client, backup };
 }
+
+/**
+ * Every VRRP instance with a TCP service on its VIPs (active-active has two, each MASTER on
+ * another director). `ipvsOnly` leaves out HAProxy services (for suites that read IPVS or
+ * keepalived's health checks). None: the suite declares one failing test saying so.
+ */
+export function haPairs(ctx: SuiteContext, o: { ipvsOnly?: boolean } = {}): HaUnderTest[] {
+  const all = (ctx.plan.vrrp ?? []).map((v) => pairOf(ctx, v, !!o.ipvsOnly)).filter((x): x is HaUnderTest => !!x);
+  if (!all.length) {
+    const what = o.ipvsOnly ? 'an IPVS TCP service' : 'a TCP service';
+    it(`needs a keepalived topology (a keepalived section with a VRRP pair holding the VIP of ${what})`, () => {
+      throw new Error(`topology ${ctx.plan.topology} has no keepalived pair holding the VIP of ${what} with a client on its network`);
+    });
+  }
+  return all;
+}
+
+/** The first pair (the suites that judge one instance: health, sync, split brain). */
+export const haUnderTest = (ctx: SuiteContext, o: { ipvsOnly?: boolean } = {}): HaUnderTest | undefined => haPairs(ctx, o)[0];
 
 export interface ScenarioResult {
   ops: OpEvent[];
@@ -62,6 +76,12 @@ export interface ScenarioOptions {
   /** what to wait for once the fault is in (a takeover, a removal) before healing */
   until?: (st: StartedTopology) => Promise<boolean>;
   untilWhat?: string;
+  /**
+   * how long to wait for `until` (default 120 s, then the scenario fails). Given, a wait that runs
+   * out is no error: the fault is healed and the checkers judge what the observers saw (a takeover
+   * that never came is an outage past its bound, not a harness failure)
+   */
+  untilTimeoutMs?: number;
   /** poll one director's table for the service (health scenarios) */
   tableOf?: string;
   /** after healing, wait for the planned MASTER to hold every VIP alone (default true) */
@@ -94,7 +114,10 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
     const fault = await injectFault({ st, history: ctx.history, now: () => ctx.now() }, o.fault);
     const faultT = fault.startedAt;
     try {
-      if (o.until) await waitFor(o.untilWhat ?? 'the fault to act', () => o.until!(st), { timeoutMs: 120_000, intervalMs: 200 });
+      if (o.until)
+        await waitFor(o.untilWhat ?? 'the fault to act', () => o.until!(st), { timeoutMs: o.untilTimeoutMs ?? 120_000, intervalMs: 200 }).catch((e) => {
+          if (o.untilTimeoutMs === undefined) throw e;
+        });
       await o.during?.();
       const ops = (await probes).ops;
       const healT = ctx.now();

@@ -40,6 +40,8 @@ export interface RunOptions {
    * suites run; each is healed after its duration, or when the suites end without one.
    */
   faults?: string[];
+  /** only the tests whose full title matches (a regular expression, as mocha --grep) */
+  grep?: string;
 }
 
 export interface RunResult {
@@ -132,7 +134,7 @@ export async function runSuites(opts: RunOptions): Promise<RunResult> {
     progress?.phase('checks');
     for (const s of suites) {
       const ts = Date.now();
-      const mocha = new Mocha({ timeout: 300_000, reporter: progress ? progressReporter(progress, s) : 'spec', color: !!process.stdout.isTTY });
+      const mocha = new Mocha({ timeout: 300_000, ...(opts.grep !== undefined ? { grep: new RegExp(opts.grep) } : {}), reporter: progress ? progressReporter(progress, s) : 'spec', color: !!process.stdout.isTTY });
       const file = path.join(SUITES_DIR, `${s}.spec.ts`);
       // a suite file must be evaluated afresh for every run in this process, or it declares no
       // tests: mocha require()s it when a CommonJS hook for .ts is registered (drop it from

@@ -13,6 +13,7 @@ import { sleep, waitFor } from '../util/wait.js';
 import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, renderKeepalivedConf } from '../keepalived/render.js';
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, healthRemovalBound } from '../keepalived/bound.js';
+import { HAPROXY_CFG, HAPROXY_LOG, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
 import { KEEPALIVED_CONF, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
@@ -172,6 +173,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
       const containers = new Map(existing.map((c) => [c.Labels[L.node]!, docker.getContainer(c.Id)]));
       const st = new StartedTopology(plan, docker, containers, true, timings);
       await verifyIpvs(st, log);
+      await verifyHaproxy(st, log);
       return st;
     }
     log(`replacing the running topology ${plan.topology} (its plan differs or it is incomplete)`);
@@ -240,6 +242,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
     await Promise.all(plan.nodes.map((n) => configureNode(st, n)));
     timings.configured = Date.now() - t0;
     await verifyIpvs(st, log);
+    await verifyHaproxy(st, log);
     if (plan.vrrp) {
       await waitForVrrp(st);
       log(`VRRP settled: ${plan.vrrp.map((v) => `${v.name} MASTER ${v.master}`).join(', ')}`);
@@ -289,6 +292,8 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     if (c.argv[0] === 'iptables' && a > 0 && (await st.exec(n.name, c.argv.map((x, i) => (i === a ? '-C' : x)), { allowFailure: true })).exitCode === 0) continue;
     await st.exec(n.name, c.argv);
   }
+  // HAProxy before keepalived: a vrrp_script that tracks it must find it running
+  if (n.haproxy) await startHaproxy(st, n);
   if (n.keepalived) await startKeepalived(st, n, devOf);
   if (n.app) {
     const rip = n.interfaces[0]!.address;
@@ -354,6 +359,9 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
     );
   }
   if (await runs(st, n.name, 'keepalived')) return;
+  // /run is no tmpfs in a container: after a kill and a start the old pid files are still there,
+  // and keepalived exits as "already running" when a new process happens to have an old pid
+  await st.exec(n.name, ['rm', '-f', ...KEEPALIVED_PID_FILES]);
   // in the foreground of a detached exec, logging to a file the harness can show
   const ex = await st.container(n.name).exec({
     Cmd: ['sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail --use-file "$1" >> /var/log/keepalived.log 2>&1', 'sh', KEEPALIVED_CONF],
@@ -361,7 +369,69 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
     AttachStderr: false,
   });
   await ex.start({ Detach: true });
-  await waitFor(`keepalived to run on ${n.name}`, () => runs(st, n.name, 'keepalived'), { timeoutMs: 20_000, intervalMs: 300 });
+  await waitFor(`keepalived to run on ${n.name}`, () => runs(st, n.name, 'keepalived'), { timeoutMs: 20_000, intervalMs: 300 }).catch(async (e: Error) => {
+    const said = (await st.exec(n.name, ['tail', '-n', '8', '/var/log/keepalived.log'], { allowFailure: true })).stdout.trim();
+    throw new HarnessError('ERR_LVS_KEEPALIVED_START', `director ${n.name}: ${e.message}; /var/log/keepalived.log ends:\n${said || '(nothing)'}`, { cause: e });
+  });
+}
+
+/** keepalived's pid files (Debian's build: the parent, the VRRP and checker children, BFD). */
+const KEEPALIVED_PID_FILES = ['/run/keepalived.pid', '/run/vrrp.pid', '/run/checkers.pid', '/run/bfd.pid'];
+
+/** Writes haproxy.cfg, has `haproxy -c` check it, and starts HAProxy (in the foreground of a detached exec) unless it runs. */
+async function startHaproxy(st: StartedTopology, n: PlannedNode): Promise<void> {
+  const conf = renderHaproxyConf(n.haproxy!);
+  await st.exec(n.name, ['mkdir', '-p', '/etc/haproxy', '/run/lvs-harness']);
+  await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', HAPROXY_CFG], { input: conf });
+  const t = await st.exec(n.name, ['haproxy', '-c', '-f', HAPROXY_CFG], { allowFailure: true, timeoutMs: 30_000 });
+  if (t.exitCode !== 0) {
+    const lines = conf.split('\n');
+    // [ALERT] ... : config : parsing [/etc/haproxy/haproxy.cfg:12] : unknown keyword ...
+    const said = `${t.stdout}\n${t.stderr}`
+      .split('\n')
+      .filter((l) => /ALERT|WARNING/.test(l))
+      .map((l) => {
+        const line = Number(l.match(/haproxy\.cfg:(\d+)\]/)?.[1] ?? 0);
+        return `${l.trim()}${line ? `   | ${lines[line - 1]?.trim() ?? ''}` : ''}`;
+      });
+    throw new HarnessError('ERR_LVS_HAPROXY_CONFIG', `director ${n.name}: haproxy -c rejected ${HAPROXY_CFG} (exit ${t.exitCode}):\n  ${said.join('\n  ') || t.stderr.trim()}`, { details: { conf } });
+  }
+  if (await runs(st, n.name, 'haproxy')) return;
+  const ex = await st.container(n.name).exec({ Cmd: ['sh', '-c', 'exec haproxy -db -f "$1" >> "$2" 2>&1', 'sh', HAPROXY_CFG, HAPROXY_LOG], AttachStdout: false, AttachStderr: false });
+  await ex.start({ Detach: true });
+  await waitFor(`HAProxy to run on ${n.name}`, () => runs(st, n.name, 'haproxy'), { timeoutMs: 20_000, intervalMs: 300 }).catch(async (e: Error) => {
+    // what HAProxy said before it exited (a bind it could not make, say)
+    const said = (await st.exec(n.name, ['tail', '-n', '8', HAPROXY_LOG], { allowFailure: true })).stdout.trim();
+    throw new HarnessError('ERR_LVS_HAPROXY_START', `director ${n.name}: ${e.message}; ${HAPROXY_LOG} says:\n${said || '(nothing)'}`, { cause: e });
+  });
+}
+
+/** HAProxy directors: every backend server UP by HAProxy's own checks (its stats socket), on every director. */
+async function verifyHaproxy(st: StartedTopology, log: Logger): Promise<void> {
+  for (const d of st.nodes('director')) {
+    if (!d.haproxy) continue;
+    const want = d.haproxy.proxies.flatMap((p) => p.servers.map((x) => `${p.name}/${x.name}`));
+    let down: string[] = want;
+    // HAProxy starts its servers UP and marks them DOWN after `fall` failed checks: hold through that window
+    const windowMs = Math.max(...d.haproxy.proxies.map((p) => (p.fall * p.inter + p.timeout) * 1000));
+    let upSince: number | undefined;
+    await waitFor(
+      `HAProxy on ${d.name} to report every server UP for ${windowMs} ms`,
+      async () => {
+        const r = await st.exec(d.name, haproxyStatArgv, { allowFailure: true });
+        const states = r.exitCode === 0 ? parseHaproxyStat(r.stdout) : [];
+        down = want.filter((w) => states.find((x) => `${x.proxy}/${x.server}` === w)?.status !== 'UP');
+        if (down.length) {
+          upSince = undefined;
+          throw new Error(`not UP: ${down.map((w) => `${w} (${states.find((x) => `${x.proxy}/${x.server}` === w)?.status ?? 'not listed'})`).join(', ')}`);
+        }
+        upSince ??= Date.now();
+        return Date.now() - upSince >= windowMs;
+      },
+      { timeoutMs: 30_000 + windowMs, intervalMs: 500 },
+    );
+    log(`${d.name}: HAProxy checks every server UP (${want.length} servers)`);
+  }
 }
 
 /** A health check as a person names it: TCP_CHECK on port 8099, HTTP_GET /health for 200 on port 80. */

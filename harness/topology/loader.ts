@@ -172,6 +172,7 @@ export function checkTopology(t: Topology): TopologyIssue[] {
       if (host !== undefined && addresses.has(`v4host:${vipNetName}:${host}`))
         issues.push({ path: `${where}.vip`, message: `"${s.vip}" is the IPv6 address of ${addresses.get(`v4host:${vipNetName}:${host}`)} (a node's IPv6 address is the prefix plus its IPv4 host number)` });
       for (const [bad, why] of [
+        [s.balancer === 'haproxy', 'HAProxy services are IPv4 only here'],
         [s.fullnat, 'full-NAT services are IPv4 only'],
         [s.fwmark, 'firewall-mark services are IPv4 only (the director marks with iptables)'],
         [s.persistence?.netmask, 'persistence.netmask is an IPv4 netmask; IPv6 services persist per client address'],
@@ -234,7 +235,7 @@ function checkKeepalived(t: Topology, nets: Map<string, ReturnType<typeof parseC
   const k = t.keepalived;
   if (!k) {
     t.services.forEach((s, i) => {
-      if (s.health_check) issues.push({ path: `services[${i}].health_check`, message: 'health checks are keepalived\'s: add a keepalived section' });
+      if (s.health_check && s.balancer === 'ipvs') issues.push({ path: `services[${i}].health_check`, message: 'health checks of an IPVS service are keepalived\'s: add a keepalived section' });
     });
     return issues;
   }
@@ -274,6 +275,8 @@ function checkKeepalived(t: Topology, nets: Map<string, ReturnType<typeof parseC
       for (const n of names) if (directors.get(n) && !(x.network in directors.get(n)!.networks)) issues.push({ path: `${w}.vips[${j}]`, message: `${n} is not on ${x.network}, so it cannot hold ${x.address}` });
       held.add(x.address);
     });
+    if (v.track_process && !t.services.some((s) => s.balancer === v.track_process!.process && v.vips.some((x) => x.address === s.vip)))
+      issues.push({ path: `${w}.track_process`, message: `tracks ${v.track_process.process}, but no service on this instance's VIPs (${v.vips.map((x) => x.address).join(', ')}) has balancer: ${v.track_process.process}` });
   });
   t.services.forEach((s, i) => {
     const w = `services[${i}]`;

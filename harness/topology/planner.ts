@@ -3,8 +3,9 @@ import type { Method, VirtualServiceRule } from '../ipvs/rules.js';
 import { canonicalJson } from '../lab/recipe.js';
 import { clientNames } from './loader.js';
 import { cidr6Contains, cidrContains, gateway6Of, gatewayOf, hostNumberOf6, intToIp, ip6For, ipToInt, isIPv6, parseCidr, parseCidr6 } from './net.js';
-import type { HealthCheck, KeepalivedConfig, VirtualServer } from '../keepalived/model.js';
-import type { HealthCheckSpec, ServiceSpec, Topology } from './schema.js';
+import type { HealthCheck, KeepalivedConfig, VirtualServer, VrrpScript } from '../keepalived/model.js';
+import type { HaproxyConfig, HaproxyProxy } from '../haproxy/config.js';
+import { HAPROXY_BALANCE, type HealthCheckSpec, type ServiceSpec, type Topology } from './schema.js';
 
 /**
  * The planner turns a validated topology into exactly what each container needs, per
@@ -49,6 +50,8 @@ export interface PlannedNode {
    * by network here (`@net:public`); the builder puts in the device names the node has.
    */
   keepalived?: KeepalivedConfig;
+  /** directors of HAProxy services: their haproxy.cfg as a model */
+  haproxy?: HaproxyConfig;
 }
 
 /** A VRRP instance as the checks need it: who should be MASTER, and the numbers its failover bound follows. */
@@ -64,6 +67,8 @@ export interface PlannedVrrp {
   vips: { address: string; network: string }[];
   nopreempt: boolean;
   preemptDelay?: number;
+  /** a vrrp_script tracking a process: after `fall` failed runs `interval` s apart the priority moves by `weight` */
+  track?: { process: string; interval: number; fall: number; rise: number; weight: number };
 }
 
 export interface PlannedService {
@@ -75,9 +80,10 @@ export interface PlannedService {
   port?: number;
   fwmark?: { mark: number; ports: number[] };
   scheduler: string;
-  mode: 'nat' | 'fullnat' | 'dr' | 'tun' | 'mixed';
+  /** how it is balanced: an IPVS forwarding mode, or `proxy` (HAProxy on the directors connects to the real servers) */
+  mode: 'nat' | 'fullnat' | 'dr' | 'tun' | 'mixed' | 'proxy';
   persistence?: { timeout: number; netmask?: string };
-  realServers: { name: string; rip: string; port: number; method: Method; weight: number; network: string }[];
+  realServers: { name: string; rip: string; port: number; method: Method | 'proxy'; weight: number; network: string }[];
   /** each director's address on each network, for checks (the DIP real servers see in full-NAT) */
   directorAddresses: Record<string, Record<string, string>>;
 }
@@ -132,9 +138,10 @@ const ARP_SYSCTLS = {
 };
 
 export function modeOf(s: ServiceSpec): PlannedService['mode'] {
+  if (s.balancer === 'haproxy') return 'proxy';
   const methods = new Set(s.real_servers.map((r) => r.method));
   if (methods.size > 1) return 'mixed';
-  const m = [...methods][0]!;
+  const m = [...methods][0];
   return m === 'masq' ? (s.fullnat ? 'fullnat' : 'nat') : m === 'droute' ? 'dr' : 'tun';
 }
 
@@ -221,12 +228,14 @@ export function plan(t: Topology): Plan {
     const vipNetwork = v6 ? [...subnets6.entries()].find(([, c]) => cidr6Contains(c, s.vip))![0] : t.networks.find((n) => cidrContains(subnets.get(n.name)!, ipToInt(s.vip)))!.name;
     const rss: ResolvedRs[] = s.real_servers.map((r) => {
       const rs = byName.get(r.name)!;
-      // droute/tunnel: the VIP's segment when shared; masq: another shared network (replies return via the director)
+      const method = r.method ?? 'proxy';
+      // droute/tunnel: the VIP's segment when shared; masq: another shared network (replies return via the director);
+      // proxy: HAProxy connects from the director, on whichever network they share (the first)
       const shared = rs.interfaces.map((i) => i.network).filter((n) => directors.some((d) => addrOn(d, n)));
-      const network = r.method === 'masq' ? (shared.find((n) => n !== vipNetwork) ?? shared[0]!) : shared.includes(vipNetwork) ? vipNetwork : shared[0]!;
+      const network = method === 'masq' ? (shared.find((n) => n !== vipNetwork) ?? shared[0]!) : method === 'proxy' ? shared[0]! : shared.includes(vipNetwork) ? vipNetwork : shared[0]!;
       const rip = v6 ? addr6On(rs, network) : addrOn(rs, network);
       if (!rip) throw new Error(`${r.name} has no IPv6 address on ${network} for the IPv6 VIP ${s.vip}: give ${network} a subnet6`);
-      return { name: r.name, rip, port: r.port ?? s.port ?? 0, method: r.method, weight: r.weight, network, u: r.u_threshold, l: r.l_threshold };
+      return { name: r.name, rip, port: r.port ?? s.port ?? 0, method, weight: r.weight, network, u: r.u_threshold, l: r.l_threshold };
     });
     const svc: PlannedService = {
       name: s.name ?? `svc${idx}`,
@@ -247,6 +256,10 @@ export function plan(t: Topology): Plan {
   const services = resolved.map((x) => x.svc);
 
   for (const { s, svc, rss } of resolved) {
+    if (svc.mode === 'proxy') {
+      planHaproxy(s, svc, rss, directors, addrOn, byName);
+      continue;
+    }
     for (const d of directors) {
       if (!addrOn(d, svc.vipNetwork)) continue;
       if (!d.addresses.some((a) => a.address === svc.vip))
@@ -258,7 +271,7 @@ export function plan(t: Topology): Plan {
         realServers: rss.map((r) => ({
           address: r.rip,
           port: s.fwmark ? 0 : r.port,
-          method: r.method,
+          method: r.method as Method,
           weight: r.weight,
           ...(r.u ? { upperThreshold: r.u } : {}),
           ...(r.l ? { lowerThreshold: r.l } : {}),
@@ -316,10 +329,31 @@ export function plan(t: Topology): Plan {
     const k = t.keepalived;
     vrrp = k.vrrp.map((v) => {
       const master = Object.entries(v.priorities).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]![0];
-      return { name: v.name, network: v.network, virtualRouterId: v.virtual_router_id, advertInt: v.advert_int, version: v.version, priorities: v.priorities, master, vips: v.vips, nopreempt: v.nopreempt, preemptDelay: v.preempt_delay };
+      return {
+        name: v.name,
+        network: v.network,
+        virtualRouterId: v.virtual_router_id,
+        advertInt: v.advert_int,
+        version: v.version,
+        priorities: v.priorities,
+        master,
+        vips: v.vips,
+        nopreempt: v.nopreempt,
+        preemptDelay: v.preempt_delay,
+        ...(v.track_process ? { track: v.track_process } : {}),
+      };
     });
+    const scripts: VrrpScript[] = [];
+    for (const v of k.vrrp) {
+      const tp = v.track_process;
+      if (!tp || scripts.some((x) => x.name === trackScriptName(tp.process))) continue;
+      // the seed's check_haproxy.sh counts haproxy processes; pgrep's exit status says the same
+      scripts.push({ name: trackScriptName(tp.process), script: ['/usr/bin/pgrep', '-x', tp.process], interval: tp.interval, timeout: 1, fall: tp.fall, rise: tp.rise, weight: tp.weight });
+    }
     const floating = new Map(k.vrrp.flatMap((v) => v.vips.map((x) => [x.network, x.address] as const)));
-    const virtualServers: VirtualServer[] = resolved.map(({ s, rss }) => {
+    // HAProxy services are HAProxy's: keepalived only moves their VIPs
+    const ipvsResolved = resolved.filter((x) => x.svc.mode !== 'proxy');
+    const virtualServers: VirtualServer[] = ipvsResolved.map(({ s, rss }) => {
       const kind = rss[0]!.method === 'masq' ? 'NAT' : rss[0]!.method === 'droute' ? 'DR' : 'TUN';
       const common = {
         delayLoop: s.health_check?.delay_loop ?? 2,
@@ -367,11 +401,15 @@ export function plan(t: Topology): Plan {
             ...(v.nopreempt ? { nopreempt: true } : {}),
             ...(v.preempt_delay !== undefined ? { preemptDelay: v.preempt_delay } : {}),
             ...(v.unicast ? { unicastSrcIp: addrOn(d, v.network)!, unicastPeers: peers } : {}),
+            ...(v.track_process ? { trackScripts: [{ name: trackScriptName(v.track_process.process) }] } : {}),
             notify: { all: [VRRP_NOTIFY] },
           };
         }),
-        virtualServers: virtualServers.filter((_, i) => addrOn(d, resolved[i]!.svc.vipNetwork)),
+        virtualServers: virtualServers.filter((_, i) => addrOn(d, ipvsResolved[i]!.svc.vipNetwork)),
+        ...(scripts.length ? { vrrpScripts: scripts.filter((x) => mine.some((v) => v.track_process && trackScriptName(v.track_process.process) === x.name)) } : {}),
       };
+      if (!d.keepalived.virtualServers!.length) delete d.keepalived.virtualServers;
+      if (!d.keepalived.vrrpScripts?.length) delete d.keepalived.vrrpScripts;
     }
     // NAT real servers route back through the floating gateway address, which follows the MASTER
     for (const rs of realServers)
@@ -406,4 +444,40 @@ export function plan(t: Topology): Plan {
   const body = { networks, nodes, services, ...(vrrp ? { vrrp, syncDaemon: t.keepalived!.sync_daemon } : {}) };
   const hash = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 12);
   return { topology: t.name, hash, ...body };
+}
+
+export const trackScriptName = (process: string) => `chk_${process}`;
+
+/** A service HAProxy balances: a frontend on the VIP and a backend of its real servers on every director of the VIP's network. */
+function planHaproxy(
+  s: ServiceSpec,
+  svc: PlannedService,
+  rss: PlannedService['realServers'],
+  directors: PlannedNode[],
+  addrOn: (n: PlannedNode, net: string) => string | undefined,
+  byName: Map<string, PlannedNode>,
+) {
+  const h = s.health_check;
+  const proxy: HaproxyProxy = {
+    name: svc.name,
+    bind: { address: svc.vip, port: s.port! },
+    balance: (HAPROXY_BALANCE as Record<string, HaproxyProxy['balance']>)[s.scheduler]!,
+    check: h?.type === 'http' ? { type: 'http', path: h.path, status: h.status_code, ...(h.port ? { port: h.port } : {}) } : { type: 'tcp' },
+    inter: h?.delay_loop ?? 2,
+    fall: (h?.retry ?? 1) + 1,
+    rise: 1,
+    timeout: h?.connect_timeout ?? 1,
+    servers: rss.map((r) => ({ name: r.name, address: r.rip, port: r.port, weight: r.weight })),
+  };
+  for (const d of directors) {
+    if (!addrOn(d, svc.vipNetwork)) continue;
+    (d.haproxy ??= { proxies: [] }).proxies.push(proxy);
+    // HAProxy binds the VIP before (or without) holding it: the BACKUP's is ready for a takeover
+    d.sysctls['net.ipv4.ip_nonlocal_bind'] = '1';
+    if (!d.addresses.some((a) => a.address === svc.vip)) d.addresses.push({ address: svc.vip, prefix: 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name} (HAProxy)` });
+  }
+  for (const r of rss) {
+    const app = byName.get(r.name)!.app!;
+    if (!app.httpPorts.includes(r.port)) app.httpPorts.push(r.port);
+  }
 }

@@ -19,6 +19,8 @@ const cidr6 = z
     },
     { message: 'an IPv6 subnet from /64 to /96 such as fd89:10::/64', params: { allowed: true } },
   );
+/** IPVS schedulers and the HAProxy balance algorithm that keeps the same promise */
+export const HAPROXY_BALANCE = { rr: 'roundrobin', wrr: 'roundrobin', lc: 'leastconn', wlc: 'leastconn', sh: 'source' } as const;
 const port = z.number().int().min(1).max(65535);
 const sysctlValue = z.union([z.string(), z.number()]).transform(String);
 const sysctls = z.record(z.string().regex(/^net\.[a-z0-9_.-]+$/, 'a net.* sysctl (the ones a container may set)'), sysctlValue);
@@ -65,6 +67,20 @@ const vrrpInstance = z.strictObject({
   preempt_delay: z.number().min(0).max(1000).optional(),
   /** adverts by unicast to the other directors instead of multicast 224.0.0.18 */
   unicast: z.boolean().default(false),
+  /**
+   * a vrrp_script + track_script watching a process on each director (HAProxy): every
+   * `interval` s; after `fall` failures the priority moves by `weight` (negative: below the
+   * BACKUP's, so it takes over), after `rise` successes it is restored
+   */
+  track_process: z
+    .strictObject({
+      process: z.enum(['haproxy']),
+      interval: z.number().int().min(1).max(60).default(1),
+      fall: z.number().int().min(1).max(10).default(2),
+      rise: z.number().int().min(1).max(10).default(2),
+      weight: z.number().int().min(-253).max(253),
+    })
+    .optional(),
 });
 
 const keepalived = z.strictObject({
@@ -97,7 +113,8 @@ const client = z.strictObject({
 const serviceRealServer = z.strictObject({
   name,
   port: port.optional(),
-  method: z.enum(['masq', 'droute', 'tunnel']),
+  /** how IPVS forwards to it; not for an HAProxy service, which connects to the real server itself */
+  method: z.enum(['masq', 'droute', 'tunnel']).optional(),
   weight: z.number().int().min(0).max(65535).default(1),
   u_threshold: z.number().int().min(0).max(65535).optional(),
   l_threshold: z.number().int().min(0).max(65535).optional(),
@@ -122,12 +139,31 @@ const service = z
     health_check: healthCheck.optional(),
     /** masq plus SNAT to the director's address on the real servers' side (full-NAT) */
     fullnat: z.boolean().default(false),
+    /**
+     * who balances: the kernel's IPVS (default), or HAProxy on the directors (a layer-7 proxy
+     * bound to the VIP; the scheduler maps to its balance algorithm, the health check to its checks)
+     */
+    balancer: z.enum(['ipvs', 'haproxy']).default('ipvs'),
     real_servers: z.array(serviceRealServer).min(1),
   })
   .superRefine((s, ctx) => {
     if (s.fwmark === undefined && s.port === undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'a port is required unless the service is a fwmark service' });
     if (s.fwmark !== undefined && s.port !== undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'a fwmark service takes its ports from fwmark.ports, not port' });
+    if (s.balancer === 'haproxy') {
+      for (const [bad, field, why] of [
+        [s.protocol !== 'tcp', 'protocol', 'HAProxy proxies TCP here'],
+        [s.fwmark !== undefined, 'fwmark', 'firewall marks are an IPVS feature'],
+        [s.fullnat, 'fullnat', 'HAProxy always connects from the director (full-NAT is implied)'],
+        [s.persistence !== undefined, 'persistence', 'use scheduler: sh (balance source) for client affinity through HAProxy'],
+        [!(HAPROXY_BALANCE as Record<string, string | undefined>)[s.scheduler], 'scheduler', `HAProxy balances with ${Object.keys(HAPROXY_BALANCE).join(', ')} (roundrobin, leastconn, source)`],
+      ] as const)
+        if (bad) ctx.addIssue({ code: 'custom', path: [field], message: `not for an HAProxy service: ${why}` });
+    }
     s.real_servers.forEach((r, i) => {
+      if (s.balancer === 'haproxy' && r.method !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['real_servers', i, 'method'], message: 'an HAProxy service has no forwarding method (HAProxy connects to the real server itself); leave method out' });
+      if (s.balancer === 'ipvs' && r.method === undefined)
+        ctx.addIssue({ code: 'custom', path: ['real_servers', i, 'method'], message: 'is required for an IPVS service (masq, droute or tunnel)' });
       if (r.l_threshold !== undefined && r.u_threshold !== undefined && r.l_threshold > r.u_threshold)
         ctx.addIssue({ code: 'custom', path: ['real_servers', i, 'l_threshold'], message: `the lower threshold ${r.l_threshold} is above the upper threshold ${r.u_threshold}` });
       if (s.fullnat && r.method !== 'masq') ctx.addIssue({ code: 'custom', path: ['real_servers', i, 'method'], message: 'full-NAT services forward with masq' });

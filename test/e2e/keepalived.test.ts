@@ -20,6 +20,23 @@ import { cli } from '../helpers.js';
 const quiet = () => {};
 const HA_SUITES = ['failover', 'health', 'sync', 'splitbrain'];
 
+interface RunErrorLike {
+  suite: string;
+  title: string;
+  message: string;
+}
+
+/** `run` through the CLI; its results.json, with the measured times printed as the CI log's numbers. */
+async function runAndRead(args: string[], label: string, timeoutMs = 20 * 60_000) {
+  const r = await cli(['run', ...args], timeoutMs);
+  const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
+  expect(report, r.stdout + r.stderr).to.be.a('string');
+  const res = JSON.parse(await readFile(report!, 'utf8')) as { checks: Check[]; errors: RunErrorLike[]; timings: Record<string, number> };
+  const measured = res.checks.filter((c) => typeof c.observed?.measuredMs === 'number').map((c) => `${c.group}: ${c.observed.measuredMs} ms (bound ${c.observed.boundMs} ms)`);
+  process.stderr.write(`      ${label}: whole run ${r.seconds.toFixed(0)} s\n${measured.map((m) => `        ${m}\n`).join('')}`);
+  return { r, res };
+}
+
 interface Check {
   suite: string;
   group: string;
@@ -67,13 +84,15 @@ describe('keepalived pairs (real lab)', function () {
       const r = await cli(['run', t, ...HA_SUITES.flatMap((s) => ['--suite', s])], 30 * 60_000);
       const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
       expect(report, r.stdout + r.stderr).to.be.a('string');
-      const res = JSON.parse(await readFile(report!, 'utf8')) as { checks: Check[]; timings: Record<string, number> };
+      const res = JSON.parse(await readFile(report!, 'utf8')) as { checks: Check[]; errors: RunErrorLike[]; timings: Record<string, number> };
       const times = Object.entries(res.timings).filter(([k]) => k.startsWith('suite:')).map(([k, v]) => `${k.slice(6)} ${(v / 1000).toFixed(0)} s`);
       const measured = res.checks.filter((c) => typeof c.observed?.measuredMs === 'number').map((c) => `${c.group}: ${c.observed.measuredMs} ms (bound ${c.observed.boundMs} ms)`);
       process.stderr.write(`      ${t}: ${times.join(', ')} (whole run ${r.seconds.toFixed(0)} s)\n${measured.map((m) => `        ${m}\n`).join('')}`);
       const failed = res.checks.filter((c) => c.valid !== true);
       expect(failed.map((c) => `${c.group}: ${c.name}: ${c.detail}`), r.stdout).to.deep.equal([]);
-      expect(r.code).to.equal(0);
+      // a run fails on errors too (a hook that threw, a fault that did not heal): name them
+      expect(res.errors.map((e) => `${e.suite}: ${e.title}: ${e.message}`), r.stdout + r.stderr).to.deep.equal([]);
+      expect(r.code, r.stdout + r.stderr).to.equal(0);
       for (const s of HA_SUITES) expect(res.checks.some((c) => c.suite === s), `no verdict from ${s}`).to.equal(true);
       const names = res.checks.map((c) => c.group);
       for (const f of ['kill', 'stop', 'pause']) expect(names.some((g) => g.endsWith(`${f} failover time`)), `${f} failover`).to.equal(true);
@@ -89,6 +108,37 @@ describe('keepalived pairs (real lab)', function () {
     expect(res.checks.filter((c) => c.valid !== true).map((c) => `${c.group}: ${c.detail}`), r.stdout).to.deep.equal([]);
     expect(res.checks.filter((c) => c.group.endsWith('failover time'))).to.have.length(3);
     expect(r.code).to.equal(0);
+  });
+
+  it('active-active: each VIP fails over to the other director and comes back, in both directions', async () => {
+    const { r, res } = await runAndRead(['active-active', '--suite', 'failover'], 'active-active');
+    expect(res.checks.filter((c) => c.valid !== true).map((c) => `${c.group}: ${c.detail}`), r.stdout).to.deep.equal([]);
+    expect(res.errors, r.stdout + r.stderr).to.deep.equal([]);
+    const times = res.checks.filter((c) => c.group.endsWith('failover time')).map((c) => c.group);
+    // VI_141 moves director1 -> director2, VI_142 director2 -> director1
+    for (const i of ['VI_141', 'VI_142']) for (const f of ['kill', 'stop', 'pause']) expect(times, `${i} ${f}`).to.include(`${i} dr ${f} failover time`);
+    expect(r.code).to.equal(0);
+  });
+
+  it('haproxy-ha: the vrrp_script moves the VIP when HAProxy dies on the MASTER, and the pair fails over both ways', async () => {
+    const { r, res } = await runAndRead(['haproxy-ha', '--suite', 'modes', '--suite', 'failover'], 'haproxy-ha');
+    expect(res.checks.filter((c) => c.valid !== true).map((c) => `${c.group}: ${c.detail}`), r.stdout).to.deep.equal([]);
+    expect(res.errors, r.stdout + r.stderr).to.deep.equal([]);
+    const groups = res.checks.map((c) => c.group);
+    for (const f of ['kill', 'stop', 'pause', 'kill-haproxy']) expect(groups, f).to.include(`VI_1 proxy ${f} failover time`);
+    expect(groups).to.include('VI_1 proxy kill-haproxy preemption');
+    // HAProxy connects from the director: the real servers see a DIP
+    expect(res.checks.some((c) => c.suite === 'modes' && c.name === 'real servers see the director address (DIP)' && c.valid === true)).to.equal(true);
+    expect(r.code).to.equal(0);
+  });
+
+  it('a vrrp_script whose weight cannot drop the MASTER below the BACKUP (broken on purpose): HAProxy dies and nobody takes over, and the run says so', async () => {
+    const { r, res } = await runAndRead(['test/fixtures/broken/haproxy-ha-weak.yaml', '--suite', 'failover', '--grep', 'kill-haproxy'], 'haproxy-ha-weak');
+    expect(r.code, r.stdout + r.stderr).to.equal(1);
+    const failed = res.checks.filter((c) => c.valid === false);
+    expect(failed.map((c) => c.group), r.stdout).to.include('VI_1 proxy kill-haproxy failover time');
+    expect(failed.find((c) => c.group === 'VI_1 proxy kill-haproxy failover time')!.detail).to.match(/^no answer came back: \d+ probes failed over [\d.]+ s after kill-haproxy on director1, past the [\d.]+ s allowed$/);
+    expect(res.errors, r.stdout + r.stderr).to.deep.equal([]);
   });
 
   it('a pair with mismatched auth_pass (broken on purpose) ends in split brain, and the run says so', async () => {

@@ -255,8 +255,8 @@ describe('keepalived topologies', () => {
     });
 
     it('a health check without a keepalived section', () => {
-      expect(natHa((d) => delete d.keepalived)).to.deep.equal(["topologies/nat-ha.yaml: services[0].health_check: health checks are keepalived's: add a keepalived section"]);
-      expect(drHa((d) => delete d.keepalived)).to.deep.equal(["topologies/dr-ha.yaml: services[0].health_check: health checks are keepalived's: add a keepalived section"]);
+      expect(natHa((d) => delete d.keepalived)).to.deep.equal(["topologies/nat-ha.yaml: services[0].health_check: health checks of an IPVS service are keepalived's: add a keepalived section"]);
+      expect(drHa((d) => delete d.keepalived)).to.deep.equal(["topologies/dr-ha.yaml: services[0].health_check: health checks of an IPVS service are keepalived's: add a keepalived section"]);
     });
 
     it('lists every problem at once', () => {
@@ -692,6 +692,8 @@ describe('keepalived topologies', () => {
         ['nat-ha', 'with unicast and nopreempt', (d) => ((d.keepalived.vrrp[0].unicast = true), (d.keepalived.vrrp[0].nopreempt = true))],
         ['dr-ha', 'with a MISC_CHECK', (d) => (d.services[0].health_check = { type: 'misc', path: '/ready' })],
         ['dr-ha', 'with a PING_CHECK and inhibit_on_failure', (d) => (d.services[0].health_check = { type: 'ping', inhibit_on_failure: true })],
+        ['active-active', 'as shipped (two instances, crossed priorities)', () => {}],
+        ['haproxy-ha', 'as shipped (a vrrp_script tracking HAProxy, no virtual_server)', () => {}],
       ];
       for (const [name, what, change] of cases) {
         const p = planVariant(name, change);

@@ -54,7 +54,7 @@ const faults = (h: History) => h.events.filter((e): e is FaultEvent => e.type ==
 
 describe('nemesis registry', () => {
   it('registers one nemesis per fault name, each with a summary and what it targets', () => {
-    expect([...NEMESES.keys()]).to.deep.equal(['kill', 'stop', 'pause', 'restart', 'kill-keepalived', 'kill-app', 'link-down', 'partition', 'netem-delay', 'netem-loss', 'health']);
+    expect([...NEMESES.keys()]).to.deep.equal(['kill', 'stop', 'pause', 'restart', 'kill-keepalived', 'kill-haproxy', 'kill-app', 'link-down', 'partition', 'netem-delay', 'netem-loss', 'health']);
     for (const [name, n] of NEMESES) {
       expect(n.name).to.equal(name);
       expect(n.summary.length, name).to.be.above(20);
@@ -65,6 +65,7 @@ describe('nemesis registry', () => {
       'kill-app': 'real-server',
       stop: 'director',
       'kill-keepalived': 'director',
+      'kill-haproxy': 'director',
       kill: 'node',
     });
     expect([...NEMESES.values()].filter((n) => n.instant).map((n) => n.name)).to.deep.equal(['restart']);
@@ -80,7 +81,7 @@ describe('nemesis registry', () => {
     } catch (e) {
       expect(e).to.be.instanceOf(HarnessError);
       expect((e as HarnessError).code).to.equal('ERR_LVS_USAGE');
-      expect((e as HarnessError).message).to.equal('unknown fault "freeze" (known: kill, stop, pause, restart, kill-keepalived, kill-app, link-down, partition, netem-delay, netem-loss, health)');
+      expect((e as HarnessError).message).to.equal('unknown fault "freeze" (known: kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition, netem-delay, netem-loss, health)');
     }
   });
 

@@ -40,7 +40,7 @@ describe('nemesis: fault specs <name>[=<param>]:<target>[:<duration>]', () => {
   it('names the spec, the part and what is allowed when a spec is wrong', () => {
     expect(usageError('').message).to.equal('fault spec "": spec: empty');
     const unknown = usageError('kil:rs1');
-    expect(unknown.message).to.match(/^fault spec "kil:rs1": fault: "kil" is not a fault \(known: kill, stop, pause, restart, kill-keepalived, kill-app, link-down, partition, netem-delay, netem-loss, health\)$/);
+    expect(unknown.message).to.match(/^fault spec "kil:rs1": fault: "kil" is not a fault \(known: kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition, netem-delay, netem-loss, health\)$/);
     expect(unknown.hint).to.contain('<name>[=<param>]:<target>[:<duration>]');
     const noTarget = usageError('kill');
     expect(noTarget.message).to.equal('fault spec "kill": target: missing; kill acts on <node>');
