@@ -64,7 +64,7 @@ export function realServersSeeClient(answers: readonly ProbeAnswer[]): CheckResu
   };
 }
 
-export function realServersSeeDip(answers: readonly ProbeAnswer[], dips: readonly string[]): CheckResult {
+export function realServersSeeDip(answers: readonly ProbeAnswer[], dips: readonly string[], rule = "in full-NAT the director also rewrites the source to its DIP on the real servers' side"): CheckResult {
   const ok = answers.filter((a) => a.ok);
   const wrong = ok.filter((a) => !dips.includes(a.seenClient ?? ''));
   const valid = ok.length > 0 && wrong.length === 0;
@@ -73,7 +73,7 @@ export function realServersSeeDip(answers: readonly ProbeAnswer[], dips: readonl
     valid: ok.length ? valid : 'unknown',
     observed: { answers: ok.length, seen: [...new Set(ok.map((a) => a.seenClient))] },
     expected: { seen: dips },
-    rule: 'in full-NAT the director also rewrites the source to its DIP on the real servers\' side',
+    rule,
     detail: !ok.length ? 'no answers to judge' : valid ? `all ${ok.length} answers saw ${dips.join(' or ')}` : `${wrong.length} answers saw ${[...new Set(wrong.map((w) => w.seenClient))].join(', ')}`,
   };
 }

@@ -25,37 +25,54 @@ async function nginxAnswers(env: FaultTarget, node: string): Promise<boolean> {
   return /^[1-5]\d\d$/.test(r.stdout.trim());
 }
 
-export const killKeepalived: Nemesis = {
-  name: 'kill-keepalived',
-  summary: 'SIGKILL keepalived on a director (no priority-0 advert); heal: restore the node (keepalived starts again)',
-  targets: 'director',
-  async inject(env, target) {
-    const { st } = env;
-    const running = await requireKeepalived(env, 'kill-keepalived', target);
-    const restore = requireRestore(st, 'kill-keepalived', target);
-    const heal = async () => {
-      await restoreAfterKill(env, 'kill-keepalived', target, restore, [{ label: 'keepalived', pgrep: ['-x', 'keepalived'] }], () =>
-        waitFor(`keepalived to run again on ${target} after restoreNode`, async () => (await pids(env, target, 'keepalived')).length > 0, { timeoutMs: 20_000, intervalMs: 300 }),
-      );
-    };
-    const startedAt = env.now();
-    await injecting(heal, async () => {
-      await st.exec(target, ['pkill', '-KILL', '-x', 'keepalived']);
-      await waitFor(`keepalived on ${target} to be gone after SIGKILL (pids ${running.join(', ')})`, async () => (await pids(env, target, 'keepalived')).length === 0, {
-        timeoutMs: 10_000,
-        intervalMs: 200,
+/**
+ * SIGKILL of one daemon on a director (keepalived, HAProxy): `running` finds its live pids or
+ * refuses the target; heal restores the node, which starts the daemon again.
+ */
+function killDaemon(name: string, daemon: string, label: string, summary: string, running: (env: FaultTarget, target: string) => Promise<number[]>): Nemesis {
+  return {
+    name,
+    summary,
+    targets: 'director',
+    async inject(env, target) {
+      const { st } = env;
+      const before = await running(env, target);
+      const restore = requireRestore(st, name, target);
+      const heal = async () => {
+        await restoreAfterKill(env, name, target, restore, [{ label, pgrep: ['-x', daemon] }], () =>
+          waitFor(`${label} to run again on ${target} after restoreNode`, async () => (await pids(env, target, daemon)).length > 0, { timeoutMs: 20_000, intervalMs: 300 }),
+        );
+      };
+      const startedAt = env.now();
+      await injecting(heal, async () => {
+        await st.exec(target, ['pkill', '-KILL', '-x', daemon]);
+        await waitFor(`${label} on ${target} to be gone after SIGKILL (pids ${before.join(', ')})`, async () => (await pids(env, target, daemon)).length === 0, { timeoutMs: 10_000, intervalMs: 200 });
       });
-    });
-    return activeFault({
-      name: 'kill-keepalived',
-      target,
-      startedAt,
-      detail: `pkill -KILL -x keepalived (pids ${running.join(', ')})`,
-      healDetail: `restoreNode(${target}) (starts keepalived)`,
-      heal,
-    });
+      return activeFault({ name, target, startedAt, detail: `pkill -KILL -x ${daemon} (pids ${before.join(', ')})`, healDetail: `restoreNode(${target}) (starts ${label})`, heal });
+    },
+  };
+}
+
+export const killKeepalived = killDaemon(
+  'kill-keepalived',
+  'keepalived',
+  'keepalived',
+  'SIGKILL keepalived on a director (no priority-0 advert); heal: restore the node (keepalived starts again)',
+  (env, target) => requireKeepalived(env, 'kill-keepalived', target),
+);
+
+export const killHaproxy = killDaemon(
+  'kill-haproxy',
+  'haproxy',
+  'HAProxy',
+  'SIGKILL HAProxy on a director (its vrrp_script fails, the priority drops); heal: restore the node (HAProxy starts again)',
+  async (env, target) => {
+    if (!env.st.node(target).haproxy) throw nemesisError('kill-haproxy', target, 'HAProxy is not planned there (no service with balancer: haproxy on its networks)');
+    const running = await pids(env, target, 'haproxy');
+    if (!running.length) throw nemesisError('kill-haproxy', target, 'HAProxy does not run there (pgrep -x haproxy found no live process)');
+    return running;
   },
-};
+);
 
 export const killApp: Nemesis = {
   name: 'kill-app',
@@ -109,26 +126,3 @@ export const killApp: Nemesis = {
   },
 };
 
-export const killHaproxy: Nemesis = {
-  name: 'kill-haproxy',
-  summary: 'SIGKILL HAProxy on a director (its vrrp_script fails, the priority drops); heal: restore the node (HAProxy starts again)',
-  targets: 'director',
-  async inject(env, target) {
-    const { st } = env;
-    if (!st.node(target).haproxy) throw nemesisError('kill-haproxy', target, 'HAProxy is not planned there (no service with balancer: haproxy on its networks)');
-    const running = await pids(env, target, 'haproxy');
-    if (!running.length) throw nemesisError('kill-haproxy', target, 'HAProxy does not run there (pgrep -x haproxy found no live process)');
-    const restore = requireRestore(st, 'kill-haproxy', target);
-    const heal = async () => {
-      await restoreAfterKill(env, 'kill-haproxy', target, restore, [{ label: 'HAProxy', pgrep: ['-x', 'haproxy'] }], () =>
-        waitFor(`HAProxy to run again on ${target} after restoreNode`, async () => (await pids(env, target, 'haproxy')).length > 0, { timeoutMs: 20_000, intervalMs: 300 }),
-      );
-    };
-    const startedAt = env.now();
-    await injecting(heal, async () => {
-      await st.exec(target, ['pkill', '-KILL', '-x', 'haproxy']);
-      await waitFor(`HAProxy on ${target} to be gone after SIGKILL (pids ${running.join(', ')})`, async () => (await pids(env, target, 'haproxy')).length === 0, { timeoutMs: 10_000, intervalMs: 200 });
-    });
-    return activeFault({ name: 'kill-haproxy', target, startedAt, detail: `pkill -KILL -x haproxy (pids ${running.join(', ')})`, healDetail: `restoreNode(${target}) (starts HAProxy)`, heal });
-  },
-};

@@ -48,15 +48,23 @@ describe('failover checkers', () => {
       const r = failoverTime(probes(0, 20_000, (t) => t >= 10_000 && t < 13_000), fault, bound);
       expect(r.valid).to.equal(true);
       expect(r.observed).to.include({ measuredMs: 3000, boundMs: 3609.375, toleranceMs: 500, resolutionMs: 100, recoveryGapMs: 1000, failedAfter: 3 });
-      expect(r.detail).to.equal('out 3 s (3 failed probes), within 3.609 s + 0.5 s; measured to ±1 s');
+      expect(r.detail).to.equal('out 3 s (3 failed probes; the last started 2 s after kill on director1, within 3.609 s + 0.5 s); measured to ±1 s');
       expect(r.name).to.equal('failover after kill on director1 within the VRRP bound');
     });
 
-    it('fails when the outage outlasts bound + tolerance, naming the numbers', () => {
-      const r = failoverTime(probes(0, 20_000, (t) => t >= 10_000 && t < 15_000), fault, bound);
+    it('fails when a probe started past bound + tolerance still failed, naming the numbers', () => {
+      const r = failoverTime(probes(0, 20_000, (t) => t >= 10_000 && t < 16_000), fault, bound);
       expect(r.valid).to.equal(false);
-      expect(r.observed).to.include({ measuredMs: 5000, boundMs: 3609.375, toleranceMs: 500 });
-      expect(r.detail).to.equal('the service was out 5 s after kill on director1, over the bound 3.609 s + tolerance 0.5 s; last failure 4 s after it (timeout), first answer after that from rs1');
+      expect(r.observed).to.include({ measuredMs: 6000, boundMs: 3609.375, toleranceMs: 500, lastFailureAtMs: 5000 });
+      expect(r.detail).to.equal('the service was still down 5 s after kill on director1 (a probe started then failed: timeout), over the bound 3.609 s + tolerance 0.5 s; first answer 6 s after it, from rs1');
+    });
+
+    it('does not fail on what the probes cannot tell: the last failure within the limit, the first answer one probe interval past it', () => {
+      // probes 1 s apart: the service came back somewhere between 4 s and 5 s after the fault; the limit is 4.109 s
+      const r = failoverTime(probes(0, 20_000, (t) => t >= 10_000 && t < 15_000), fault, bound);
+      expect(r.valid).to.equal(true);
+      expect(r.observed).to.include({ measuredMs: 5000, lastFailureAtMs: 4000, recoveryGapMs: 1000 });
+      expect(r.detail).to.equal('out 5 s (5 failed probes; the last started 4 s after kill on director1, within 3.609 s + 0.5 s); measured to ±1 s');
     });
 
     it('counts a flap after the first recovery as part of the outage', () => {
