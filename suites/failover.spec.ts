@@ -48,12 +48,13 @@ describe(`failover on ${ctx.plan.topology}`, function () {
       it(`${fault}${of}: ${what}; the BACKUP takes over within the VRRP bound, alone, with gratuitous ARP${fault === 'pause' ? '' : '; the MASTER takes the VIPs back'}`, async () => {
         const tracked = fault === 'kill-haproxy' && vrrp.track ? vrrp.track : undefined;
         const b = tracked
-          ? trackScriptBound({ version: vrrp.version, advertInt: vrrp.advertInt, backupPriority: vrrp.priorities[backup]!, interval: tracked.interval, fall: tracked.fall })
+          ? trackScriptBound({ version: vrrp.version, advertInt: vrrp.advertInt, backupPriority: vrrp.priorities[backup]!, interval: tracked.interval, fall: tracked.fall, timeout: tracked.timeout })
           : bound;
         const r = await scenario(ctx, st, ha, {
           fault: `${fault}:${vrrp.master}`,
           tag: `failover-${vrrp.name}-${fault}`,
-          seconds: tracked ? 15 : 12,
+          // long enough to see the outage end past its limit and a few answers after it
+          seconds: Math.max(6, Math.ceil((b.boundMs + b.toleranceMs) / 1000) + 5),
           until: async (s) => (await s.holders(svc.vip)).join() === backup,
           untilWhat: `${backup} to hold ${svc.vip} alone`,
           // a takeover that does not come is judged (an outage past the bound), not an error

@@ -196,21 +196,23 @@ export function healthReinsertionBound(t: HealthTiming & { toleranceMs?: number;
 }
 
 /**
- * When a vrrp_script tracking a process (HAProxy) fails on the MASTER: keepalived runs it every
- * `interval` s, so the first failing run comes within one interval of the fault and the script
- * counts as failed after `fall` runs, at most fall × interval after it. The priority then drops
- * by the script's weight; the BACKUP, which outranks it now, ignores the lower-priority adverts
- * (vrrp_state_backup, with preemption) and takes over when its master-down timer, started by the
- * last advert it heeded, expires. So the takeover comes at most fall × interval + the
- * Master_Down_Interval after the fault. A weight too small to drop the MASTER below the BACKUP
- * means no takeover at all: the bound then does not hold, which the checker reports.
+ * When a vrrp_script tracking a process (HAProxy) fails on the MASTER. keepalived starts it
+ * every `interval` s on a fixed period (vrrp_script_thread registers the next run before it
+ * starts this one) and a run may last up to its timeout (the interval when none is set), so the
+ * `fall`-th failing run has ended at most fall × interval + timeout after the fault. The
+ * priority then drops by the script's weight; the BACKUP, which outranks it now, ignores its
+ * lower-priority adverts (vrrp_state_backup, with preemption) and takes over when its master-down
+ * timer, started by the last advert it heeded, expires. So the takeover comes at most
+ * fall × interval + timeout + the Master_Down_Interval after the fault. A weight too small to
+ * drop the MASTER below the BACKUP means no takeover at all, which the checker reports.
  */
-export function trackScriptBound(o: { version: 2 | 3; advertInt: number; backupPriority: number; interval: number; fall: number; toleranceMs?: number }): FailoverBound {
+export function trackScriptBound(o: { version: 2 | 3; advertInt: number; backupPriority: number; interval: number; fall: number; timeout?: number; toleranceMs?: number }): FailoverBound {
   const down = failoverBound(o);
-  const detectMs = o.fall * o.interval * 1000;
+  const timeout = o.timeout ?? o.interval;
+  const detectMs = (o.fall * o.interval + timeout) * 1000;
   return {
     ...down,
     boundMs: detectMs + down.masterDownMs,
-    formula: `vrrp_script fall ${o.fall} × interval ${fmt(o.interval)} s = ${fmt(detectMs / 1000)} s to notice, then the ${down.formula}; bound ${fmt((detectMs + down.masterDownMs) / 1000)} s`,
+    formula: `vrrp_script fall ${o.fall} × interval ${fmt(o.interval)} s + timeout ${fmt(timeout)} s = ${fmt(detectMs / 1000)} s to notice, then the ${down.formula}; bound ${fmt((detectMs + down.masterDownMs) / 1000)} s`,
   };
 }

@@ -12,7 +12,7 @@ import { log as defaultLog, type Logger } from '../util/log.js';
 import { sleep, waitFor } from '../util/wait.js';
 import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, renderKeepalivedConf } from '../keepalived/render.js';
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
-import { checkTiming, healthRemovalBound } from '../keepalived/bound.js';
+import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
 import { KEEPALIVED_CONF, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
@@ -448,22 +448,43 @@ export function keepalivedSettleMs(c: KeepalivedConfig): number {
   return Math.max(0, ...bounds);
 }
 
-/** keepalived topologies: every VIP on exactly one director, the planned MASTER. */
+/**
+ * keepalived topologies: every VIP on exactly one director, the planned MASTER. Two holders that
+ * stay two for three master-down intervals (at least 10 s) are split brain, not settling: each
+ * director is MASTER and ignores the other (mismatched auth, a cut VRRP path), so the wait
+ * stops there instead of running out its deadline.
+ */
 export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Promise<void> {
-  for (const v of st.plan.vrrp ?? [])
+  for (const v of st.plan.vrrp ?? []) {
+    const lowest = Math.min(...Object.values(v.priorities));
+    const splitMs = Math.max(10_000, 3 * failoverBound({ version: v.version, advertInt: v.advertInt, backupPriority: lowest }).masterDownMs);
     for (const x of v.vips) {
       let last: string[] = [];
+      let bothSince: number | undefined;
+      let split = false;
+      const what = `${x.address} (${v.name}) to be held by ${v.master} alone`;
       await waitFor(
-        `${x.address} (${v.name}) to be held by ${v.master} alone`,
+        what,
         async () => {
           last = await st.holders(x.address);
           if (last.length === 1 && last[0] === v.master) return true;
+          if (last.length > 1) {
+            bothSince ??= Date.now();
+            if (Date.now() - bothSince >= splitMs) return (split = true);
+          } else bothSince = undefined;
           // the timeout message shows the last thing a probe threw
           throw new Error(`held by ${last.join(', ') || 'no director'}`);
         },
         { timeoutMs, intervalMs: 300 },
       );
+      if (split)
+        throw new HarnessError(
+          'ERR_LVS_SPLIT_BRAIN',
+          `split brain: waited for ${what}, but it was held by ${last.join(', ')} for ${((Date.now() - bothSince!) / 1000).toFixed(1)} s, more than three master-down intervals (${(splitMs / 1000).toFixed(1)} s): each is MASTER and ignores the other`,
+          { hint: 'the directors do not accept each other\'s adverts: compare auth_pass, virtual_router_id and version, and check that VRRP (protocol 112) passes between them' },
+        );
     }
+  }
 }
 
 /** Programs each director from its restore file and proves the kernel holds exactly the model. */

@@ -68,7 +68,7 @@ export interface PlannedVrrp {
   nopreempt: boolean;
   preemptDelay?: number;
   /** a vrrp_script tracking a process: after `fall` failed runs `interval` s apart the priority moves by `weight` */
-  track?: { process: string; interval: number; fall: number; rise: number; weight: number };
+  track?: { process: string; interval: number; fall: number; rise: number; weight: number; timeout: number };
 }
 
 export interface PlannedService {
@@ -340,7 +340,7 @@ export function plan(t: Topology): Plan {
         vips: v.vips,
         nopreempt: v.nopreempt,
         preemptDelay: v.preempt_delay,
-        ...(v.track_process ? { track: v.track_process } : {}),
+        ...(v.track_process ? { track: { ...v.track_process, timeout: TRACK_SCRIPT_TIMEOUT } } : {}),
       };
     });
     const scripts: VrrpScript[] = [];
@@ -348,7 +348,7 @@ export function plan(t: Topology): Plan {
       const tp = v.track_process;
       if (!tp || scripts.some((x) => x.name === trackScriptName(tp.process))) continue;
       // the seed's check_haproxy.sh counts haproxy processes; pgrep's exit status says the same
-      scripts.push({ name: trackScriptName(tp.process), script: ['/usr/bin/pgrep', '-x', tp.process], interval: tp.interval, timeout: 1, fall: tp.fall, rise: tp.rise, weight: tp.weight });
+      scripts.push({ name: trackScriptName(tp.process), script: ['/usr/bin/pgrep', '-x', tp.process], interval: tp.interval, timeout: TRACK_SCRIPT_TIMEOUT, fall: tp.fall, rise: tp.rise, weight: tp.weight });
     }
     const floating = new Map(k.vrrp.flatMap((v) => v.vips.map((x) => [x.network, x.address] as const)));
     // HAProxy services are HAProxy's: keepalived only moves their VIPs
@@ -447,6 +447,8 @@ export function plan(t: Topology): Plan {
 }
 
 export const trackScriptName = (process: string) => `chk_${process}`;
+/** seconds a tracking script may run before it counts as failed (pgrep takes milliseconds) */
+const TRACK_SCRIPT_TIMEOUT = 1;
 
 /** A service HAProxy balances: a frontend on the VIP and a backend of its real servers on every director of the VIP's network. */
 function planHaproxy(

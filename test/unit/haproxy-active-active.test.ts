@@ -80,7 +80,7 @@ describe('haproxy-ha: HAProxy behind a keepalived pair with a vrrp_script (topol
     const k = node(p, 'director1').keepalived!;
     expect(k.vrrpScripts).to.deep.equal([{ name: 'chk_haproxy', script: ['/usr/bin/pgrep', '-x', 'haproxy'], interval: 1, timeout: 1, fall: 2, rise: 2, weight: -60 }]);
     expect(k.vrrpInstances![0]!.trackScripts).to.deep.equal([{ name: 'chk_haproxy' }]);
-    expect(p.vrrp![0]!.track).to.deep.equal({ process: 'haproxy', interval: 1, fall: 2, rise: 2, weight: -60 });
+    expect(p.vrrp![0]!.track).to.deep.equal({ process: 'haproxy', interval: 1, fall: 2, rise: 2, weight: -60, timeout: 1 });
     const conf = renderKeepalivedConf(k);
     expect(conf).to.contain('vrrp_script chk_haproxy {\n  script "/usr/bin/pgrep -x haproxy"\n  interval 1\n  timeout 1\n  weight -60\n  rise 2\n  fall 2\n}\n');
     expect(conf).to.contain('  track_script {\n    chk_haproxy\n  }\n');
@@ -135,12 +135,16 @@ describe('haproxy-ha: HAProxy behind a keepalived pair with a vrrp_script (topol
 });
 
 describe('trackScriptBound: a vrrp_script failure moves the VIP', () => {
-  it('fall × interval to notice, then the BACKUP\'s master down interval: 2 + 3.609375 s for VRRPv2, advert 1 s, backup 100', () => {
-    const b = trackScriptBound({ version: 2, advertInt: 1, backupPriority: 100, interval: 1, fall: 2 });
-    expect(b.boundMs).to.equal(5609.375);
+  it('fall × interval + the last run\'s timeout to notice, then the BACKUP\'s master down interval: 2 + 1 + 3.609375 s for VRRPv2, advert 1 s, backup 100', () => {
+    const b = trackScriptBound({ version: 2, advertInt: 1, backupPriority: 100, interval: 1, fall: 2, timeout: 1 });
+    expect(b.boundMs).to.equal(6609.375);
     expect(b.masterDownMs).to.equal(3609.375);
     expect(b.toleranceMs).to.equal(1000);
-    expect(b.formula).to.match(/^vrrp_script fall 2 × interval 1 s = 2 s to notice, then the master down interval = 3 × advert_int 1 s \+ skew .*; bound 5\.609375 s$/);
+    expect(b.formula).to.match(/^vrrp_script fall 2 × interval 1 s \+ timeout 1 s = 3 s to notice, then the master down interval = 3 × advert_int 1 s \+ skew .*; bound 6\.609375 s$/);
+  });
+
+  it('a script without a timeout may run for its interval (keepalived\'s default)', () => {
+    expect(trackScriptBound({ version: 2, advertInt: 1, backupPriority: 100, interval: 2, fall: 3 }).boundMs).to.equal((3 * 2 + 2) * 1000 + 3609.375);
   });
 });
 
