@@ -53,8 +53,9 @@ describe(`failover on ${ctx.plan.topology}`, function () {
         const r = await scenario(ctx, st, ha, {
           fault: `${fault}:${vrrp.master}`,
           tag: `failover-${vrrp.name}-${fault}`,
-          // long enough to see the outage end past its limit and a few answers after it
-          seconds: Math.max(6, Math.ceil((b.boundMs + b.toleranceMs) / 1000) + 5),
+          // long enough for the outage, a few answers after it, and three polls of the VIP holders
+          // after the settle window (a poll takes 1-2 s under emulation; 10 s left too few once)
+          seconds: tracked ? 15 : 12,
           until: async (s) => (await s.holders(svc.vip)).join() === backup,
           untilWhat: `${backup} to hold ${svc.vip} alone`,
           // a takeover that does not come is judged (an outage past the bound), not an error
