@@ -49,11 +49,11 @@ export async function addServer(st: StartedTopology, svc: PlannedService, rs: st
   return argv;
 }
 
-/** Active/inactive connections and weight per real server name, as the director reports them now. */
 /** The service's row in a parsed `ipvsadm -Ln` table (by key and protocol: a UDP and a TCP service may share VIP and port). */
 export const tableService = <T extends Pick<TableService, 'key' | 'protocol'>>(table: readonly T[], svc: PlannedService): T | undefined =>
   table.find((x) => x.key === tableKey(svc) && (svc.fwmark ? x.protocol === 'FWM' : x.protocol === svc.protocol.toUpperCase()));
 
+/** Active/inactive connections and weight per real server name, as the director reports them now. */
 export async function serverCounts(st: StartedTopology, svc: PlannedService): Promise<Record<string, { active: number; inactive: number; weight: number }>> {
   const table = await st.ipvs(directorOf(svc));
   const s = tableService(table, svc);

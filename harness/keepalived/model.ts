@@ -184,7 +184,6 @@ export interface KeepalivedConfig {
   virtualServers?: VirtualServer[];
 }
 
-
 /** The argv keepalived will run for a command (a string splits on whitespace, as keepalived splits it). */
 export const commandArgv = (c: Command): string[] => (typeof c === 'string' ? c.trim().split(/\s+/).filter(Boolean) : [...c]);
 

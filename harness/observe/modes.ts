@@ -169,15 +169,12 @@ export async function observeService(st: StartedTopology, svc: PlannedService, o
   const client = clientOn(st.plan, svc)!;
   const rsNames = svc.realServers.map((r) => r.name);
   const tun = svc.realServers.some((r) => r.method === 'tunnel');
-  const perSourceOf = () => opts.perSource ?? Math.max(1, Math.ceil(12 / clientSources(st, client, svc.vipNetwork, svc.family).length));
+  // about a dozen new connections in all, at least one from every source address
+  const perSource = opts.perSource ?? Math.max(1, Math.ceil(12 / clientSources(st, client, svc.vipNetwork, svc.family).length));
   // an HAProxy service has no IPVS counters: HAProxy opens its own connections to the real servers
-  if (svc.mode === 'proxy') {
-    return { answers: await probeService(st, client, svc, perSourceOf()), director, counters: { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 } };
-  }
+  if (svc.mode === 'proxy') return { answers: await probeService(st, client, svc, perSource), director, counters: { ...ZERO } };
   const before = await settledCounters(st, director, svc, 0);
   const rxBefore = tun ? await tunnelRx(st, rsNames) : undefined;
-  // about a dozen new connections in all, at least one from every source address
-  const perSource = perSourceOf();
   const answers = await probeService(st, client, svc, perSource);
   const after = await settledCounters(st, director, svc, before.conns + answers.filter((a) => a.ok).length);
   const obs: ModesObservation = { answers, director, counters: counterDelta(before, after) };

@@ -13,7 +13,7 @@ import { sleep, waitFor } from '../util/wait.js';
 import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, renderKeepalivedConf } from '../keepalived/render.js';
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
-import { HAPROXY_CFG, HAPROXY_LOG, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
+import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
 import { KEEPALIVED_CONF, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
@@ -362,16 +362,20 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
   // /run is no tmpfs in a container: after a kill and a start the old pid files are still there,
   // and keepalived exits as "already running" when a new process happens to have an old pid
   await st.exec(n.name, ['rm', '-f', ...KEEPALIVED_PID_FILES]);
-  // in the foreground of a detached exec, logging to a file the harness can show
-  const ex = await st.container(n.name).exec({
-    Cmd: ['sh', '-c', 'exec keepalived --dont-fork --log-console --log-detail --use-file "$1" >> /var/log/keepalived.log 2>&1', 'sh', KEEPALIVED_CONF],
-    AttachStdout: false,
-    AttachStderr: false,
-  });
+  await startDaemon(st, n.name, { process: 'keepalived', label: 'keepalived', argv: ['keepalived', '--dont-fork', '--log-console', '--log-detail', '--use-file', KEEPALIVED_CONF], log: '/var/log/keepalived.log', code: 'ERR_LVS_KEEPALIVED_START' });
+}
+
+/**
+ * Starts a daemon in the foreground of a detached exec, its output appended to a log file the
+ * harness can show, and waits until it runs. One that exits at once (a bind it could not make,
+ * a stale pid file) fails with the end of its log.
+ */
+async function startDaemon(st: StartedTopology, node: string, d: { process: string; label: string; argv: string[]; log: string; code: string }): Promise<void> {
+  const ex = await st.container(node).exec({ Cmd: ['sh', '-c', 'log=$1; shift; exec "$@" >> "$log" 2>&1', 'sh', d.log, ...d.argv], AttachStdout: false, AttachStderr: false });
   await ex.start({ Detach: true });
-  await waitFor(`keepalived to run on ${n.name}`, () => runs(st, n.name, 'keepalived'), { timeoutMs: 20_000, intervalMs: 300 }).catch(async (e: Error) => {
-    const said = (await st.exec(n.name, ['tail', '-n', '8', '/var/log/keepalived.log'], { allowFailure: true })).stdout.trim();
-    throw new HarnessError('ERR_LVS_KEEPALIVED_START', `director ${n.name}: ${e.message}; /var/log/keepalived.log ends:\n${said || '(nothing)'}`, { cause: e });
+  await waitFor(`${d.label} to run on ${node}`, () => runs(st, node, d.process), { timeoutMs: 20_000, intervalMs: 300 }).catch(async (e: Error) => {
+    const said = (await st.exec(node, ['tail', '-n', '8', d.log], { allowFailure: true })).stdout.trim();
+    throw new HarnessError(d.code, `director ${node}: ${e.message}; ${d.log} ends:\n${said || '(nothing)'}`, { cause: e });
   });
 }
 
@@ -397,13 +401,7 @@ async function startHaproxy(st: StartedTopology, n: PlannedNode): Promise<void> 
     throw new HarnessError('ERR_LVS_HAPROXY_CONFIG', `director ${n.name}: haproxy -c rejected ${HAPROXY_CFG} (exit ${t.exitCode}):\n  ${said.join('\n  ') || t.stderr.trim()}`, { details: { conf } });
   }
   if (await runs(st, n.name, 'haproxy')) return;
-  const ex = await st.container(n.name).exec({ Cmd: ['sh', '-c', 'exec haproxy -db -f "$1" >> "$2" 2>&1', 'sh', HAPROXY_CFG, HAPROXY_LOG], AttachStdout: false, AttachStderr: false });
-  await ex.start({ Detach: true });
-  await waitFor(`HAProxy to run on ${n.name}`, () => runs(st, n.name, 'haproxy'), { timeoutMs: 20_000, intervalMs: 300 }).catch(async (e: Error) => {
-    // what HAProxy said before it exited (a bind it could not make, say)
-    const said = (await st.exec(n.name, ['tail', '-n', '8', HAPROXY_LOG], { allowFailure: true })).stdout.trim();
-    throw new HarnessError('ERR_LVS_HAPROXY_START', `director ${n.name}: ${e.message}; ${HAPROXY_LOG} says:\n${said || '(nothing)'}`, { cause: e });
-  });
+  await startDaemon(st, n.name, { process: 'haproxy', label: 'HAProxy', argv: ['haproxy', '-db', '-f', HAPROXY_CFG], log: HAPROXY_LOG, code: 'ERR_LVS_HAPROXY_START' });
 }
 
 /** HAProxy directors: every backend server UP by HAProxy's own checks (its stats socket), on every director. */
@@ -411,19 +409,18 @@ async function verifyHaproxy(st: StartedTopology, log: Logger): Promise<void> {
   for (const d of st.nodes('director')) {
     if (!d.haproxy) continue;
     const want = d.haproxy.proxies.flatMap((p) => p.servers.map((x) => `${p.name}/${x.name}`));
-    let down: string[] = want;
     // HAProxy starts its servers UP and marks them DOWN after `fall` failed checks: hold through that window
-    const windowMs = Math.max(...d.haproxy.proxies.map((p) => (p.fall * p.inter + p.timeout) * 1000));
+    const windowMs = Math.max(...d.haproxy.proxies.map(haproxyRemovalBoundMs));
     let upSince: number | undefined;
     await waitFor(
       `HAProxy on ${d.name} to report every server UP for ${windowMs} ms`,
       async () => {
         const r = await st.exec(d.name, haproxyStatArgv, { allowFailure: true });
-        const states = r.exitCode === 0 ? parseHaproxyStat(r.stdout) : [];
-        down = want.filter((w) => states.find((x) => `${x.proxy}/${x.server}` === w)?.status !== 'UP');
+        const status = new Map((r.exitCode === 0 ? parseHaproxyStat(r.stdout) : []).map((x) => [`${x.proxy}/${x.server}`, x.status]));
+        const down = want.filter((w) => status.get(w) !== 'UP');
         if (down.length) {
           upSince = undefined;
-          throw new Error(`not UP: ${down.map((w) => `${w} (${states.find((x) => `${x.proxy}/${x.server}` === w)?.status ?? 'not listed'})`).join(', ')}`);
+          throw new Error(`not UP: ${down.map((w) => `${w} (${status.get(w) ?? 'not listed'})`).join(', ')}`);
         }
         upSince ??= Date.now();
         return Date.now() - upSince >= windowMs;

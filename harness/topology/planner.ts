@@ -5,7 +5,7 @@ import { clientNames } from './loader.js';
 import { cidr6Contains, cidrContains, gateway6Of, gatewayOf, hostNumberOf6, intToIp, ip6For, ipToInt, isIPv6, parseCidr, parseCidr6 } from './net.js';
 import type { HealthCheck, KeepalivedConfig, VirtualServer, VrrpScript } from '../keepalived/model.js';
 import type { HaproxyConfig, HaproxyProxy } from '../haproxy/config.js';
-import { HAPROXY_BALANCE, type HealthCheckSpec, type ServiceSpec, type Topology } from './schema.js';
+import { HAPROXY_BALANCE, type HealthCheckSpec, type KeepalivedSpec, type ServiceSpec, type Topology } from './schema.js';
 
 /**
  * The planner turns a validated topology into exactly what each container needs, per
@@ -343,13 +343,6 @@ export function plan(t: Topology): Plan {
         ...(v.track_process ? { track: { ...v.track_process, timeout: TRACK_SCRIPT_TIMEOUT } } : {}),
       };
     });
-    const scripts: VrrpScript[] = [];
-    for (const v of k.vrrp) {
-      const tp = v.track_process;
-      if (!tp || scripts.some((x) => x.name === trackScriptName(tp.process))) continue;
-      // the seed's check_haproxy.sh counts haproxy processes; pgrep's exit status says the same
-      scripts.push({ name: trackScriptName(tp.process), script: ['/usr/bin/pgrep', '-x', tp.process], interval: tp.interval, timeout: TRACK_SCRIPT_TIMEOUT, fall: tp.fall, rise: tp.rise, weight: tp.weight });
-    }
     const floating = new Map(k.vrrp.flatMap((v) => v.vips.map((x) => [x.network, x.address] as const)));
     // HAProxy services are HAProxy's: keepalived only moves their VIPs
     const ipvsResolved = resolved.filter((x) => x.svc.mode !== 'proxy');
@@ -375,6 +368,9 @@ export function plan(t: Topology): Plan {
       d.addresses = d.addresses.filter((a) => !k.vrrp.some((v) => v.vips.some((x) => x.address === a.address)) && !t.services.some((s) => s.vip === a.address));
       const override = t.directors.find((x) => x.name === d.name)?.keepalived;
       const mine = k.vrrp.filter((v) => d.name in v.priorities);
+      const servers = virtualServers.filter((_, i) => addrOn(d, ipvsResolved[i]!.svc.vipNetwork));
+      // one vrrp_script per tracked process, shared by the instances that track it
+      const scripts = [...new Map(mine.flatMap((v) => (v.track_process ? [[v.track_process.process, trackScript(v.track_process)] as const] : []))).values()];
       d.keepalived = {
         globalDefs: {
           routerId: d.name,
@@ -405,11 +401,9 @@ export function plan(t: Topology): Plan {
             notify: { all: [VRRP_NOTIFY] },
           };
         }),
-        virtualServers: virtualServers.filter((_, i) => addrOn(d, ipvsResolved[i]!.svc.vipNetwork)),
-        ...(scripts.length ? { vrrpScripts: scripts.filter((x) => mine.some((v) => v.track_process && trackScriptName(v.track_process.process) === x.name)) } : {}),
+        ...(servers.length ? { virtualServers: servers } : {}),
+        ...(scripts.length ? { vrrpScripts: scripts } : {}),
       };
-      if (!d.keepalived.virtualServers!.length) delete d.keepalived.virtualServers;
-      if (!d.keepalived.vrrpScripts?.length) delete d.keepalived.vrrpScripts;
     }
     // NAT real servers route back through the floating gateway address, which follows the MASTER
     for (const rs of realServers)
@@ -449,6 +443,17 @@ export function plan(t: Topology): Plan {
 export const trackScriptName = (process: string) => `chk_${process}`;
 /** seconds a tracking script may run before it counts as failed (pgrep takes milliseconds) */
 const TRACK_SCRIPT_TIMEOUT = 1;
+
+/** The vrrp_script watching a process: the seed's check_haproxy.sh counts haproxy processes; pgrep's exit status says the same. */
+const trackScript = (tp: NonNullable<KeepalivedSpec['vrrp'][number]['track_process']>): VrrpScript => ({
+  name: trackScriptName(tp.process),
+  script: ['/usr/bin/pgrep', '-x', tp.process],
+  interval: tp.interval,
+  timeout: TRACK_SCRIPT_TIMEOUT,
+  fall: tp.fall,
+  rise: tp.rise,
+  weight: tp.weight,
+});
 
 /** A service HAProxy balances: a frontend on the VIP and a backend of its real servers on every director of the VIP's network. */
 function planHaproxy(
