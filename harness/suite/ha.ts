@@ -128,7 +128,16 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
         await waitFor(`three polls of the VIP holders ${o.observeAfterHealMs} ms after the heal`, () => w.pollsSince(healedT + o.observeAfterHealMs!) >= 3, { timeoutMs: 120_000, intervalMs: 200 });
       if (o.afterHeal) await waitFor(o.afterHealWhat ?? 'the topology to recover', () => o.afterHeal!(st), { timeoutMs: 120_000, intervalMs: 200 });
       const seen = await w.stop();
-      const states = await readVrrpStates(st);
+      let states = await readVrrpStates(st);
+      // keepalived runs its notify script after it takes the VIP: once the MASTER holds it alone,
+      // wait (briefly) for its log to say so too, or a late line looks like no state change at all
+      const { name, master } = ha.vrrp;
+      const reportsMaster = () => states.filter((x) => x.node === master && x.instance === name).at(-1)?.state === 'MASTER';
+      if (o.settle !== false && !reportsMaster())
+        await waitFor(`${master}'s notify log to report ${name} MASTER`, async () => {
+            states = await readVrrpStates(st);
+            return reportsMaster();
+          }, { timeoutMs: 10_000, intervalMs: 300 }).catch(() => undefined);
       recordVrrpStates(ctx.history, states, t0);
       result = { ops, faultT, healT, healedT, ...seen, states };
     } finally {
