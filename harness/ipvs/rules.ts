@@ -3,6 +3,12 @@
  * `ipvsadm -S` prints. Comparing the two is how the builder proves the kernel holds exactly
  * the model.
  */
+import { readRules } from './parse-rules.js';
+import type { RuleLoc } from './rules-error.js';
+
+export { RulesParseError, type RuleLoc } from './rules-error.js';
+export { parseRules, parseRulesFile, type ParsedRules, type ParseRulesOptions } from './parse-rules.js';
+
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type Method = 'masq' | 'droute' | 'tunnel';
 
@@ -20,6 +26,14 @@ export interface RealServerRule {
   lowerThreshold?: number;
   /** tunnel encapsulation; ipvsadm -S prints --tun-type ipip for every tunnel server */
   tunType?: 'ipip' | 'gue' | 'gre';
+  /** GUE's UDP port (--tun-port) */
+  tunPort?: number;
+  /** GUE/GRE checksums; absent is --tun-nocsum, the default */
+  tunCsum?: 'csum' | 'remcsum';
+  /** the address is a host name as written (-S without -n): it cannot be checked without resolving it */
+  hostName?: true;
+  /** where a parsed rule came from; normalize and diffRules ignore it */
+  loc?: RuleLoc;
 }
 
 export interface VirtualServiceRule {
@@ -33,6 +47,14 @@ export interface VirtualServiceRule {
   scheduler: string;
   persistence?: { timeout: number; netmask?: string };
   schedFlags?: string;
+  /** persistence engine (--pe sip) */
+  pe?: string;
+  /** one-packet scheduling (-o, UDP) */
+  onePacket?: true;
+  /** the address is a host name as written (-S without -n): it cannot be checked without resolving it */
+  hostName?: true;
+  /** where a parsed rule came from; normalize and diffRules ignore it */
+  loc?: RuleLoc;
   realServers: RealServerRule[];
 }
 
@@ -66,162 +88,34 @@ export function renderRestore(services: readonly VirtualServiceRule[]): string {
   for (const s of services) {
     const svc = serviceArgs(s);
     const a = ['-A', ...svc, '-s', s.scheduler];
-    if (s.schedFlags) a.push('-b', s.schedFlags);
     if (s.persistence) {
       a.push('-p', String(s.persistence.timeout));
       if (s.persistence.netmask && s.persistence.netmask !== defaultNetmask(s)) a.push('-M', s.persistence.netmask);
     }
+    if (s.pe) a.push('--pe', s.pe);
+    if (s.onePacket) a.push('-o');
+    if (s.schedFlags) a.push('-b', s.schedFlags);
     lines.push(a.join(' '));
     for (const r of s.realServers) {
       const b = ['-a', ...svc, '-r', hostPort(r.address, r.port), METHOD_FLAG[r.method], '-w', String(r.weight)];
       if (r.upperThreshold) b.push('-x', String(r.upperThreshold));
       if (r.lowerThreshold) b.push('-y', String(r.lowerThreshold));
       if (r.tunType && r.tunType !== 'ipip') b.push('--tun-type', r.tunType);
+      if (r.method === 'tunnel' && r.tunPort) b.push('--tun-port', String(r.tunPort));
+      if (r.method === 'tunnel' && r.tunCsum) b.push(`--tun-${r.tunCsum}`);
       lines.push(b.join(' '));
     }
   }
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
-export class RulesParseError extends Error {
-  constructor(
-    readonly line: number,
-    readonly text: string,
-    why: string,
-  ) {
-    super(`line ${line}: ${why}: ${text}`);
-  }
-}
-
-function splitHostPort(v: string): { address: string; port: number | string } {
-  const m = v.match(/^\[([^\]]+)\]:(\S+)$/) ?? v.match(/^([^:]+):(\S+)$/);
-  if (!m) throw new Error(`"${v}" is not address:port`);
-  const port = /^\d+$/.test(m[2]!) ? Number(m[2]) : m[2]!;
-  return { address: m[1]!, port };
-}
-
-/** Parses `ipvsadm -S` / `-S -n` output (or a restore file) into services with their real servers. */
+/**
+ * Parses `ipvsadm -S` / `-S -n` output (or a restore file) into services with their real
+ * servers, names (`localhost.localdomain:http`) kept as printed. The builder reads the
+ * kernel's table with it; parseRules reads an operator's file (and scripts) with the same reader.
+ */
 export function parseSave(text: string): VirtualServiceRule[] {
-  const services: VirtualServiceRule[] = [];
-  const byKey = new Map<string, VirtualServiceRule>();
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
-    const tok = line.split(/\s+/);
-    const cmd = tok[0];
-    if (cmd !== '-A' && cmd !== '-a') throw new RulesParseError(i + 1, line, 'expected -A or -a');
-    let svc: Partial<VirtualServiceRule> = {};
-    const rs: Partial<RealServerRule> = {};
-    const s: Partial<VirtualServiceRule> = {};
-    for (let j = 1; j < tok.length; j++) {
-      const t = tok[j]!;
-      const next = () => {
-        const v = tok[++j];
-        if (v === undefined) throw new RulesParseError(i + 1, line, `${t} needs a value`);
-        return v;
-      };
-      try {
-        switch (t) {
-          case '-t':
-          case '--tcp-service':
-            svc = { protocol: 'tcp', ...splitHostPort(next()) };
-            break;
-          case '-u':
-          case '--udp-service':
-            svc = { protocol: 'udp', ...splitHostPort(next()) };
-            break;
-          case '--sctp-service':
-            svc = { protocol: 'sctp', ...splitHostPort(next()) };
-            break;
-          case '-f':
-          case '--fwmark-service':
-            svc = { fwmark: Number(next()) };
-            break;
-          case '-6':
-          case '--ipv6':
-            svc.ipv6 = true;
-            break;
-          case '-s':
-          case '--scheduler':
-            s.scheduler = next();
-            break;
-          case '-b':
-          case '--sched-flags':
-            s.schedFlags = next();
-            break;
-          case '-p':
-          case '--persistent': {
-            // the timeout is optional for ipvsadm (default 300)
-            const v = tok[j + 1];
-            s.persistence = { timeout: v !== undefined && /^\d+$/.test(v) ? Number(tok[++j]) : 300 };
-            break;
-          }
-          case '-M':
-          case '--netmask':
-            s.persistence = { ...(s.persistence ?? { timeout: 300 }), netmask: next() };
-            break;
-          case '-r':
-          case '--real-server':
-            Object.assign(rs, splitHostPort(next()));
-            break;
-          case '-m':
-          case '--masquerading':
-            rs.method = 'masq';
-            break;
-          case '-g':
-          case '--gatewaying':
-            rs.method = 'droute';
-            break;
-          case '-i':
-          case '--ipip':
-            rs.method = 'tunnel';
-            break;
-          case '-w':
-          case '--weight':
-            rs.weight = Number(next());
-            break;
-          case '-x':
-          case '--u-threshold':
-            rs.upperThreshold = Number(next());
-            break;
-          case '-y':
-          case '--l-threshold':
-            rs.lowerThreshold = Number(next());
-            break;
-          case '--tun-type': {
-            const v = next();
-            if (v !== 'ipip' && v !== 'gue' && v !== 'gre') throw new Error(`unknown tunnel type ${v}`);
-            rs.tunType = v;
-            break;
-          }
-          default:
-            throw new RulesParseError(i + 1, line, `unknown option ${t}`);
-        }
-      } catch (e) {
-        if (e instanceof RulesParseError) throw e;
-        throw new RulesParseError(i + 1, line, (e as Error).message);
-      }
-    }
-    if (svc.fwmark === undefined && svc.address === undefined) throw new RulesParseError(i + 1, line, 'no service (-t, -u, -f)');
-    const key = serviceKey(svc as VirtualServiceRule);
-    if (cmd === '-A') {
-      const full: VirtualServiceRule = { ...(svc as VirtualServiceRule), scheduler: s.scheduler ?? 'wlc', realServers: [] };
-      if (s.persistence) full.persistence = s.persistence;
-      if (s.schedFlags) full.schedFlags = s.schedFlags;
-      services.push(full);
-      byKey.set(key, full);
-    } else {
-      const parent = byKey.get(key);
-      if (!parent) throw new RulesParseError(i + 1, line, 'real server of a service not defined above');
-      if (rs.address === undefined) throw new RulesParseError(i + 1, line, 'no real server (-r)');
-      const r: RealServerRule = { address: rs.address, port: rs.port ?? 0, method: rs.method ?? 'droute', weight: rs.weight ?? 1 };
-      if (rs.upperThreshold) r.upperThreshold = rs.upperThreshold;
-      if (rs.lowerThreshold) r.lowerThreshold = rs.lowerThreshold;
-      if (rs.tunType && rs.tunType !== 'ipip') r.tunType = rs.tunType;
-      parent.realServers.push(r);
-    }
-  });
-  return services;
+  return readRules(text, { names: 'keep', form: 'save', annotate: false }).services;
 }
 
 /** Brings a rule set to one spelling, so model and kernel compare equal when they mean the same. */
@@ -229,6 +123,10 @@ export function normalize(services: readonly VirtualServiceRule[]): VirtualServi
   return services
     .map((s) => {
       const n: VirtualServiceRule = { ...s, realServers: [] };
+      delete n.loc;
+      delete n.hostName;
+      if (!n.pe) delete n.pe;
+      if (!n.onePacket) delete n.onePacket;
       if (n.fwmark !== undefined) {
         delete n.protocol;
         delete n.address;
@@ -246,6 +144,8 @@ export function normalize(services: readonly VirtualServiceRule[]): VirtualServi
           if (r.upperThreshold) x.upperThreshold = r.upperThreshold;
           if (r.lowerThreshold) x.lowerThreshold = r.lowerThreshold;
           if (r.method === 'tunnel' && r.tunType && r.tunType !== 'ipip') x.tunType = r.tunType;
+          if (r.method === 'tunnel' && r.tunPort) x.tunPort = r.tunPort;
+          if (r.method === 'tunnel' && r.tunCsum) x.tunCsum = r.tunCsum;
           return x;
         })
         .sort((a, b) => hostPort(a.address, a.port).localeCompare(hostPort(b.address, b.port)));
