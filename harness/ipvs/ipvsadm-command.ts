@@ -147,18 +147,20 @@ export function parseCommand(words: readonly string[], names: PortNames, notes: 
   if (dest.hostName) notes.warn(`host name ${dest.address} kept as written: it cannot be checked without resolving it`);
   const svcPort = service.port ?? 0;
   let port = dest.port ?? svcPort;
+  let writtenPort: number | string | undefined;
   if (kind === 'delete-server') return { kind, service, server: { address: dest.address, port } };
 
   const method = METHOD[seen.get('method')?.spec.long ?? 'gatewaying']!;
   if (service.fwmark === undefined && method !== 'masq' && port !== svcPort) {
     // ipvsadm sets the port of a -g/-i server to the service's: neither can change it
     notes.warn(`${rOpt.value}: ipvsadm uses the service port ${svcPort} for a ${method === 'droute' ? '-g' : '-i'} real server, not ${port}`);
+    writtenPort = port;
     port = svcPort;
   }
   if (dest.v6 !== svcV6 && method !== 'tunnel' && !dest.hostName && !svcEndpoint?.hostName) {
     throw new WordError(rOpt.value!, `${rOpt.value} is IPv${dest.v6 ? 6 : 4} and the service IPv${svcV6 ? 6 : 4}`, 'the address family of the service, or another family only with -i (tunnel)');
   }
-  const server: RealServerRule = { address: dest.address, port, method, weight: 1 };
+  const server: RealServerRule = { address: dest.address, port, method, weight: 1, ...(writtenPort !== undefined ? { writtenPort } : {}) };
   if (dest.hostName) server.hostName = true;
   const w = seen.get('weight');
   if (w) server.weight = parseNumber(w.value!, 'weight', 0, 65535);

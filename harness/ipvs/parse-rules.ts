@@ -123,7 +123,7 @@ export function readRules(text: string, o: { file?: string; names: PortNames; fo
 /** A rule without the reader's annotations, as parseSave has always returned them. */
 function bare(s: VirtualServiceRule): VirtualServiceRule {
   const { loc: _l, hostName: _h, ...rest } = s;
-  return { ...rest, realServers: s.realServers.map(({ loc: _rl, hostName: _rh, ...r }) => r) };
+  return { ...rest, realServers: s.realServers.map(({ loc: _rl, hostName: _rh, writtenPort: _rw, ...r }) => r) };
 }
 
 export type { RuleLoc };

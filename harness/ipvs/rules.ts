@@ -34,6 +34,8 @@ export interface RealServerRule {
   hostName?: true;
   /** where a parsed rule came from; normalize and diffRules ignore it */
   loc?: RuleLoc;
+  /** the port written for a -g/-i server when ipvsadm replaced it with the service's (lint reports it); normalize ignores it */
+  writtenPort?: number | string;
 }
 
 export interface VirtualServiceRule {

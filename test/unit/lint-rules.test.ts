@@ -1,0 +1,156 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { lint, RULES } from '../../harness/lint/lint.js';
+import type { Finding } from '../../harness/lint/types.js';
+
+const DIR = path.join(import.meta.dirname, '../fixtures/lint');
+const fx = (f: string) => path.join(DIR, f);
+const loud = (fs: Finding[]) => fs.filter((f) => f.severity !== 'info');
+const run = (a: string, b?: string) => lint({ files: b ? [] : [fx(a)], ...(b ? { pair: [fx(a), fx(b)] as const } : {}) }).flatMap((r) => r.findings);
+
+/** in-memory configs: one file or a pair, each a text */
+function lintText(a: string, b?: string, release?: '2.2.7' | '2.3.3') {
+  const mem: Record<string, string> = { '/m/a.conf': a, ...(b !== undefined ? { '/m/b.conf': b } : {}) };
+  const readFile = (p: string) => {
+    if (!(p in mem)) throw new Error('ENOENT');
+    return mem[p]!;
+  };
+  return lint({ files: b === undefined ? ['/m/a.conf'] : [], ...(b !== undefined ? { pair: ['/m/a.conf', '/m/b.conf'] as const } : {}), readFile, ...(release ? { release } : {}) }).flatMap((r) => r.findings);
+}
+
+describe('lint: fixture corpus', () => {
+  it('the good pair and the seed 002 VI_141/VI_142 pair have no error or warning', () => {
+    expect(loud(run('good-a.conf', 'good-b.conf'))).to.deep.equal([]);
+    expect(loud(run('seed002-vi14x-a.conf', 'seed002-vi14x-b.conf'))).to.deep.equal([]);
+  });
+
+  const cases: [string, string | undefined, string, string?][] = [
+    ['good-a.conf', 'auth-mismatch-b.conf', 'pair-mismatch', 'authentication differs'],
+    ['good-a.conf', 'vrid-mismatch-b.conf', 'pair-mismatch', 'virtual_router_id 51 vs 52'],
+    ['weak-weight-a.conf', 'weak-weight-b.conf', 'pair-track-weight', '150 − 2 = 148, still above the BACKUP\'s 100'],
+    ['good-a.conf', 'services-differ-b.conf', 'pair-services', 'scheduler: wrr vs rr'],
+    ['good-a.conf', 'vip-prefix-b.conf', 'pair-vips', '10.0.0.100/25'],
+    ['lb-kind-lower.conf', undefined, 'lb-kind-case', 'setting default NAT'],
+    ['auth-pass-long.conf', undefined, 'auth-pass', 'uses "s3cr3tpw"'],
+    ['auth-pass-bang.conf', undefined, 'auth-pass', 'password is "abc"'],
+    ['dr-port.conf', undefined, 'dr-port', 'on port 80, not 8080'],
+    ['vip-not-held.conf', undefined, 'vip-not-held', '10.0.0.200 is not a VIP'],
+    ['typo-weigth.conf', undefined, 'unknown-keyword', 'weigth'],
+    ['advert-fraction.conf', undefined, 'advert-int-fraction', 'every 1 s'],
+    ['nopreempt-master.conf', undefined, 'nopreempt-master', 'clears nopreempt'],
+    ['vrrp-strict.conf', undefined, 'vrrp-strict', 'drop'],
+    ['no-script-security.conf', undefined, 'script-security', 'SECURITY VIOLATION'],
+    ['unicast-no-src.conf', undefined, 'unicast-no-src', 'primary address'],
+    ['deprecated-nb-get-retry.conf', undefined, 'deprecated-keyword', 'nb_get_retry'],
+  ];
+  for (const [a, b, rule, text] of cases)
+    it(`${a}${b ? ` + ${b}` : ''} → ${rule}`, () => {
+      const fs = loud(run(a, b));
+      const hit = fs.filter((f) => f.rule === rule);
+      expect(hit, JSON.stringify(fs, null, 1)).to.have.length.greaterThan(0);
+      if (text) expect(hit.map((f) => f.message).join('\n')).to.include(text);
+      // one mistake each: nothing else is loud
+      expect(fs.filter((f) => f.rule !== rule).map((f) => f.rule)).to.deep.equal([]);
+    });
+
+  it('typo weigth suggests weight', () => {
+    const f = run('typo-weigth.conf').find((x) => x.rule === 'unknown-keyword')!;
+    expect(f.hint).to.equal('did you mean "weight"?');
+    expect(f.line).to.equal(47);
+  });
+
+  it('seed 002 HAProxy pair: unbalanced braces, and a track_script weight that cannot move mastership (with the arithmetic)', () => {
+    const fs = run('seed002-haproxy-master.conf', 'seed002-haproxy-backup.conf');
+    expect(fs.some((f) => f.rule === 'brace-balance' && f.file.endsWith('master.conf') && f.line === 2)).to.equal(true);
+    const w = fs.find((f) => f.rule === 'pair-track-weight')!;
+    expect(w.message).to.include('150 + 2 = 152 to 150, the BACKUP has 120 + 2 = 122');
+    expect(w.hint).to.include('weight 31');
+  });
+});
+
+const BASE = (extra = '', inst = '', vs = '') => `global_defs {
+  enable_script_security
+  script_user root
+${extra}
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 7
+  priority 100
+  virtual_ipaddress {
+    192.0.2.10/24
+  }
+${inst}
+}
+${vs}
+`;
+const rulesOf = (fs: Finding[]) => [...new Set(loud(fs).map((f) => f.rule))].sort();
+
+describe('lint: each rule fires and stays silent', () => {
+  it('the base config is silent', () => expect(rulesOf(lintText(BASE()))).to.deep.equal([]));
+
+  it('bad-value: state master (lower case) starts as BACKUP; MASTER is silent', () => {
+    expect(rulesOf(lintText(BASE('', '  state master')))).to.deep.equal(['bad-value']);
+    expect(rulesOf(lintText(BASE('', '  state MASTER')))).to.deep.equal([]);
+  });
+
+  it('duplicate-vrid: two instances with one VRID on one interface; another interface is silent', () => {
+    const second = (ifc: string) => `vrrp_instance VI_2 {\n interface ${ifc}\n virtual_router_id 7\n priority 100\n virtual_ipaddress {\n 192.0.2.11\n }\n}`;
+    expect(rulesOf(lintText(BASE() + second('eth0')))).to.deep.equal(['duplicate-vrid']);
+    expect(rulesOf(lintText(BASE() + second('eth1')))).to.deep.equal([]);
+  });
+
+  it('track-undefined: a track_script with no vrrp_script; a defined one is silent', () => {
+    expect(rulesOf(lintText(BASE('', '  track_script {\n    nope\n  }')))).to.deep.equal(['track-undefined']);
+    expect(rulesOf(lintText(`vrrp_script ok {\n script "/bin/true"\n}\n` + BASE('', '  track_script {\n    ok\n  }')))).to.deep.equal([]);
+  });
+
+  it('brace-balance: a block on a keyword that takes none ends the enclosing block early', () => {
+    const fs = loud(lintText(BASE('', '  priority 100 {\n  }')));
+    expect(fs.map((f) => f.rule)).to.include('brace-balance');
+    expect(fs.find((f) => f.rule === 'brace-balance')!.message).to.include('takes no `{ … }` block');
+  });
+
+  it('brace-balance: the } left over by a block ended early is reported on its own line', () => {
+    const conf = 'vrrp_instance VI_1 {\n  interface eth0 {\n  }\n  priority 100\n\n}\n';
+    const f = loud(lintText(conf)).find((x) => x.message.startsWith('an extra `}`'))!;
+    expect(f.line).to.equal(6);
+    expect(f.message).to.include('on line 6');
+    expect(loud(lintText(conf.replace('interface eth0 {\n  }', 'interface eth0'))).filter((x) => x.rule === 'brace-balance')).to.deep.equal([]);
+  });
+
+  it('unknown-keyword: a 2.3.3 keyword under 2.2.7 says so; under 2.3.3 it is silent', () => {
+    const conf = BASE('', '  owner_ignore_adverts');
+    const f = loud(lintText(conf)).find((x) => x.rule === 'unknown-keyword')!;
+    expect(f.message).to.include('added in keepalived 2.3.3');
+    expect(rulesOf(lintText(conf, undefined, '2.3.3'))).to.deep.equal([]);
+  });
+
+  it('vip-not-held stays silent when the file has no VRRP (a single director on its own address)', () => {
+    expect(rulesOf(lintText('virtual_server 192.0.2.5 80 {\n lb_kind NAT\n real_server 10.0.0.1 80 {\n }\n}\n'))).to.deep.equal([]);
+  });
+
+  it('pair-unmatched and pair-election: an instance only on one side; both MASTER at one priority', () => {
+    expect(rulesOf(lintText(BASE(), BASE().replace('VI_1', 'VI_X').replace('virtual_router_id 7', 'virtual_router_id 8')))).to.deep.equal(['pair-unmatched']);
+    const master = BASE('', '  state MASTER');
+    expect(rulesOf(lintText(master, master))).to.deep.equal(['pair-election']);
+    expect(rulesOf(lintText(master, BASE().replace('priority 100', 'priority 90')))).to.deep.equal([]);
+  });
+
+  it('info rules state the bounds with their formula', () => {
+    const fs = lintText(BASE('', '', 'virtual_server 192.0.2.10 80 {\n delay_loop 10\n lb_kind NAT\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n   connect_timeout 2\n  }\n }\n}'));
+    expect(fs.find((f) => f.rule === 'health-bound')!.message).to.include('delay_loop 10 s + (retry 1 + 1) × connect_timeout 2 s + retry 1 × delay_before_retry 1 s = 15 s');
+    expect(fs.find((f) => f.rule === 'takeover-bound')!.message).to.include('3.609375 s');
+  });
+
+  it('no input crashes lint', () => {
+    for (const t of ['', '}}}}', '{', 'vrrp_instance {', 'virtual_server {\n real_server {\n TCP_CHECK { retry x }', '\u0000\u0001binary', 'vrrp_instance A {\n track_script {\n', 'x '.repeat(5000)])
+      expect(() => lintText(t)).not.to.throw();
+  });
+
+  it('every rule has an id, a summary and a why', () => {
+    for (const r of RULES) expect(r.id && r.summary && r.why, r.id).to.be.a('string');
+    expect(new Set(RULES.map((r) => r.id)).size).to.equal(RULES.length);
+  });
+});
