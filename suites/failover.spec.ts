@@ -53,10 +53,10 @@ describe(`failover on ${ctx.plan.topology}`, function () {
         const r = await scenario(ctx, st, ha, {
           fault: `${fault}:${vrrp.master}`,
           tag: `failover-${vrrp.name}-${fault}`,
-          // long enough for the outage, a few answers after it, and three polls of the VIP holders
-          // after the settle window (a poll takes 1-2 s under emulation; 10 s left too few once)
+          // long enough for the outage, a few answers after it, and seconds of the in-node watchers'
+          // VIP-holder observations after the settle window
           seconds: tracked ? 15 : 12,
-          until: async (s) => (await s.holders(svc.vip)).join() === backup,
+          until: (_s, live) => live.holders(svc.vip).join() === backup,
           untilWhat: `${backup} to hold ${svc.vip} alone`,
           // a takeover that does not come is judged (an outage past the bound), not an error
           untilTimeoutMs: Math.max(30_000, 3 * (b.boundMs + b.toleranceMs)),

@@ -29,7 +29,7 @@ describe(`split brain on ${ctx.plan.topology}`, function () {
       fault: `partition:${vrrp.master}/${backup}`,
       tag: 'splitbrain',
       seconds: 10,
-      until: async (s) => (await s.holders(svc.vip)).length === 2,
+      until: (_s, live) => live.holders(svc.vip).length === 2,
       untilWhat: `both ${vrrp.master} and ${backup} to hold ${svc.vip}`,
       observeAfterHealMs: bound.boundMs + bound.toleranceMs,
     });

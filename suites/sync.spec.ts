@@ -50,7 +50,7 @@ describe(`connection sync on ${ctx.plan.topology}`, function () {
       fault: `kill:${vrrp.master}`,
       tag: `${tag}-probe`,
       seconds: 8,
-      until: async (s) => (await s.holders(svc.vip)).join() === backup,
+      until: (_s, live) => live.holders(svc.vip).join() === backup,
       untilWhat: `${backup} to hold ${svc.vip}`,
       // through the new MASTER, before the old one comes back (it returns with an empty connection table)
       during: async () => {

@@ -77,13 +77,14 @@ export function oneVipHolder(samples: readonly VipSample[], opts: { settleFrom: 
       ? `split brain on ${i.vip}: ${i.holders.join(' and ')} held it together for ${s(i.durationMs)}${i.open ? '+ (still at the last poll)' : ''} from ${at(i.from)}`
       : `no director held ${i.vip} for ${s(i.durationMs)}${i.open ? '+ (still at the last poll)' : ''} from ${at(i.from)}`;
   const holdersSeen = [...new Set(judged.flatMap((x) => x.holders))].sort();
+  // samples of every VIP share their times: the spacing is between distinct observation times
+  const resolutionMs = medianSpacing([...new Set(samples.map((x) => x.t))]) ?? 0;
   return {
     name: opts.name ?? `exactly one director holds ${vips.join(', ') || 'the VIP'}`,
     valid,
     observed: {
       samples: judged.length,
-      // polls sample every VIP at one time: the spacing is between distinct poll times
-      resolutionMs: medianSpacing([...new Set(samples.map((x) => x.t))]) ?? 0,
+      resolutionMs,
       holders: holdersSeen,
       overlaps: bad.filter((i) => i.kind === 'overlap'),
       gaps: bad.filter((i) => i.kind === 'gap'),
@@ -93,9 +94,9 @@ export function oneVipHolder(samples: readonly VipSample[], opts: { settleFrom: 
     rule: `from ${s(opts.settleMs)} after the start or the last fault, every poll finds the VIP on exactly one director (two is split brain, none an outage)`,
     detail:
       valid === 'unknown'
-        ? `too few polls after settling: ${vips.map((v) => `${v} ${judged.filter((x) => x.vip === v).length}`).join(', ') || 'none'} (${minSamples} needed)`
+        ? `too few observations after settling: ${vips.map((v) => `${v} ${judged.filter((x) => x.vip === v).length}`).join(', ') || 'none'} (${minSamples} needed)`
         : valid
-          ? `${judged.length} polls, each with one holder (${holdersSeen.join(', ')})`
+          ? `${judged.length} observations ${resolutionMs} ms apart, each with one holder (${holdersSeen.join(', ')})`
           : bad.map(describe).join('; '),
   };
 }

@@ -6,7 +6,10 @@ import type { History } from '../history/history.js';
 import { tableService } from '../ipvs/edit.js';
 import { VRRP_LOG, type PlannedService } from '../topology/planner.js';
 import type { StartedTopology } from '../topology/builder.js';
-import { sleep, waitFor } from '../util/wait.js';
+import { waitFor } from '../util/wait.js';
+import { medianSpacing } from '../checkers/failover.js';
+import { NodeWatch } from './node-watch.js';
+import { changesOnly, holderSamples, tableTimeline } from './timeline.js';
 import { deviceOn } from './modes.js';
 
 /**
@@ -59,53 +62,27 @@ export function parseGarp(text: string): GarpPacket[] {
 }
 
 export interface Watch {
-  /** how many holder polls have been taken at or after `t` so far */
+  /** how many stamps every director still watched has printed at or after `t` (lab clock) */
   pollsSince(t: number): number;
-  /** ends polling and capture; returns what was seen (also in the history) */
-  stop(): Promise<{ holders: VipSample[]; tables: TableSample[]; garps: GarpPacket[] }>;
+  /** live view for waits: the directors that hold `vip` now (a silent director holds nothing) */
+  holders(vip: string): string[];
+  /** ends watching and capture; returns what was seen (also in the history, as changes) */
+  stop(): Promise<{ holders: VipSample[]; tables: TableSample[]; garps: GarpPacket[]; resolutionMs: number }>;
 }
 
 /**
- * Starts polling VIP holders (and the service's table on `tableOf`) every `intervalMs`, and a
- * tcpdump of ARP on the client's segment. Poll times are host times shifted onto the lab clock
- * by `now`; the tcpdump stamps are the lab's own.
+ * Starts an in-node watcher on every director (observe/watch-script.ts: addresses and the IPVS
+ * table read from /proc every 50 ms, stamped on the lab's clock inside the node) and a tcpdump
+ * of ARP on the client's segment. VIP moves and table changes are seen to within a tick whatever
+ * an exec costs under emulation; the checkers get a sample per tick, the history the changes.
  */
 export async function watch(
   st: StartedTopology,
   history: History,
-  now: () => number,
-  o: { vips: readonly string[]; client?: string; network?: string; tableOf?: { director: string; svc: PlannedService }; intervalMs?: number },
+  _now: () => number,
+  o: { vips: readonly string[]; client?: string; network?: string; tableOf?: { director: string; svc: PlannedService } },
 ): Promise<Watch> {
-  const holders: VipSample[] = [];
-  const tables: TableSample[] = [];
-  let running = true;
-  const poll = (async () => {
-    while (running) {
-      const t0 = Date.now();
-      await Promise.all([
-        (async () => {
-          const all = await st.holdersOf(o.vips).catch(() => undefined);
-          // stamped when the reads came back: a poll that straddles a heal counts as after it
-          const t = now();
-          for (const [vip, h] of all ?? []) {
-            holders.push({ t, vip, holders: h });
-            history.append({ type: 'observe', t, node: 'directors', what: 'vip-holders', data: { vip, holders: h } });
-          }
-        })(),
-        (async () => {
-          if (!o.tableOf) return;
-          const table = await st.ipvs(o.tableOf.director).catch(() => undefined);
-          const t = now();
-          const svc = table && tableService(table, o.tableOf!.svc);
-          if (!table) return;
-          const sample = svc ? tableSample(t, svc) : { t, servers: [] };
-          tables.push(sample);
-          history.append({ type: 'observe', t, node: o.tableOf.director, what: 'ipvs-servers', data: sample.servers });
-        })(),
-      ]);
-      await sleep(Math.max(0, (o.intervalMs ?? 250) - (Date.now() - t0)));
-    }
-  })();
+  const watchers = await Promise.all(st.nodes('director').map((d) => NodeWatch.start(st, d.name)));
   let capture: Promise<string> | undefined;
   if (o.client && o.network) {
     const client = o.client;
@@ -117,10 +94,26 @@ export async function watch(
     await waitFor(`tcpdump to capture ARP on ${client}`, async () => (await st.exec(client, ['pgrep', '-x', 'tcpdump'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 200 });
   }
   return {
-    pollsSince: (t) => new Set(holders.filter((x) => x.t >= t).map((x) => x.t)).size,
+    pollsSince(t) {
+      const live = watchers.filter((w) => w.current().up);
+      if (!live.length) return 0;
+      return Math.min(...live.map((w) => new Set(w.lines.filter((l) => l.t >= t).map((l) => l.t)).size));
+    },
+    holders: (vip) => watchers.filter((w) => w.current().addresses.includes(vip)).map((w) => w.node).sort(),
     async stop() {
-      running = false;
-      await poll;
+      const obs = await Promise.all(watchers.map((w) => w.stop()));
+      const holders = holderSamples(obs, o.vips);
+      for (const x of changesOnly(holders, (h) => h.vip, (h) => h.holders.join())) history.append({ type: 'observe', t: x.t, node: 'directors', what: 'vip-holders', data: { vip: x.vip, holders: x.holders } });
+      let tables: TableSample[] = [];
+      const of = o.tableOf;
+      const mine = of && obs.find((x) => x.node === of.director);
+      if (of && mine) {
+        tables = tableTimeline(mine).map(({ t, table }) => {
+          const svc = tableService(table, of.svc);
+          return svc ? tableSample(t, svc) : { t, servers: [] };
+        });
+        for (const x of changesOnly(tables, () => '', (y) => JSON.stringify(y.servers))) history.append({ type: 'observe', t: x.t, node: of.director, what: 'ipvs-servers', data: x.servers });
+      }
       let garps: GarpPacket[] = [];
       if (capture && o.client) {
         // tcpdump prints what it captured when it is told to stop
@@ -128,7 +121,8 @@ export async function watch(
         garps = parseGarp(await capture);
         for (const g of garps) history.append({ type: 'observe', t: g.t, node: o.client, what: 'garp', data: g });
       }
-      return { holders, tables, garps };
+      const resolutionMs = medianSpacing([...new Set(holders.map((h) => h.t))]) ?? 0;
+      return { holders, tables, garps, resolutionMs };
     },
   };
 }

@@ -145,6 +145,27 @@ export function ipvsEdits(events: readonly HistoryEvent[]): IpvsEdit[] {
     .sort((a, b) => a.t - b.t);
 }
 
+export interface HolderChange {
+  t: number;
+  vip: string;
+  holders: string[];
+}
+
+/** Who held each VIP, as the in-node watchers saw it change (the history keeps changes only). */
+export function holderChanges(events: readonly HistoryEvent[]): HolderChange[] {
+  const last = new Map<string, string>();
+  const out: HolderChange[] = [];
+  for (const e of observations(events, 'vip-holders').sort((a, b) => a.t - b.t)) {
+    const d = isRecord(e.data) ? e.data : {};
+    const vip = String(d.vip ?? '?');
+    const holders = Array.isArray(d.holders) ? d.holders.map(String) : [];
+    if (last.get(vip) === holders.join()) continue;
+    last.set(vip, holders.join());
+    out.push({ t: e.t, vip, holders });
+  }
+  return out;
+}
+
 export interface Bucket {
   /** start of the bucket, ms since the epoch on the lab's clock */
   start: number;
@@ -164,6 +185,7 @@ export interface Timeline {
   faults: FaultWindow[];
   vrrp: VrrpChange[];
   edits: IpvsEdit[];
+  holders: HolderChange[];
 }
 
 const BUCKETS = [100, 200, 250, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000];
@@ -191,6 +213,7 @@ export function timelines(events: readonly HistoryEvent[]): Timeline[] {
   const faults = faultWindows(events, t0, t1);
   const vrrp = vrrpChanges(events);
   const edits = ipvsEdits(events);
+  const holders = holderChanges(events);
   const byNode = new Map<string, Map<number, Bucket>>();
   for (const e of events) {
     if (e.type !== 'op' || !Number.isFinite(e.t)) continue;
@@ -214,6 +237,7 @@ export function timelines(events: readonly HistoryEvent[]): Timeline[] {
     faults,
     vrrp,
     edits,
+    holders,
   }));
 }
 

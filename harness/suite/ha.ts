@@ -1,7 +1,7 @@
 import type { OpEvent } from '../history/history.js';
 import { injectFault } from '../nemesis/registry.js';
 import { clientSources, macOn } from '../observe/modes.js';
-import { readVrrpStates, recordVrrpStates, watch, type VrrpStateChange } from '../observe/vrrp.js';
+import { readVrrpStates, recordVrrpStates, watch, type VrrpStateChange, type Watch } from '../observe/vrrp.js';
 import { waitForVrrp, type StartedTopology } from '../topology/builder.js';
 import { clientOn, type PlannedService, type PlannedVrrp } from '../topology/planner.js';
 import { waitFor } from '../util/wait.js';
@@ -64,6 +64,8 @@ export interface ScenarioResult {
   tables: TableSample[];
   garps: GarpPacket[];
   states: VrrpStateChange[];
+  /** the watchers' median tick (the resolution of holders and tables) */
+  resolutionMs: number;
 }
 
 export interface ScenarioOptions {
@@ -73,8 +75,8 @@ export interface ScenarioOptions {
   /** probes of the VIP: one new connection each, `intervalMs` apart, for `seconds` */
   seconds?: number;
   intervalMs?: number;
-  /** what to wait for once the fault is in (a takeover, a removal) before healing */
-  until?: (st: StartedTopology) => Promise<boolean>;
+  /** what to wait for once the fault is in (a takeover, a removal) before healing; `live` is the in-node watchers' view */
+  until?: (st: StartedTopology, live: Pick<Watch, 'holders'>) => Promise<boolean> | boolean;
   untilWhat?: string;
   /**
    * how long to wait for `until` (default 120 s, then the scenario fails). Given, a wait that runs
@@ -82,13 +84,13 @@ export interface ScenarioOptions {
    * that never came is an outage past its bound, not a harness failure)
    */
   untilTimeoutMs?: number;
-  /** poll one director's table for the service (health scenarios) */
+  /** observe one director's table for the service (health scenarios) */
   tableOf?: string;
   /** after healing, wait for the planned MASTER to hold every VIP alone (default true) */
   settle?: boolean;
   /** run while the fault is in, before healing */
   during?: () => Promise<void>;
-  /** keep polling VIP holders for this long after the heal, and three polls more (a settle window to judge) */
+  /** keep observing VIP holders for this long after the heal, and a second more (a settle window to judge) */
   observeAfterHealMs?: number;
   /** what to wait for after healing, before the observers stop (a re-insertion) */
   afterHeal?: (st: StartedTopology) => Promise<boolean>;
@@ -115,7 +117,7 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
     const faultT = fault.startedAt;
     try {
       if (o.until)
-        await waitFor(o.untilWhat ?? 'the fault to act', () => o.until!(st), { timeoutMs: o.untilTimeoutMs ?? 120_000, intervalMs: 200 }).catch((e) => {
+        await waitFor(o.untilWhat ?? 'the fault to act', async () => o.until!(st, w), { timeoutMs: o.untilTimeoutMs ?? 120_000, intervalMs: 50 }).catch((e) => {
           if (o.untilTimeoutMs === undefined) throw e;
         });
       await o.during?.();
@@ -125,7 +127,8 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
       const healedT = ctx.now();
       if (o.settle !== false) await waitForVrrp(st, 120_000);
       if (o.observeAfterHealMs !== undefined)
-        await waitFor(`three polls of the VIP holders ${o.observeAfterHealMs} ms after the heal`, () => w.pollsSince(healedT + o.observeAfterHealMs!) >= 3, { timeoutMs: 120_000, intervalMs: 200 });
+        // a second of the watchers' ticks past the settle window: what the split-brain check judges
+        await waitFor(`a second of VIP-holder observations ${o.observeAfterHealMs} ms after the heal`, () => w.pollsSince(healedT + o.observeAfterHealMs! + 1000) >= 1, { timeoutMs: 120_000, intervalMs: 100 });
       if (o.afterHeal) await waitFor(o.afterHealWhat ?? 'the topology to recover', () => o.afterHeal!(st), { timeoutMs: 120_000, intervalMs: 200 });
       const seen = await w.stop();
       let states = await readVrrpStates(st);

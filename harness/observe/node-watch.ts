@@ -1,0 +1,125 @@
+import { PassThrough, type Duplex } from 'node:stream';
+import { HarnessError } from '../errors.js';
+import type { StartedTopology } from '../topology/builder.js';
+import { sleep } from '../util/wait.js';
+import type { NodeObservations } from './timeline.js';
+import { parseWatchLine, watchArgv, type WatchLine } from './watch-script.js';
+
+/**
+ * One node's in-node watcher (watch-script.ts), streamed over one exec. When the stream ends
+ * while the harness still watches (the node was killed, or restarted by a heal), it starts the
+ * watcher again as soon as the node runs, so one NodeWatch covers a whole scenario.
+ */
+export class NodeWatch {
+  readonly lines: WatchLine[] = [];
+  private stream?: Duplex;
+  private stopped = false;
+  private lastRecv = 0;
+  private restarting?: Promise<void>;
+
+  private constructor(
+    private readonly st: StartedTopology,
+    readonly node: string,
+  ) {}
+
+  /** Starts watching and waits (up to `timeoutMs`) for the node's first report. */
+  static async start(st: StartedTopology, node: string, timeoutMs = 30_000): Promise<NodeWatch> {
+    const w = new NodeWatch(st, node);
+    await w.open(timeoutMs);
+    return w;
+  }
+
+  private async open(timeoutMs: number): Promise<void> {
+    const c = this.st.container(this.node);
+    const exec = await c.exec({ Cmd: watchArgv(), AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+    this.stream = stream;
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let errText = '';
+    c.modem.demuxStream(stream, out, err);
+    err.on('data', (b: Buffer) => (errText = (errText + b.toString()).slice(-2000)));
+    let buf = '';
+    let first: () => void;
+    const firstP = new Promise<void>((r) => (first = r));
+    out.on('data', (b: Buffer) => {
+      this.lastRecv = Date.now();
+      buf += b.toString();
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const l = parseWatchLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (l) {
+          this.lines.push(l);
+          if (l.kind === 'A') first();
+        }
+      }
+    });
+    const ended = () => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      if (!this.stopped) this.restarting ??= this.reopen().finally(() => (this.restarting = undefined));
+    };
+    stream.on('end', ended);
+    stream.on('close', ended);
+    stream.on('error', ended);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        firstP,
+        new Promise<never>((_, rej) => {
+          timer = setTimeout(() => rej(new HarnessError('ERR_LVS_TIMEOUT', `the watcher in ${this.node} printed nothing within ${timeoutMs / 1000} s${errText ? `: ${errText.trim()}` : ''}`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The node went away (killed, restarted): watch again once it runs, until stopped. */
+  private async reopen(): Promise<void> {
+    while (!this.stopped) {
+      await sleep(300);
+      if (this.stopped) return;
+      try {
+        await this.open(10_000);
+        return;
+      } catch {
+        // not running yet (killed, paused, being restarted): try again
+      }
+    }
+  }
+
+  /** Live view for waits: up when its stream runs and spoke within the last 1.5 s. */
+  current(): { up: boolean; addresses: string[] } {
+    const up = !!this.stream && Date.now() - this.lastRecv < 1500;
+    let addresses: string[] = [];
+    for (const l of this.lines) if (l.kind === 'A') addresses = l.addresses;
+    return { up, addresses: up ? addresses : [] };
+  }
+
+  /** The node's clock at its latest stamp (lab ms), if it has stamped at all. */
+  lastStamp(): number | undefined {
+    return this.lines.at(-1)?.t;
+  }
+
+  async stop(): Promise<NodeObservations> {
+    this.stopped = true;
+    const s = this.stream;
+    const liveAtEnd = !!s;
+    if (s) {
+      const done = new Promise<void>((r) => {
+        s.once('end', () => r());
+        s.once('close', () => r());
+        setTimeout(r, 5000).unref();
+      });
+      // the script exits on a line (or EOF) on its standard input
+      s.write('q\n');
+      s.end();
+      await done;
+      s.destroy();
+    }
+    await this.restarting;
+    return { node: this.node, lines: this.lines, liveAtEnd };
+  }
+}

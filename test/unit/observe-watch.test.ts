@@ -1,0 +1,129 @@
+import { expect } from 'chai';
+import { oneVipHolder } from '../../harness/checkers/vip-holder.js';
+import { compressIPv6, parseProcIpVs } from '../../harness/ipvs/proc.js';
+import { changesOnly, holderSamples, observedUntil, tableTimeline, type NodeObservations } from '../../harness/observe/timeline.js';
+import { parseWatchLine, WATCH_SCRIPT, type WatchLine } from '../../harness/observe/watch-script.js';
+
+// /proc/net/ip_vs as kernel 6.1 prints it (a NAT service, an fwmark service with persistence, an IPv6 service)
+const PROC = [
+  'IP Virtual Server version 1.2.1 (size=4096)',
+  'Prot LocalAddress:Port Scheduler Flags',
+  '  -> RemoteAddress:Port Forward Weight ActiveConn InActConn',
+  'TCP  0A590A64:0050 rr  ',
+  '  -> 0A59140D:0050      Masq    1      0          0         ',
+  '  -> 0A59140B:0050      Masq    3      2          17        ',
+  'FWM  00000001 wlc persistent 300 FFFFFF00',
+  '  -> 0A59140B:0000      Route   0      0          0         ',
+  'TCP  [fd89:0010:0000:0000:0000:0000:0000:0100]:0050 sh  ',
+  '  -> [fd89:0020:0000:0000:0000:0000:0000:0011]:0050      Masq    1      0          0         ',
+];
+
+describe('in-node watcher: /proc/net/ip_vs', () => {
+  it('reads services and real servers into the keys ipvsadm -Ln prints', () => {
+    const t = parseProcIpVs(PROC);
+    expect(t.map((s) => `${s.protocol} ${s.key} ${s.scheduler}`)).to.deep.equal(['TCP 10.89.10.100:80 rr', 'FWM 1 wlc', 'TCP [fd89:10::100]:80 sh']);
+    expect(t[0]!.realServers).to.deep.equal([
+      { address: '10.89.20.13', port: 80, forward: 'Masq', weight: 1, activeConns: 0, inactiveConns: 0 },
+      { address: '10.89.20.11', port: 80, forward: 'Masq', weight: 3, activeConns: 2, inactiveConns: 17 },
+    ]);
+    expect(t[1]).to.include({ persistent: 300, mask: '255.255.255.0' });
+    expect(t[1]!.realServers[0]).to.include({ address: '10.89.20.11', port: 0, forward: 'Route', weight: 0 });
+    expect(t[2]!.realServers[0]!.address).to.equal('fd89:20::11');
+  });
+
+  it('skips what it does not know and never throws on a torn read', () => {
+    for (let cut = 0; cut < PROC.join('\n').length; cut += 7) expect(() => parseProcIpVs(PROC.join('\n').slice(0, cut).split('\n'))).not.to.throw();
+    expect(parseProcIpVs(['garbage', '  -> 0A59140D:0050 Masq 1 0 0', 'TCP zz:0050 rr'])).to.deep.equal([]);
+  });
+
+  it('compresses IPv6 the way ipvsadm prints it', () => {
+    expect(compressIPv6('fd89:0010:0000:0000:0000:0000:0000:0100')).to.equal('fd89:10::100');
+    expect(compressIPv6('2001:0db8:0000:0001:0000:0000:0000:0001')).to.equal('2001:db8:0:1::1');
+    expect(compressIPv6('0000:0000:0000:0000:0000:0000:0000:0001')).to.equal('::1');
+    expect(compressIPv6('2001:0db8:0001:0002:0003:0004:0005:0006')).to.equal('2001:db8:1:2:3:4:5:6');
+  });
+});
+
+describe('in-node watcher: its lines', () => {
+  it('parses stamps to lab milliseconds and each kind of line', () => {
+    expect(parseWatchLine('H 1795980285.079710')).to.deep.equal({ kind: 'H', t: 1795980285079 });
+    expect(parseWatchLine('A 1795980279.194674 127.0.0.1 10.89.130.2 10.89.130.100 ')).to.deep.equal({ kind: 'A', t: 1795980279194, addresses: ['127.0.0.1', '10.89.130.2', '10.89.130.100'] });
+    expect(parseWatchLine('T 1795980279.206352 a|b')).to.deep.equal({ kind: 'T', t: 1795980279206, lines: ['a', 'b'] });
+    // a comma as decimal separator (a locale) is the same stamp
+    expect(parseWatchLine('H 1795980285,5')).to.deep.equal({ kind: 'H', t: 1795980285500 });
+    for (const bad of ['', 'H', 'H x', 'X 1795980285.1', 'bash: ip: command not found']) expect(parseWatchLine(bad)).to.equal(undefined);
+  });
+
+  it('the script reads /proc without forking per tick and exits when its input closes', () => {
+    expect(WATCH_SCRIPT).to.match(/mapfile -t f < \/proc\/net\/fib_trie/);
+    expect(WATCH_SCRIPT).to.match(/read -r -t "\$p" _/);
+    expect(WATCH_SCRIPT).not.to.match(/\bsleep\b/);
+  });
+});
+
+/** A director that stamps every 50 ms from `from` to `to` (inclusive), holding `addrs` (changing at the given times). */
+function director(node: string, from: number, to: number, addrs: [number, string[]][], liveAtEnd = true): NodeObservations {
+  const lines: WatchLine[] = [];
+  for (let t = from; t <= to; t += 50) {
+    for (const [at, a] of addrs) if (at > t - 50 && at <= t) lines.push({ kind: 'A', t, addresses: a });
+    lines.push({ kind: 'H', t });
+  }
+  return { node, lines, liveAtEnd };
+}
+
+describe('in-node watcher: the holder timeline', () => {
+  const VIP = '10.0.0.100';
+  it('a killed MASTER holds nothing from its last stamp; the BACKUP takes over; one holder is judged on the ticks', () => {
+    const d1 = director('d1', 0, 2000, [[0, ['10.0.0.2', VIP]]], false); // killed after 2 s
+    const d2 = director('d2', 0, 8000, [[0, ['10.0.0.3']], [5000, ['10.0.0.3', VIP]]]);
+    const s = holderSamples([d1, d2], [VIP]);
+    expect(observedUntil([d1, d2])).to.equal(8000);
+    const at = (t: number) => s.find((x) => x.t === t)!.holders;
+    expect(at(1000)).to.deep.equal(['d1']);
+    expect(at(2050)).to.deep.equal([]); // d1 silent, d2 not yet MASTER
+    expect(at(6000)).to.deep.equal(['d2']);
+    const judged = oneVipHolder(s, { settleFrom: 2000, settleMs: 3500 });
+    expect(judged.valid).to.equal(true);
+    expect((judged.observed as { resolutionMs: number }).resolutionMs).to.equal(50);
+    // judged too early, the gap is an outage
+    expect(oneVipHolder(s, { settleFrom: 2000, settleMs: 100 }).valid).to.equal(false);
+  });
+
+  it('a frozen director is silent while paused and holds again when it thaws; a late stream is not silence', () => {
+    const lines: WatchLine[] = [];
+    for (let t = 0; t <= 1000; t += 50) lines.push({ kind: 'H', t });
+    for (let t = 4000; t <= 6000; t += 50) lines.push({ kind: 'H', t });
+    lines.unshift({ kind: 'A', t: 0, addresses: [VIP] });
+    const d1: NodeObservations = { node: 'd1', lines, liveAtEnd: true };
+    const d2 = director('d2', 0, 6000, [[0, []]]);
+    const s = holderSamples([d1, d2], [VIP]);
+    expect(s.find((x) => x.t === 2000)!.holders).to.deep.equal([]);
+    expect(s.find((x) => x.t === 5000)!.holders).to.deep.equal(['d1']);
+    // stamps 900 ms apart are one run of the loop (a slow tick), not a freeze
+    const slow: NodeObservations = { node: 'd1', lines: [{ kind: 'A', t: 0, addresses: [VIP] }, { kind: 'H', t: 900 }, { kind: 'H', t: 1800 }], liveAtEnd: true };
+    expect(holderSamples([slow], [VIP]).every((x) => x.holders.join() === 'd1')).to.equal(true);
+  });
+
+  it('two holders at once is split brain, judged by the same checker', () => {
+    const d1 = director('d1', 0, 4000, [[0, [VIP]]]);
+    const d2 = director('d2', 0, 4000, [[0, []], [2000, [VIP]]]);
+    const r = oneVipHolder(holderSamples([d1, d2], [VIP]), { settleFrom: 0, settleMs: 1000 });
+    expect(r.valid).to.equal(false);
+    expect(r.detail).to.match(/split brain on 10\.0\.0\.100: d1 and d2/);
+  });
+
+  it('keeps only changes for the history, with the first and last sample of each VIP', () => {
+    const d1 = director('d1', 0, 1000, [[0, [VIP]], [500, []]]);
+    const s = holderSamples([d1], [VIP, '10.0.0.101']);
+    const kept = changesOnly(s, (x) => x.vip, (x) => x.holders.join());
+    expect(kept.filter((x) => x.vip === VIP).map((x) => [x.t, x.holders.join()])).to.deep.equal([[0, 'd1'], [500, ''], [1000, '']]);
+    expect(kept.filter((x) => x.vip === '10.0.0.101').length).to.equal(2);
+  });
+
+  it('a table timeline: the parsed table at every tick the node was up', () => {
+    const lines: WatchLine[] = [{ kind: 'T', t: 0, lines: PROC }, { kind: 'H', t: 0 }, { kind: 'H', t: 50 }, { kind: 'T', t: 100, lines: PROC.slice(0, 4) }, { kind: 'H', t: 100 }, { kind: 'H', t: 3000 }];
+    const tl = tableTimeline({ node: 'd', lines, liveAtEnd: true });
+    // 3000 is a stamp of its own (the loop ran then); the silence between is not sampled
+    expect(tl.map((x) => [x.t, x.table[0]?.realServers.length])).to.deep.equal([[0, 2], [50, 2], [100, 0], [3000, 0]]);
+  });
+});
