@@ -1,16 +1,19 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { HarnessError, errUsage, isHarnessError } from './errors.js';
+import { parseExpectSpec } from './expect/spec.js';
 import { buildLab } from './lab/build.js';
 import { labPaths } from './lab/paths.js';
 import { endpointOf, labDown, labStatus, labUp, readState } from './lab/vm.js';
 import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
 import { smoke } from './smoke.js';
+import { lintCommand } from './lint/command.js';
 import { rerender, listRuns, formatRuns } from './report/index.js';
+import { failureLine } from './report/format.js';
 import { describeNemeses } from './nemesis/registry.js';
 import { createProgress, renderCheckTable, type EndStatus, type Progress } from './report/terminal.js';
-import { availableSuites, runSuites, type RunResult } from './suite/runner.js';
+import { availableSuites, keepalivedSuites, runSuites, suiteNames, type RunResult } from './suite/runner.js';
 import { buildTopology, teardown } from './topology/builder.js';
-import { findNode, formatTable, ipvsTable, nodeTable, topologyFile, topologyName } from './topology/commands.js';
+import { findNode, formatTable, ipvsTable, nodeTable, shippedTopologies, topologyFile, topologyName } from './topology/commands.js';
 import { loadTopology } from './topology/loader.js';
 import { plan as makePlan } from './topology/planner.js';
 import { resolveRuntime } from './runtime/select.js';
@@ -20,7 +23,26 @@ import { log, type Logger } from './util/log.js';
 import { REPO_ROOT } from './lab/paths.js';
 import path from 'node:path';
 
-const HELP = `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
+/** A description in the help's right-hand column, wrapped to its width. */
+function helpColumn(text: string, width = 72): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(' ')) {
+    if (line && line.length + 1 + w.length > width) (lines.push(line), (line = w));
+    else line = line ? `${line} ${w}` : w;
+  }
+  return [...lines, line].join(`\n${' '.repeat(45)}`);
+}
+
+/** The suites, keepalived ones apart, from suites/ (so the help cannot lag behind a new suite). */
+function suiteList(): string {
+  const ha = keepalivedSuites();
+  const plain = suiteNames().filter((s) => !ha.includes(s));
+  return `${plain.join(', ')}${ha.length ? `, and on keepalived topologies ${ha.join(', ')}` : ''}`;
+}
+
+/** The help, with the shipped topologies and suites read from the checkout. */
+export const help = (): string => `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
 
 Usage:
   lvs-harness main [--docker-host URL]       the main job: start the runtime (the lab by default), run the IPVS
@@ -28,26 +50,24 @@ Usage:
                                              reports/<run-id>/results.json per run; exit 1 when a check fails
   lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone
   lvs-harness up <topology> [--docker-host URL]
-                                             build a topology (file, or shipped name: nat dr tun fullnat), print its
-                                             nodes, leave it running
+                                             ${helpColumn(`build a topology (file, or shipped name: ${shippedTopologies().join(' ')}), print its nodes, leave it running`)}
   lvs-harness down <topology> | --all        remove a topology's containers and networks (all of the harness's)
   lvs-harness exec <node> [--topology T] -- <argv...>
                                              run a command in a node; its output and exit code are passed through
   lvs-harness ipvs <node> [--topology T] [--json]
                                              the node's IPVS table with connection and packet counters
-  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--keep] [--docker-host URL]
-                                             build (or reuse) the topology, run conformance suites (modes,
-                                             schedulers, persistence, drain, protocols) and write reports/<run-id>/:
-                                             results.json, history.ndjson, junit.xml, summary.md, report.html;
-                                             exit 1 when a check fails. --fault <name>[=<param>]:<target>[:<duration>]
-                                             injects a fault while the suites run (kill, stop, pause, restart,
-                                             kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b,
-                                             netem-delay, netem-loss, health), healed after the duration or at the
-                                             end; --grep runs only the tests whose title matches (kill-haproxy)
+  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--expect <targets>] [--keep] [--docker-host URL]
+                                             ${helpColumn(
+                                               `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section`,
+                                             )}
   lvs-harness faults                         the faults with their targets and parameters
+  lvs-harness lint FILE… [--pair A B] [--keepalived-version 2.2.7|2.3.3] [--instance ID] [--format text|json|sarif]
+                                             check keepalived.conf files without the lab: what keepalived rejects or
+                                             silently changes, and, for a pair, what splits the brain or blocks a
+                                             failover; exit 1 on an error or warning, 2 on a usage error
   lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
                                              results.json and history.ndjson
-  lvs-harness runs [--reports DIR]           past runs, newest first, with their verdicts
+  lvs-harness runs [--reports DIR] [--json]  past runs, newest first, with their verdicts
   lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
   lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--json]
                                              boot the lab VM and wait until its Docker API answers
@@ -93,16 +113,18 @@ function runProgress(): { progress: Progress; log: Logger } {
   return { progress, log: tty ? (m) => progress.step(m) : log };
 }
 
-/** The end of a run on the terminal: every check (failures first), then where the report is. */
+/** The end of a run on the terminal: the error that ended it, every check (failures first), then where the report is. */
 function printRunEnd(r: RunResult): void {
   print('');
-  print(renderCheckTable(r.checks, { errors: r.errors, color: !!process.stdout.isTTY, width: process.stdout.columns ?? 120 }));
+  const ended = r.error ? [{ title: r.error.phase, message: failureLine(r)!, suite: r.interrupted ? 'interrupted' : 'error' }] : [];
+  print(renderCheckTable(r.checks, { errors: [...ended, ...r.errors], color: !!process.stdout.isTTY, width: process.stdout.columns ?? 120 }));
+  if (r.error && !r.interrupted) process.stderr.write(`lvs-harness: ${r.error.code ? `${r.error.code}: ` : ''}${r.error.message}${r.error.hint ? `\n  → ${r.error.hint}` : ''}\n`);
   for (const f of r.reports.failed) print(`report file not written: ${f.file}: ${f.message}`);
   print(`results: ${r.reportDir}/results.json`);
   print(`report:  ${r.reportDir}/report.html`);
 }
 
-const statusOf = (r: RunResult): EndStatus => (r.valid === true ? 'passed' : r.valid === false ? 'failed' : 'unknown');
+const statusOf = (r: RunResult): EndStatus => (r.interrupted ? 'interrupted' : r.error ? 'error' : r.valid === true ? 'passed' : r.valid === false ? 'failed' : 'unknown');
 
 async function labCommand(sub: string | undefined, rest: string[]): Promise<number> {
   switch (sub) {
@@ -200,9 +222,10 @@ async function runSmoke(rest: string[]): Promise<number> {
   const r = await smoke({ dockerHost: values['docker-host'] as string | undefined });
   for (const c of r.checks) print(`${c.valid === true ? 'PASS' : c.valid === false ? 'FAIL' : 'UNKNOWN'}  ${c.name}${c.detail ? `  (${c.detail})` : ''}`);
   print(`${r.checks.filter((c) => c.valid === true).length} passed, ${r.checks.filter((c) => c.valid !== true).length} failed`);
-  print(`runtime: ${r.runtime.kind} (${r.runtime.endpoint}, kernel ${r.runtime.kernel}, Docker ${r.runtime.dockerVersion})`);
+  if (r.runtime) print(`runtime: ${r.runtime.kind} (${r.runtime.endpoint}, kernel ${r.runtime.kernel}, Docker ${r.runtime.dockerVersion})`);
+  if (r.error) print(`ERROR smoke: ${failureLine(r)}`);
   print(`report: ${r.reportDir}/results.json`);
-  return r.valid ? 0 : 1;
+  return r.valid === true && !r.error ? 0 : 1;
 }
 
 /** The main job: the IPVS smoke check, then the modes suite on every shipped topology. */
@@ -210,8 +233,12 @@ async function runMain(rest: string[]): Promise<number> {
   const { values } = parse(rest, { 'docker-host': { type: 'string' } }, 'main');
   const dockerHost = values['docker-host'] as string | undefined;
   const smokeResult = await smoke({ dockerHost });
-  const rows: [string, string, number, number, string][] = [['smoke', smokeResult.runtime.kind, smokeResult.checks.filter((c) => c.valid === true).length, smokeResult.checks.filter((c) => c.valid !== true).length, `${smokeResult.reportDir}/results.json`]];
+  const rows: [string, string, number, number, string][] = [['smoke', smokeResult.error ? 'ERROR' : smokeResult.runtime!.kind, smokeResult.checks.filter((c) => c.valid === true).length, smokeResult.checks.filter((c) => c.valid !== true).length + (smokeResult.error ? 1 : 0), `${smokeResult.reportDir}/results.json`]];
+  if (smokeResult.error) print(`ERROR smoke: ${failureLine(smokeResult)}`);
+  // without a working smoke check (or runtime) every topology would fail the same way, slowly
+  let stop = !!smokeResult.error;
   for (const t of MAIN_TOPOLOGIES) {
+    if (stop) break;
     const { progress, log: runLog } = runProgress();
     const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log: runLog, progress }).catch((e) => {
       progress.end('error');
@@ -219,7 +246,9 @@ async function runMain(rest: string[]): Promise<number> {
     });
     progress.end(statusOf(r));
     const passed = r.checks.filter((c) => c.valid === true).length;
-    rows.push([`${t} modes`, r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length, `${r.reportDir}/report.html`]);
+    rows.push([`${t} modes`, r.error ? 'ERROR' : r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length + (r.error ? 1 : 0), `${r.reportDir}/report.html`]);
+    if (r.error) print(`ERROR ${t}: ${failureLine(r)}`);
+    stop = r.error?.phase === 'runtime';
     for (const c of r.checks.filter((x) => x.valid !== true)) print(`FAIL  ${t}: ${c.group}: ${c.name}\n        ${c.detail ?? ''}`);
     for (const e of r.errors) print(`ERROR ${t}: ${e.title}: ${e.message}`);
   }
@@ -228,7 +257,7 @@ async function runMain(rest: string[]): Promise<number> {
   const passed = rows.reduce((a, r) => a + r[2], 0);
   const failed = rows.reduce((a, r) => a + r[3], 0);
   print(`${passed} passed, ${failed} failed`);
-  if (smokeResult.runtime.kind === 'lab') print('the lab stays up for the next run; stop it with `lvs-harness lab down`');
+  if (smokeResult.runtime?.kind === 'lab') print('the lab stays up for the next run; stop it with `lvs-harness lab down`');
   return failed ? 1 : 0;
 }
 
@@ -239,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
     case '-h':
     case '--help':
     case 'help':
-      print(HELP);
+      print(help());
       return cmd === undefined ? 2 : 0;
     case 'lab':
       return labCommand(rest[0], rest.slice(1));
@@ -254,7 +283,7 @@ export async function main(argv: string[]): Promise<number> {
       return setup();
     case 'up': {
       const { values, positionals } = parse(rest, { 'docker-host': { type: 'string' } }, 'up');
-      if (positionals.length !== 1) throw errUsage('up: give one topology (a YAML file, or nat, dr, tun, fullnat)');
+      if (positionals.length !== 1) throw errUsage(`up: give one topology (a YAML file, or ${shippedTopologies().join(', ')})`);
       const file = topologyFile(positionals[0]!);
       const p = makePlan(await loadTopology(file));
       const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log });
@@ -305,7 +334,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'run': {
       const { values, positionals } = parse(
         rest,
-        { suite: { type: 'string', multiple: true }, fault: { type: 'string', multiple: true }, grep: { type: 'string' }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
+        { suite: { type: 'string', multiple: true }, fault: { type: 'string', multiple: true }, grep: { type: 'string' }, expect: { type: 'string', multiple: true }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
         'run',
       );
       if (positionals.length !== 1) throw errUsage('run: give one topology, e.g. lvs-harness run topologies/dr.yaml --suite modes');
@@ -321,7 +350,10 @@ export async function main(argv: string[]): Promise<number> {
           throw errUsage(`run: --grep ${JSON.stringify(grep)} is not a regular expression (${(e as Error).message})`);
         }
       }
-      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, faults, ...(grep !== undefined ? { grep } : {}), keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
+      // parsed before anything is built: a bad target is a usage error (exit 2)
+      const expectSpecs = (values.expect as unknown as string[] | undefined) ?? [];
+      const expect = expectSpecs.length ? parseExpectSpec(expectSpecs.join(',')) : undefined;
+      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, faults, ...(grep !== undefined ? { grep } : {}), ...(expect ? { expect } : {}), keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
         progress.end('error');
         throw e;
       });
@@ -338,6 +370,11 @@ export async function main(argv: string[]): Promise<number> {
       for (const f of out.written) print(`wrote ${f}`);
       for (const e of out.errors) print(`not written: ${e.file}: ${e.error.message}`);
       return out.errors.length ? 1 : 0;
+    }
+    case 'lint': {
+      const r = lintCommand(rest);
+      print(r.text);
+      return r.code;
     }
     case 'faults': {
       parse(rest, {}, 'faults');

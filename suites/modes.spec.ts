@@ -5,7 +5,8 @@ import type { StartedTopology } from '../harness/topology/builder.js';
 
 /**
  * Forwarding modes, as the LVS literature describes them, measured on the running topology:
- * - every mode: every real server answers through the VIP;
+ * - every mode: every real server answers through the VIP (and through every destination of a
+ *   firewall-mark service over several addresses);
  * - NAT: real servers see the client's address, and the director carries the replies;
  * - full-NAT: real servers see the director's DIP, and the director carries the replies;
  * - DR and TUN: replies bypass the director (its outgoing counters stay 0), and only the
@@ -22,7 +23,7 @@ describe(`modes on ${ctx.plan.topology}`, function () {
   });
 
   for (const svc of ctx.plan.services) {
-    const group = `${svc.name} ${svc.mode} ${svc.protocol === 'udp' ? 'udp ' : ''}${svc.fwmark ? `fwmark ${svc.fwmark.mark} (${svc.vip} ports ${svc.fwmark.ports.join(', ')})` : svc.family === 6 ? `[${svc.vip}]:${svc.port}` : `${svc.vip}:${svc.port}`}`;
+    const group = `${svc.name} ${svc.mode} ${svc.protocol === 'udp' ? 'udp ' : ''}${svc.fwmark ? `fwmark ${svc.fwmark.mark} (${svc.vips.join(', ')} ports ${svc.fwmark.ports.join(', ')})` : svc.family === 6 ? `[${svc.vip}]:${svc.port}` : `${svc.vip}:${svc.port}`}`;
     describe(group, () => {
       let obs: ModesObservation;
       before(async () => {
@@ -30,7 +31,7 @@ describe(`modes on ${ctx.plan.topology}`, function () {
       });
 
       it('every real server answers through the VIP', () => {
-        ctx.expectValid(group, modes.everyRealServerAnswers(obs.answers, svc.realServers.map((r) => r.name), svc.vip));
+        ctx.expectValid(group, modes.everyRealServerAnswers(obs.answers, svc.realServers.map((r) => r.name), svc.vip, obs.destinations));
       });
 
       if (svc.mode === 'nat') {
@@ -44,7 +45,7 @@ describe(`modes on ${ctx.plan.topology}`, function () {
         it('the director carries the replies', () => ctx.expectValid(group, modes.directorCarriesReplies(obs.counters, obs.answers.filter((a) => a.ok).length)));
       }
       if (svc.mode === 'dr' || svc.mode === 'tun') {
-        it('replies bypass the director', () => ctx.expectValid(group, modes.repliesBypassDirector(obs.counters)));
+        it('replies bypass the director', () => ctx.expectValid(group, modes.repliesBypassDirector(obs.counters, obs.answers.filter((a) => a.ok).length)));
         it('only the director answers ARP for the VIP', () => ctx.expectValid(group, modes.onlyDirectorAnswersArp(obs.arp!)));
       }
       if (svc.mode === 'tun') {

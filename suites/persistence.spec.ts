@@ -48,7 +48,7 @@ describe(`persistence on ${ctx.plan.topology}`, function () {
     await edit();
     await edit({ timeout: 300, netmask: '255.255.255.248' });
     const ops = await traffic('netmask');
-    ctx.expectValid(group('-p 300 -M /29'), persist.sticky(ops, { netmask: '255.255.255.248', minConsecutive: rounds, servers: 1 }));
+    ctx.expectValid(group('-p 300 -M /29'), persist.sticky(ops, { netmask: '255.255.255.248', minConsecutive: rounds, servers: svc.realServers.length, spread: false }));
   });
 
   it('without -p the same clients move (the checker catches persistence that is off)', async () => {

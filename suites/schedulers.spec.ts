@@ -1,3 +1,4 @@
+import * as dest from '../harness/checkers/destination.js';
 import * as dist from '../harness/checkers/distribution.js';
 import type { OpEvent } from '../harness/history/history.js';
 import { directorOf, serverCounts, setScheduler, setServer } from '../harness/ipvs/edit.js';
@@ -5,23 +6,33 @@ import { SCHEDULERS } from '../harness/ipvs/rules.js';
 import { clientSources } from '../harness/observe/modes.js';
 import { suiteContext, tcpServiceUnderTest } from '../harness/suite/context.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
+import { clientOn, type PlannedService } from '../harness/topology/planner.js';
 
 /**
  * What every IPVS scheduler promises, on the topology's first TCP service. The suite switches
  * the running service's scheduler (ipvsadm -E) and weights (ipvsadm -e) the way an operator
  * would, drives new connections from the client's source addresses, and judges the answers:
  * rr rotation; wrr/fo shares by weight; sh/mh source hashing with a chi-square spread;
- * dh and lblc/lblcr destination locality; lc/wlc/sed/nq against their formula computed from the
- * director's counts before each held connection; ovf overflow in weight order.
+ * lc/wlc/sed/nq against their formula computed from the director's counts before each held
+ * connection; ovf overflow in weight order. dh, lblc and lblcr choose by destination address, so
+ * they are judged on a TCP firewall-mark service over several addresses (a cache cluster's
+ * shape) where the topology has one; on a single VIP their checks say 'unknown'.
  */
 const ctx = suiteContext('schedulers');
+
+/** A TCP fwmark service over two or more destination addresses, with two or more real servers and a client. */
+const multiDestination = (): PlannedService | undefined =>
+  ctx.plan.services.find((s) => s.protocol === 'tcp' && s.fwmark && s.vips.length >= 2 && s.mode !== 'proxy' && s.realServers.length >= 2 && clientOn(ctx.plan, s));
 
 describe(`schedulers on ${ctx.plan.topology}`, function () {
   this.timeout(300_000);
   const under = tcpServiceUnderTest(ctx);
   if (!under) return;
   const { svc, client } = under;
-  const group = (sched: string) => `${svc.name} ${svc.mode} ${sched}`;
+  // dh, lblc, lblcr: the multi-destination service, else the single VIP (whose verdicts say why they cannot judge)
+  const dsvc = multiDestination() ?? svc;
+  const dclient = clientOn(ctx.plan, dsvc)!;
+  const group = (sched: string, s: PlannedService = svc) => `${s.name} ${s.mode} ${sched}`;
   const names = svc.realServers.map((r) => r.name);
   // distinct weights make the weighted schedulers' promises visible: 3, 2, 1, ...
   const skewed = Object.fromEntries(names.map((n, i) => [n, Math.max(1, names.length - i)]));
@@ -66,7 +77,32 @@ describe(`schedulers on ${ctx.plan.topology}`, function () {
     if (!st) return;
     await setScheduler(st, svc, svc.scheduler, svc.persistence);
     await weights(original);
+    if (dsvc !== svc) await setScheduler(st, dsvc, dsvc.scheduler, dsvc.persistence);
   });
+
+  /** The destination schedulers' service under `sched`, with its own weights (this suite never changes them). */
+  const switchDestination = async (sched: string) => {
+    if (dsvc === svc) return switchTo(sched, ones);
+    const argv = await setScheduler(st, dsvc, sched);
+    ctx.history.append({ type: 'observe', t: ctx.now(), node: directorOf(dsvc), what: 'ipvs-edit', data: { argv } });
+  };
+  const dports = dsvc.fwmark?.ports ?? [dsvc.port!];
+  /** New connections from the first `n` sources, each to every destination on every port once. */
+  const toEveryDestination = async (n: number, tag: string): Promise<OpEvent[]> => {
+    const agent = await ctx.agent(dclient);
+    const from = clientSources(st, dclient, dsvc.vipNetwork).slice(0, n);
+    return (await agent.run({ cmd: 'http', host: dsvc.vip, hosts: dsvc.vips, port: dports[0]!, ports: dports, sources: from, perSource: dsvc.vips.length * dports.length, timeoutMs: 3000, tag })).ops;
+  };
+  /** A connection held open to each destination in turn (so each new one meets the earlier ones' load), then all released. */
+  const holdEachDestination = async (tag: string): Promise<OpEvent[]> => {
+    const agent = await ctx.agent(dclient);
+    const source = clientSources(st, dclient, dsvc.vipNetwork)[0]!;
+    const ops: OpEvent[] = [];
+    for (const [i, host] of dsvc.vips.entries()) ops.push(...(await agent.run({ cmd: 'hold', host, port: dports[0]!, source, conn: `${tag}-${i}`, tag })).ops);
+    ops.push(...(await agent.run({ cmd: 'release', conn: '*', tag })).ops);
+    return ops;
+  };
+  const dservers = dsvc.realServers.map((r) => ({ name: r.name, weight: r.weight }));
 
   const ones = Object.fromEntries(names.map((n) => [n, 1]));
 
@@ -91,15 +127,18 @@ describe(`schedulers on ${ctx.plan.topology}`, function () {
           return ctx.expectValid(group(sched), dist.hashing(ops, asWeights(ones), sched, 'src'));
         }
         case 'dh': {
-          await switchTo('dh', ones);
-          const ops = await http({ perSource: 1 }, 'dh');
-          return ctx.expectValid(group(sched), dist.hashing(ops, asWeights(ones), 'dh', 'dst'));
+          // from 4 sources, so that a source hash could not pass for a destination hash
+          await switchDestination('dh');
+          const ops = await toEveryDestination(4, 'dh');
+          return ctx.expectValid(group(sched, dsvc), dest.destinationHash(ops, dsvc === svc ? asWeights(ones) : dservers));
         }
         case 'lblc':
         case 'lblcr': {
-          await switchTo(sched, ones);
-          const ops = await http({ perSource: 1 }, sched);
-          return ctx.expectValid(group(sched), dist.locality(ops, sched));
+          // the switch gives the scheduler an empty destination table, so every destination is new to it
+          await switchDestination(sched);
+          const held = await holdEachDestination(sched);
+          const ops = await toEveryDestination(4, sched);
+          return ctx.expectValid(group(sched, dsvc), dest.destinationLocality([...held, ...ops], sched, dsvc.realServers.length));
         }
         case 'fo': {
           await switchTo('fo', skewed);

@@ -6,7 +6,9 @@ import type { CheckResult } from './types.js';
  * What each IPVS scheduler promises, checked against the operations of a history. Every
  * verdict states the rule it applied. Inputs are answered operations (each a new connection)
  * in time order, or, for the connection-count schedulers, steps that pair each new connection
- * with the director's connection counts observed just before it.
+ * with the director's connection counts observed just before it. A check whose data could not
+ * have shown a violation (one server, one key, every choice allowed) says 'unknown' and why.
+ * The destination schedulers (dh, lblc, lblcr) are in destination.ts.
  */
 export interface ServerWeight {
   name: string;
@@ -28,14 +30,15 @@ export function roundRobin(ops: readonly OpEvent[], servers: readonly ServerWeig
   const seq = answered(ops).map((o) => o.server!);
   const n = live.length;
   const rounds: { round: number; counts: Record<string, number>; spread: number }[] = [];
-  for (let i = 0; i + n <= seq.length; i += n) {
+  for (let i = 0; n > 0 && i + n <= seq.length; i += n) {
     const counts = Object.fromEntries(live.map((s) => [s, 0]));
     for (const s of seq.slice(i, i + n)) counts[s] = (counts[s] ?? 0) + 1;
     const v = Object.values(counts);
     rounds.push({ round: i / n + 1, counts, spread: Math.max(...v) - Math.min(...v) });
   }
   const worst = rounds.reduce((w, r) => (r.spread > (w?.spread ?? -1) ? r : w), rounds[0]);
-  const enough = rounds.length >= 2;
+  // one live server takes every connection whatever the scheduler: nothing to rotate
+  const enough = rounds.length >= 2 && n >= 2;
   const valid = enough ? rounds.every((r) => r.spread <= 1) : 'unknown';
   return {
     name: 'rr rotates over the real servers',
@@ -43,7 +46,7 @@ export function roundRobin(ops: readonly OpEvent[], servers: readonly ServerWeig
     observed: { connections: seq.length, rounds: rounds.length, totals: countBy(seq, (s) => s), worstRound: worst },
     expected: { perRound: Object.fromEntries(live.map((s) => [s, 1])), maxMinusMin: '≤ 1' },
     rule: `round robin: in each round of ${n} new connections every live server gets one (max − min ≤ 1 per round)`,
-    detail: !enough ? `only ${rounds.length} full rounds observed; 2 needed` : valid ? `${rounds.length} rounds, each spread ≤ 1` : `round ${worst!.round} had ${JSON.stringify(worst!.counts)}`,
+    detail: n < 2 ? `${n} live server${n === 1 ? '' : 's'}: rr cannot be told from any other scheduler; needs ≥ 2` : !enough ? `only ${rounds.length} full rounds observed; 2 needed` : valid ? `${rounds.length} rounds, each spread ≤ 1` : `round ${worst!.round} had ${JSON.stringify(worst!.counts)}`,
   };
 }
 
@@ -59,7 +62,8 @@ export function weightedShares(ops: readonly OpEvent[], servers: readonly Server
     return { server: s.name, weight: s.weight, count: counts[s.name] ?? 0, observed: round(observed), expected: round(expected), off: round(Math.abs(observed - expected)) };
   });
   const bad = rows.filter((r) => r.off > tolerance);
-  const valid = total < 2 * sumW ? 'unknown' : bad.length === 0;
+  const live = servers.filter((s) => s.weight > 0).length;
+  const valid = total < 2 * sumW || live < 2 ? 'unknown' : bad.length === 0;
   return {
     name: `${scheduler} shares follow the weights`,
     valid,
@@ -68,7 +72,9 @@ export function weightedShares(ops: readonly OpEvent[], servers: readonly Server
     rule: `each real server's share of new connections is weight / Σweights (${servers.map((s) => `${s.name}:${s.weight}`).join(' ')}) within ±${tolerance * 100} points`,
     detail:
       valid === 'unknown'
-        ? `${total} connections are too few to judge weights summing to ${sumW}`
+        ? live < 2
+          ? `${live} server${live === 1 ? '' : 's'} with a weight: every connection goes to it whatever the scheduler; needs ≥ 2`
+          : `${total} connections are too few to judge weights summing to ${sumW}`
         : valid
           ? rows.map((r) => `${r.server} ${(r.observed * 100).toFixed(1)}% (expected ${(r.expected * 100).toFixed(1)}%)`).join(', ')
           : bad.map((r) => `${r.server} got ${(r.observed * 100).toFixed(1)}%, expected ${(r.expected * 100).toFixed(1)}%`).join('; '),
@@ -93,7 +99,10 @@ export function hashing(ops: readonly OpEvent[], servers: readonly ServerWeight[
   // enough keys for the spread to mean something: at least 5 expected per server
   const spreadJudged = key === 'src' && byKey.size >= 5 * live.length;
   const spreadOk = !spreadJudged || chi.pValue >= 0.001;
-  const valid = seq.length === 0 ? 'unknown' : split.length === 0 && spreadOk;
+  const what = key === 'src' ? 'source' : 'destination';
+  // one key always "stays on one server"; so does everything when only one server can take it
+  const tooFew = byKey.size < 2 ? `${byKey.size} ${what}${byKey.size === 1 ? '' : 's'}: ${scheduler} cannot be told from any other scheduler; needs ≥ 2` : live.length < 2 ? `${live.length} live server: every ${what} lands on it whatever the scheduler; needs ≥ 2` : undefined;
+  const valid = seq.length === 0 ? 'unknown' : split.length ? false : tooFew ? 'unknown' : spreadOk;
   return {
     name: `${scheduler} maps each ${key === 'src' ? 'source' : 'destination'} to one real server`,
     valid,
@@ -102,7 +111,9 @@ export function hashing(ops: readonly OpEvent[], servers: readonly ServerWeight[
     rule: `${scheduler} hashes the ${key === 'src' ? 'source' : 'destination'} address: the same key always reaches the same real server${spreadJudged ? ', and keys spread over the servers as the weights say (chi-square p ≥ 0.001)' : ''}`,
     detail:
       valid === 'unknown'
-        ? 'no answered connections'
+        ? seq.length === 0
+          ? 'no answered connections'
+          : tooFew
         : split.length
           ? `${split.length} keys reached several servers: ${split.slice(0, 3).join('; ')}`
           : spreadOk
@@ -119,6 +130,11 @@ export interface Step {
 }
 
 type Formula = 'lc' | 'wlc' | 'sed' | 'nq';
+
+/** How many steps the rule could fail: those where it allowed fewer servers than were live. */
+function singledOut(steps: readonly Step[], allowedOf: (b: Step['before']) => string[]): number {
+  return steps.filter((s) => allowedOf(s.before).length < Object.values(s.before).filter((x) => x.weight > 0).length).length;
+}
 
 /** The servers the scheduler's formula allows for the next connection (the kernel picks the first of them in its list). */
 export function formulaChoice(f: Formula, before: Step['before']): string[] {
@@ -155,7 +171,8 @@ export function leastConnections(steps: readonly Step[], f: Formula): CheckResul
   const wrong = judged
     .map((s, i) => ({ step: i + 1, chosen: s.chosen!, allowed: formulaChoice(f, s.before), before: s.before }))
     .filter((x) => !x.allowed.includes(x.chosen));
-  const valid = judged.length < 3 ? 'unknown' : wrong.length === 0;
+  const telling = singledOut(judged, (b) => formulaChoice(f, b));
+  const valid = judged.length < 3 || (!wrong.length && !telling) ? 'unknown' : wrong.length === 0;
   return {
     name: `${f} sends each new connection where its formula says`,
     valid,
@@ -164,9 +181,11 @@ export function leastConnections(steps: readonly Step[], f: Formula): CheckResul
     rule: `${FORMULA_TEXT[f]}, computed from the director's ActiveConn/InActConn read before each new connection`,
     detail:
       valid === 'unknown'
-        ? `only ${judged.length} connections were opened`
+        ? judged.length < 3
+          ? `only ${judged.length} connections were opened`
+          : `the counts never ruled a server out: every one of the ${judged.length} choices would have been allowed to any scheduler`
         : valid
-          ? `${judged.length} connections, each on a server the formula allows`
+          ? `${judged.length} connections, each on a server the formula allows (${telling} of them where it ruled a server out)`
           : wrong
               .slice(0, 3)
               .map((w) => `connection ${w.step} went to ${w.chosen}, the formula allows ${w.allowed.join(' or ')} (counts ${JSON.stringify(Object.fromEntries(Object.entries(w.before).map(([n, c]) => [n, `${c.active}/${c.inactive}`])))})`)
@@ -182,14 +201,22 @@ export function failover(ops: readonly OpEvent[], servers: readonly ServerWeight
   const allowed = live.filter((s) => s.weight === top).map((s) => s.name);
   const counts = countBy(seq, (o) => o.server!);
   const stray = Object.keys(counts).filter((s) => !allowed.includes(s));
-  const valid = seq.length === 0 ? 'unknown' : stray.length === 0;
+  // when every live server shares the top weight, any scheduler sends only to them
+  const valid = seq.length === 0 || (!stray.length && allowed.length === live.length) ? 'unknown' : stray.length === 0;
   return {
     name: 'fo sends everything to the highest-weight server',
     valid,
     observed: { counts },
     expected: { onlyTo: allowed },
     rule: 'weighted failover: all new connections go to the available server with the highest weight',
-    detail: valid === 'unknown' ? 'no answered connections' : valid ? `${seq.length} connections, all to ${allowed.join(', ')}` : `connections reached ${stray.join(', ')} although ${allowed.join(', ')} had the highest weight`,
+    detail:
+      valid === 'unknown'
+        ? seq.length === 0
+          ? 'no answered connections'
+          : `every live server (${allowed.join(', ')}) has the highest weight: fo cannot be told from any other scheduler; needs distinct weights`
+        : valid
+          ? `${seq.length} connections, all to ${allowed.join(', ')}`
+          : `connections reached ${stray.join(', ')} although ${allowed.join(', ')} had the highest weight`,
   };
 }
 
@@ -207,34 +234,24 @@ export function overflow(steps: readonly Step[]): CheckResult {
     return open.filter(([, s]) => s.weight === top).map(([n]) => n);
   };
   const wrong = judged.map((s, i) => ({ step: i + 1, chosen: s.chosen!, allowed: allowedOf(s.before) })).filter((x) => !x.allowed.includes(x.chosen));
-  const valid = judged.length < 3 ? 'unknown' : wrong.length === 0;
+  const telling = singledOut(judged, allowedOf);
+  const valid = judged.length < 3 || (!wrong.length && !telling) ? 'unknown' : wrong.length === 0;
   return {
     name: 'ovf overflows in weight order',
     valid,
     observed: { choices: judged.map((s) => s.chosen), wrong: wrong.slice(0, 5) },
     expected: { rule: 'highest weight among servers with active ≤ weight' },
     rule: 'weighted overflow: the highest-weight server takes new connections until its active connections exceed its weight (ip_vs_ovf skips it when active > weight), then the next',
-    detail: valid === 'unknown' ? `only ${judged.length} connections` : valid ? `${judged.length} connections in weight order` : wrong.slice(0, 3).map((w) => `connection ${w.step} went to ${w.chosen}, allowed ${w.allowed.join(' or ') || 'none'}`).join('; '),
-  };
-}
-
-/** lblc, lblcr: destination locality: connections to one destination stay on one server while it is not overloaded. */
-export function locality(ops: readonly OpEvent[], scheduler: string): CheckResult {
-  const seq = answered(ops);
-  const byDst = new Map<string, Record<string, number>>();
-  for (const o of seq) {
-    const c = byDst.get(o.dst) ?? {};
-    c[o.server!] = (c[o.server!] ?? 0) + 1;
-    byDst.set(o.dst, c);
-  }
-  const spread = [...byDst.entries()].filter(([, c]) => Object.keys(c).length > 1);
-  const valid = seq.length === 0 ? 'unknown' : spread.length === 0;
-  return {
-    name: `${scheduler} keeps a destination on one server`,
-    valid,
-    observed: Object.fromEntries(byDst),
-    expected: 'one server per destination (light load: no server is overloaded)',
-    rule: `${scheduler}: locality-based: a destination address stays on the server that served it while that server is not overloaded`,
-    detail: valid === 'unknown' ? 'no answered connections' : valid ? `${byDst.size} destination(s), each on one server` : spread.map(([d, c]) => `${d} spread over ${JSON.stringify(c)}`).join('; '),
+    detail:
+      valid === 'unknown'
+        ? judged.length < 3
+          ? `only ${judged.length} connections`
+          : `the weights and counts never ruled a server out: every one of the ${judged.length} choices would have been allowed to any scheduler`
+        : valid
+          ? `${judged.length} connections in weight order`
+          : wrong
+              .slice(0, 3)
+              .map((w) => `connection ${w.step} went to ${w.chosen}, allowed ${w.allowed.join(' or ') || 'none'}`)
+              .join('; '),
   };
 }

@@ -67,6 +67,10 @@ export function failoverTime(
   } else if (okAfterRecovery < minAfter) {
     valid = 'unknown';
     detail = `only ${okAfterRecovery} answered probes after the outage (${minAfter} needed to call it over)`;
+  } else if (!failed.length && lastProbe!.t - fault.t < limit) {
+    // an outage that began later than the probes looked would go unseen
+    valid = 'unknown';
+    detail = `no probe failed, but probing stopped ${s(lastProbe!.t - fault.t)} after ${what}, before the ${s(limit)} allowed`;
   } else {
     valid = true;
     detail = failed.length

@@ -8,6 +8,8 @@ import type { CheckResult } from './types.js';
 export interface ProbeAnswer {
   /** the client source address the request was sent from */
   source: string;
+  /** host:port the request went to (a fwmark service has several) */
+  target?: string;
   ok: boolean;
   /** curl's exit code (28 timeout, 7 refused, 56 reset) */
   rc: number;
@@ -26,27 +28,38 @@ const tally = (answers: readonly ProbeAnswer[]) => {
 
 const curlError = (rc: number) => ({ 6: 'no such host', 7: 'connection refused', 28: 'timeout', 52: 'empty reply', 56: 'connection reset' })[rc] ?? `curl exit ${rc}`;
 
-export function everyRealServerAnswers(answers: readonly ProbeAnswer[], servers: readonly string[], vip: string): CheckResult {
+/**
+ * `destinations` (host:port) are the service's addresses and ports when it has several (a fwmark
+ * service): each must be answered too, and one never probed leaves the verdict unknown.
+ */
+export function everyRealServerAnswers(answers: readonly ProbeAnswer[], servers: readonly string[], vip: string, destinations: readonly string[] = []): CheckResult {
   const byServer = tally(answers);
   const failed = answers.filter((a) => !a.ok);
   const silent = servers.filter((s) => !byServer[s]);
   const reasons = [...new Set(failed.map((f) => curlError(f.rc)))];
-  const valid = answers.length > 0 && silent.length === 0 && failed.length === 0;
+  const untried = destinations.filter((d) => !answers.some((a) => a.target === d));
+  const deadDest = destinations.filter((d) => answers.some((a) => a.target === d) && !answers.some((a) => a.target === d && a.ok));
+  const failing = answers.length === 0 || silent.length > 0 || failed.length > 0;
+  const valid = failing ? false : untried.length ? 'unknown' : true;
   return {
     name: 'every real server answers through the VIP',
     valid,
-    observed: { requests: answers.length, answeredBy: byServer, failures: failed.length, failureKinds: reasons },
-    expected: { answeredBy: servers, failures: 0 },
-    rule: `new connections to ${vip}, one per request, reach every real server and none fails`,
-    detail: valid
-      ? `${answers.length} requests answered by ${servers.join(', ')}`
-      : [
-          failed.length ? `${failed.length} of ${answers.length} requests failed (${reasons.join(', ')})` : '',
-          silent.length ? `no answer from ${silent.join(', ')}${Object.keys(byServer).length ? ` (answers came from ${Object.entries(byServer).map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''}` : '',
-          !answers.length ? 'no request was made' : '',
-        ]
-          .filter(Boolean)
-          .join('; '),
+    observed: { requests: answers.length, answeredBy: byServer, failures: failed.length, failureKinds: reasons, ...(destinations.length ? { destinationsUntried: untried, destinationsUnanswered: deadDest } : {}) },
+    expected: { answeredBy: servers, failures: 0, ...(destinations.length ? { destinations } : {}) },
+    rule: `new connections to ${destinations.length > 1 ? `every destination (${destinations.join(', ')})` : vip}, one per request, reach every real server and none fails`,
+    detail:
+      valid === true
+        ? `${answers.length} requests${destinations.length > 1 ? ` to ${destinations.length} destinations` : ''} answered by ${servers.join(', ')}`
+        : valid === 'unknown'
+          ? `no request was sent to ${untried.join(', ')}, so whether ${untried.length > 1 ? 'they answer' : 'it answers'} is not known`
+          : [
+              failed.length ? `${failed.length} of ${answers.length} requests failed (${reasons.join(', ')})` : '',
+              deadDest.length ? `no answer through ${deadDest.join(', ')}` : '',
+              silent.length ? `no answer from ${silent.join(', ')}${Object.keys(byServer).length ? ` (answers came from ${Object.entries(byServer).map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''}` : '',
+              !answers.length ? 'no request was made' : '',
+            ]
+              .filter(Boolean)
+              .join('; '),
   };
 }
 
@@ -80,28 +93,46 @@ export function realServersSeeDip(answers: readonly ProbeAnswer[], dips: readonl
 
 export interface CounterDelta extends Counters {}
 
+/** `connections`: answered ones. With none there were no replies to carry, and a stray packet out (a reset) would pass. */
 export function directorCarriesReplies(delta: CounterDelta, connections: number): CheckResult {
   const need = Math.max(1, connections);
-  const valid = delta.inPkts > 0 && delta.outPkts >= need;
+  const valid = connections === 0 ? 'unknown' : delta.inPkts > 0 && delta.outPkts >= need;
   return {
     name: 'the director carries the replies',
     valid,
     observed: delta,
     expected: { inPkts: '> 0', outPkts: `>= ${need} (one per connection at least)` },
     rule: 'in NAT and full-NAT replies return through the director, so IPVS counts outgoing packets',
-    detail: valid ? `${delta.outPkts} reply packets through the director for ${delta.conns} connections` : `the director counted ${delta.outPkts} reply packets for ${connections} connections`,
+    detail:
+      valid === 'unknown'
+        ? 'no connection was answered, so there were no replies for the director to carry'
+        : valid
+          ? `${delta.outPkts} reply packets through the director for ${delta.conns} connections`
+          : `the director counted ${delta.outPkts} reply packets for ${connections} connections`,
   };
 }
 
-export function repliesBypassDirector(delta: CounterDelta): CheckResult {
+/**
+ * `connections`: answered ones. Without an answer there was no reply to bypass the director: its
+ * outgoing counters stay 0 whether or not replies would go through it (requests that all time out).
+ */
+export function repliesBypassDirector(delta: CounterDelta, connections: number): CheckResult {
   const valid = delta.inPkts > 0 && delta.outPkts === 0;
+  const judged = delta.inPkts > 0 && connections > 0;
   return {
     name: 'replies bypass the director',
-    valid: delta.inPkts > 0 ? valid : 'unknown',
-    observed: delta,
-    expected: { inPkts: '> 0', outPkts: 0 },
+    valid: judged || delta.outPkts > 0 ? valid : 'unknown',
+    observed: { ...delta, answered: connections },
+    expected: { inPkts: '> 0', outPkts: 0, answered: '> 0' },
     rule: 'in DR and TUN real servers answer the client directly: the director\'s outgoing counters stay 0',
-    detail: delta.inPkts === 0 ? 'the director saw no incoming packets, so nothing can be said' : valid ? `${delta.inPkts} packets in, 0 out` : `${delta.outPkts} reply packets went through the director`,
+    detail:
+      delta.outPkts > 0
+        ? `${delta.outPkts} reply packets went through the director`
+        : delta.inPkts === 0
+          ? 'the director saw no incoming packets, so nothing can be said'
+          : !connections
+            ? `no connection was answered (${delta.inPkts} packets in), so no reply could show which way it went`
+            : `${delta.inPkts} packets in, 0 out for ${connections} answered connections`,
   };
 }
 

@@ -14,8 +14,12 @@ export function clientKey(src: string, netmask?: string): string {
   return `${intToIp((ipToInt(src) & ipToInt(netmask)) >>> 0)}/${netmask}`;
 }
 
-/** Sticky within the timeout: each client key keeps one server, confirmed by at least `minConsecutive` answers. */
-export function sticky(ops: readonly OpEvent[], o: { netmask?: string; minConsecutive?: number; servers: number }): CheckResult {
+/**
+ * Sticky within the timeout: each client key keeps one server, confirmed by at least `minConsecutive`
+ * answers. `servers`: how many the service has; `spread: false` leaves out the spread over them
+ * (a few client networks may legitimately share one).
+ */
+export function sticky(ops: readonly OpEvent[], o: { netmask?: string; minConsecutive?: number; servers: number; spread?: boolean }): CheckResult {
   const min = o.minConsecutive ?? 15;
   const seq = answered(ops);
   const byKey = new Map<string, string[]>();
@@ -31,9 +35,10 @@ export function sticky(ops: readonly OpEvent[], o: { netmask?: string; minConsec
   const moved = per.filter((p) => p.moved);
   const short = per.filter((p) => !p.moved && p.consecutive < min);
   const used = new Set(per.map((p) => p.server));
-  const spreadNeeded = per.length >= o.servers && o.servers > 1;
+  const spreadNeeded = o.spread !== false && per.length >= o.servers && o.servers > 1;
   const spreadOk = !spreadNeeded || used.size > 1;
-  const valid = !per.length ? 'unknown' : moved.length ? false : short.length ? 'unknown' : spreadOk;
+  // with one server nobody can move: stickiness holds whatever the director does
+  const valid = !per.length || o.servers < 2 ? 'unknown' : moved.length ? false : short.length ? 'unknown' : spreadOk;
   return {
     name: `persistence keeps each client${o.netmask && o.netmask !== '255.255.255.255' ? ' network' : ''} on one real server`,
     valid,
@@ -42,13 +47,15 @@ export function sticky(ops: readonly OpEvent[], o: { netmask?: string; minConsec
     rule: `within the persistence timeout every connection of a client${o.netmask ? ` (grouped by ${o.netmask})` : ''} reaches the server its first one reached; ${min} consecutive answers per client confirm it; different clients spread`,
     detail: !per.length
       ? 'no answered connections'
-      : moved.length
-        ? moved.map((m) => `${m.client} moved from ${m.server} to ${m.moved} after ${m.consecutive} answers`).join('; ')
-        : short.length
-          ? `too few answers to confirm: ${short.map((s) => `${s.client} ${s.consecutive}`).join(', ')}`
-          : !spreadOk
-            ? `all ${per.length} clients landed on ${[...used][0]}: persistence does not spread clients`
-            : `${per.length} clients, each on one server for ${Math.min(...per.map((p) => p.consecutive))}+ answers, over ${used.size} servers`,
+      : o.servers < 2
+        ? `${o.servers} real server: a client cannot move, so persistence cannot be told from its absence; needs ≥ 2`
+        : moved.length
+          ? moved.map((m) => `${m.client} moved from ${m.server} to ${m.moved} after ${m.consecutive} answers`).join('; ')
+          : short.length
+            ? `too few answers to confirm: ${short.map((s) => `${s.client} ${s.consecutive}`).join(', ')}`
+            : !spreadOk
+              ? `all ${per.length} clients landed on ${[...used][0]}: persistence does not spread clients`
+              : `${per.length} clients, each on one server for ${Math.min(...per.map((p) => p.consecutive))}+ answers, over ${used.size} servers`,
   };
 }
 
@@ -65,13 +72,15 @@ export function expiry(before: readonly OpEvent[], after: readonly OpEvent[], ne
   const a = first(before);
   const b = first(after);
   const movedClients = [...b.entries()].filter(([k, s]) => a.has(k) && [...s].some((x) => !a.get(k)!.has(x))).map(([k]) => k);
-  const valid = !a.size || !b.size ? 'unknown' : movedClients.length > 0;
+  // only a client seen on both sides of the timeout can show whether it moved
+  const common = [...b.keys()].filter((k) => a.has(k));
+  const valid = !common.length ? 'unknown' : movedClients.length > 0;
   return {
     name: 'persistence expires after the timeout',
     valid,
     observed: { before: Object.fromEntries([...a].map(([k, s]) => [k, [...s]])), after: Object.fromEntries([...b].map(([k, s]) => [k, [...s]])) },
     expected: 'after the timeout with no connections left, clients are scheduled afresh (some move)',
     rule: 'once the persistence template has expired, a client may reach another server',
-    detail: valid === 'unknown' ? 'not enough answers before and after' : valid ? `${movedClients.length} clients reached another server after expiry` : 'no client moved after the timeout: the template did not expire',
+    detail: valid === 'unknown' ? (!a.size || !b.size ? 'not enough answers before and after' : 'no client was answered both before and after the timeout') : valid ? `${movedClients.length} clients reached another server after expiry` : 'no client moved after the timeout: the template did not expire',
   };
 }

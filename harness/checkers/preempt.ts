@@ -62,6 +62,10 @@ export function preemption(
   } else if (fault) {
     valid = false;
     detail = `${node} went to FAULT ${s(fault.t - opts.returnT)} after returning, so nopreempt was not what kept it from MASTER`;
+  } else if (opts.boundMs !== undefined && opts.windowMs < latest) {
+    // a node that would preempt had not been due to yet: staying BACKUP proves nothing
+    valid = 'unknown';
+    detail = `watched ${s(opts.windowMs)}, less than the ${s(latest)} a node without nopreempt could take to preempt`;
   } else {
     valid = true;
     detail = `${node} stayed ${mine[mine.length - 1]!.state} for the ${s(opts.windowMs)} watched`;

@@ -20,7 +20,8 @@ export function flowAffinity(ops: readonly OpEvent[], o: { minPerFlow: number; s
   const short = per.filter((p) => p.datagrams < o.minPerFlow);
   const used = new Set(per.map((p) => p.server));
   const spreadNeeded = o.servers > 1 && per.length >= o.servers;
-  const valid = !per.length ? 'unknown' : split.length ? false : short.length ? 'unknown' : !spreadNeeded || used.size > 1;
+  // with one server no flow can be split, whatever the director does
+  const valid = !per.length || o.servers < 2 ? 'unknown' : split.length ? false : short.length ? 'unknown' : !spreadNeeded || used.size > 1;
   const failed = ops.filter((x) => x.outcome !== 'ok').length;
   return {
     name: 'each UDP flow stays on one real server',
@@ -30,7 +31,9 @@ export function flowAffinity(ops: readonly OpEvent[], o: { minPerFlow: number; s
     rule: 'IPVS keeps a UDP flow (client address and port) as one connection entry until the UDP timeout, so its datagrams reach one real server; different flows are scheduled apart',
     detail: !per.length
       ? `no datagram was answered (${failed} unanswered)`
-      : split.length
+      : o.servers < 2
+        ? `${o.servers} real server: a flow cannot be split, so affinity cannot be told from its absence; needs ≥ 2`
+        : split.length
         ? split.map((s) => `flow ${s.flow} reached ${s.servers.join(' and ')}`).join('; ')
         : short.length
           ? `too few answers to confirm: ${short.map((s) => `${s.flow} ${s.datagrams}`).join(', ')}`
@@ -58,7 +61,9 @@ export function portsShareServer(ops: readonly OpEvent[], o: { ports: readonly n
   const per = [...byClient.entries()].map(([client, c]) => ({ client, servers: [...c.servers], ports: [...c.ports].sort((a, b) => a - b), answers: c.n, byPort: c.byPort }));
   const split = per.filter((p) => p.servers.length > 1);
   const partial = per.filter((p) => o.ports.some((x) => !p.ports.includes(x)) || p.answers < o.minPerClient);
-  const valid = !per.length ? 'unknown' : split.length ? false : partial.length ? 'unknown' : true;
+  // answers from one server only could not have split a client, whatever persistence did
+  const used = [...new Set(per.flatMap((p) => p.servers))].sort();
+  const valid = !per.length ? 'unknown' : split.length ? false : partial.length || used.length < 2 ? 'unknown' : true;
   return {
     name: `ports ${o.ports.join(' and ')} of a client reach one real server`,
     valid,
@@ -71,7 +76,9 @@ export function portsShareServer(ops: readonly OpEvent[], o: { ports: readonly n
         ? split.map((s) => `${s.client} reached ${Object.entries(s.byPort).map(([p, sv]) => `${sv.join('/')} on ${p}`).join(', ')}`).join('; ')
         : partial.length
           ? `cannot confirm: ${partial.map((p) => `${p.client} used ports ${p.ports.join(',')} with ${p.answers} answers`).join('; ')}`
-          : `${per.length} clients, each on one server across ports ${o.ports.join(' and ')}`,
+          : used.length < 2
+            ? `every answer came from ${used[0]}: with one server no client could reach two, so this shows nothing about persistence`
+            : `${per.length} clients, each on one server across ports ${o.ports.join(' and ')}, over ${used.length} servers`,
   };
 }
 

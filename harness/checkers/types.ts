@@ -15,7 +15,9 @@ export interface CheckResult {
   detail?: string;
 }
 
+/** No verdict at all is no evidence: an empty list merges to 'unknown', not to true. */
 export function mergeValidity(vs: readonly Validity[]): Validity {
+  if (!vs.length) return 'unknown';
   if (vs.includes(false)) return false;
   if (vs.includes('unknown')) return 'unknown';
   return true;

@@ -2,7 +2,8 @@
  * The load agent. It runs inside a client node (bundled into one file with esbuild, run by
  * the node image's Node 20), reads commands as JSON lines on stdin and writes every operation
  * as one JSON line on stdout, as it happens:
- *   {"cmd":"http", ...}  sequential HTTP requests, a new TCP connection each, from each source
+ *   {"cmd":"http", ...}  sequential HTTP requests, a new TCP connection each, from each source,
+ *                        to one host and port or in turn to several (a fwmark service's destinations)
  *   {"cmd":"load", ...}  autocannon: connections, duration or amount, rate, keep-alive or a new
  *                        connection per request, spread over the source addresses
  *   {"cmd":"tcp", ...}   TCP connect probe at a fixed interval
@@ -15,7 +16,7 @@ import dgram from 'node:dgram';
 import http from 'node:http';
 import net from 'node:net';
 import readline from 'node:readline';
-import { encodeError, identityFromBody, type AgentCommand, type AgentEvent } from './protocol.js';
+import { encodeError, httpTarget, identityFromBody, type AgentCommand, type AgentEvent } from './protocol.js';
 
 const emit = (e: AgentEvent) => process.stdout.write(JSON.stringify(e) + '\n');
 
@@ -71,13 +72,13 @@ function httpOnce(host: string, port: number, path: string, src: string, timeout
 
 async function cmdHttp(c: Extract<AgentCommand, { cmd: 'http' }>) {
   const per = c.perSource ?? 1;
-  const ports = c.ports?.length ? c.ports : [c.port];
   let n = 0;
   for (let i = 0; i < (c.rounds ?? 1); i++)
     for (const src of c.sources)
       for (let k = 0; k < per; k++) {
         const t0 = Date.now();
-        await httpOnce(c.host, ports[n++ % ports.length]!, c.path ?? '/', src, c.timeoutMs ?? 3000, c.tag);
+        const { host, port } = httpTarget(c, n++);
+        await httpOnce(host, port, c.path ?? '/', src, c.timeoutMs ?? 3000, c.tag);
         if (c.intervalMs) await sleep(Math.max(0, c.intervalMs - (Date.now() - t0)));
       }
 }

@@ -10,8 +10,12 @@ interface Base {
 }
 
 export type AgentCommand =
-  /** ports: a fwmark service's ports, taken in turn by successive requests (port is then ignored) */
-  | (Base & { cmd: 'http'; host: string; port: number; ports?: number[]; path?: string; sources: string[]; perSource?: number; rounds?: number; intervalMs?: number; timeoutMs?: number })
+  /**
+   * ports: a fwmark service's ports, taken in turn by successive requests (port is then ignored);
+   * hosts: its destination addresses (host is then ignored), the next one after each round of the
+   * ports, so H × P successive requests reach every destination on every port once
+   */
+  | (Base & { cmd: 'http'; host: string; port: number; ports?: number[]; hosts?: string[]; path?: string; sources: string[]; perSource?: number; rounds?: number; intervalMs?: number; timeoutMs?: number })
   | (Base & {
       cmd: 'load';
       host: string;
@@ -56,6 +60,13 @@ export function encodeError(err: { code?: string; message?: string }): Outcome {
     default:
       return /timeout/i.test(err.message ?? '') ? 'timeout' : 'error';
   }
+}
+
+/** The destination of the n-th request of an http command (counted over all its sources): ports turn fastest, then hosts. */
+export function httpTarget(c: { host: string; port: number; hosts?: string[]; ports?: number[] }, n: number): { host: string; port: number } {
+  const ports = c.ports?.length ? c.ports : [c.port];
+  const hosts = c.hosts?.length ? c.hosts : [c.host];
+  return { host: hosts[Math.floor(n / ports.length) % hosts.length]!, port: ports[n % ports.length]! };
 }
 
 /** The real-server app's identity line (HTTP body or UDP answer). */

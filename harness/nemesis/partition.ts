@@ -36,7 +36,7 @@ export function ownAddresses(n: PlannedNode, vips: ReadonlySet<string>): string[
   return [...new Set(all)].filter((a) => !vips.has(a));
 }
 
-export const planVips = (plan: Plan): Set<string> => new Set([...plan.services.map((s) => s.vip), ...(plan.vrrp ?? []).flatMap((v) => v.vips.map((x) => x.address))]);
+export const planVips = (plan: Plan): Set<string> => new Set([...plan.services.flatMap((s) => s.vips ?? [s.vip]), ...(plan.vrrp ?? []).flatMap((v) => v.vips.map((x) => x.address))]);
 
 export function partitionRules(plan: Plan, a: PlannedNode, b: PlannedNode): PartitionRule[] {
   const vips = planVips(plan);

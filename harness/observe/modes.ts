@@ -12,20 +12,13 @@ import { sleep } from '../util/wait.js';
  */
 
 // Fixed scripts; every input arrives as a positional argument, never spliced into the text.
-// $ports is a space-separated list of numbers the harness wrote (a fwmark service's ports):
-// the probes of each source go to them in turn.
-const HTTP_PROBE = `host=$1; ports=$2; n=$3; shift 3
-for src in "$@"; do
-  i=0
-  while [ $i -lt $n ]; do
-    for port in $ports; do
-      [ $i -lt $n ] || break
-      out=$(curl -g -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code}' "http://$host:$port/" 2>/dev/null)
-      rc=$?
-      printf 'src=%s rc=%s %s\\n' "$src" "$rc" "$(printf '%s' "$out" | tr -d '\\n')"
-      i=$((i+1))
-    done
-  done
+// The HTTP probe takes pairs of arguments: a source address and the host:port it probes
+// (the harness lays out which source goes to which destination, see probeTargets).
+const HTTP_PROBE = `while [ $# -ge 2 ]; do
+  src=$1; target=$2; shift 2
+  out=$(curl -g -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code}' "http://$target/" 2>/dev/null)
+  rc=$?
+  printf 'src=%s dst=%s rc=%s %s\\n' "$src" "$target" "$rc" "$(printf '%s' "$out" | tr -d '\\n')"
 done`;
 
 // One datagram per probe from a fresh socket (a new flow each time); the echo names the real server.
@@ -44,12 +37,12 @@ done`;
 export function parseProbeOutput(text: string): ProbeAnswer[] {
   const out: ProbeAnswer[] = [];
   for (const line of text.split('\n')) {
-    const m = line.match(/^src=(\S+) rc=(\d+)\s?(.*)$/);
+    const m = line.match(/^src=(\S+)(?: dst=(\S+))? rc=(\d+)\s?(.*)$/);
     if (!m) continue;
-    const rc = Number(m[2]);
-    const status = Number(m[3]!.match(/code=(\d+)/)?.[1] ?? 0);
-    const id = identityFromBody(m[3]!);
-    out.push({ source: m[1]!, rc, ok: rc === 0 && status === 200, status, server: id?.server, rip: id?.rip, seenClient: id?.client });
+    const rc = Number(m[3]);
+    const status = Number(m[4]!.match(/code=(\d+)/)?.[1] ?? 0);
+    const id = identityFromBody(m[4]!);
+    out.push({ source: m[1]!, ...(m[2] ? { target: m[2] } : {}), rc, ok: rc === 0 && status === 200, status, server: id?.server, rip: id?.rip, seenClient: id?.client });
   }
   return out;
 }
@@ -65,7 +58,23 @@ export function clientSources(st: StartedTopology, client: string, network: stri
 }
 
 /** The ports a client reaches a service on: its port, or a fwmark service's marked ports. */
-export const servicePorts = (svc: PlannedService): number[] => (svc.fwmark ? svc.fwmark.ports : [svc.port!]);
+export const servicePorts = (svc: Pick<PlannedService, 'port' | 'fwmark'>): number[] => (svc.fwmark ? svc.fwmark.ports : [svc.port!]);
+
+type ServiceAddressing = Pick<PlannedService, 'vip' | 'vips' | 'family' | 'port' | 'fwmark'>;
+
+/** Every host:port a client reaches the service on: each destination address on each port. */
+export const serviceTargets = (svc: ServiceAddressing): string[] =>
+  (svc.vips ?? [svc.vip]).flatMap((a) => servicePorts(svc).map((p) => `${svc.family === 6 ? `[${a}]` : a}:${p}`));
+
+/**
+ * Where each HTTP probe goes: `perSource` probes from every source, taking the service's
+ * destinations (every address on every port) in turn across sources, so that a dozen probes
+ * reach each destination of a fwmark service over four addresses and two ports at least once.
+ */
+export function probeTargets(svc: ServiceAddressing, sources: readonly string[], perSource: number): [source: string, target: string][] {
+  const targets = serviceTargets(svc);
+  return sources.flatMap((src, i) => Array.from({ length: perSource }, (_, k) => [src, targets[(i * perSource + k) % targets.length]!] as [string, string]));
+}
 
 /** New connections (HTTP) or new flows (UDP) from every source address, answered with the real server's identity. */
 export async function probeService(st: StartedTopology, client: string, svc: PlannedService, perSource: number): Promise<ProbeAnswer[]> {
@@ -73,7 +82,7 @@ export async function probeService(st: StartedTopology, client: string, svc: Pla
   const argv =
     svc.protocol === 'udp'
       ? ['sh', '-c', UDP_PROBE, 'probe', svc.vip, String(svc.port), String(perSource), svc.family === 6 ? '6' : '4', ...sources]
-      : ['sh', '-c', HTTP_PROBE, 'probe', svc.family === 6 ? `[${svc.vip}]` : svc.vip, servicePorts(svc).join(' '), String(perSource), ...sources];
+      : ['sh', '-c', HTTP_PROBE, 'probe', ...probeTargets(svc, sources, perSource).flat()];
   const r = await st.exec(client, argv, { allowFailure: true, timeoutMs: 30_000 + sources.length * perSource * 5_000 });
   return parseProbeOutput(r.stdout);
 }
@@ -158,6 +167,8 @@ export async function observeArp(st: StartedTopology, client: string, svc: Plann
 
 export interface ModesObservation {
   answers: ProbeAnswer[];
+  /** host:port of every destination probed, when the service has several (a fwmark service) */
+  destinations: string[];
   director: string;
   counters: CounterDelta;
   tunnelRx?: Record<string, number>;
@@ -169,15 +180,18 @@ export async function observeService(st: StartedTopology, svc: PlannedService, o
   const client = clientOn(st.plan, svc)!;
   const rsNames = svc.realServers.map((r) => r.name);
   const tun = svc.realServers.some((r) => r.method === 'tunnel');
-  // about a dozen new connections in all, at least one from every source address
-  const perSource = opts.perSource ?? Math.max(1, Math.ceil(12 / clientSources(st, client, svc.vipNetwork, svc.family).length));
+  // about a dozen new connections in all, at least one from every source address and to every destination
+  const nSources = clientSources(st, client, svc.vipNetwork, svc.family).length;
+  const all = svc.protocol === 'udp' ? [] : serviceTargets(svc);
+  const destinations = all.length > 1 ? all : [];
+  const perSource = opts.perSource ?? Math.max(1, Math.ceil(12 / nSources), Math.ceil(all.length / nSources));
   // an HAProxy service has no IPVS counters: HAProxy opens its own connections to the real servers
-  if (svc.mode === 'proxy') return { answers: await probeService(st, client, svc, perSource), director, counters: { ...ZERO } };
+  if (svc.mode === 'proxy') return { answers: await probeService(st, client, svc, perSource), destinations, director, counters: { ...ZERO } };
   const before = await settledCounters(st, director, svc, 0);
   const rxBefore = tun ? await tunnelRx(st, rsNames) : undefined;
   const answers = await probeService(st, client, svc, perSource);
   const after = await settledCounters(st, director, svc, before.conns + answers.filter((a) => a.ok).length);
-  const obs: ModesObservation = { answers, director, counters: counterDelta(before, after) };
+  const obs: ModesObservation = { answers, destinations, director, counters: counterDelta(before, after) };
   if (tun && rxBefore) {
     const rxAfter = await tunnelRx(st, rsNames);
     obs.tunnelRx = Object.fromEntries(rsNames.map((n) => [n, rxAfter[n]! - rxBefore[n]!]));

@@ -9,6 +9,21 @@ export type Verdict = 'passed' | 'failed' | 'unknown';
 
 export const verdictOf = (v: Validity): Verdict => (v === true ? 'passed' : v === false ? 'failed' : 'unknown');
 
+/**
+ * The run as a whole: a run that ended early has no verdict on its checks, whatever the checks
+ * recorded before the end say, so it is an error (or interrupted) rather than passed or failed.
+ */
+export type RunVerdict = Verdict | 'error' | 'interrupted';
+
+export const runVerdictOf = (r: Pick<Results, 'valid' | 'error' | 'interrupted'>): RunVerdict => (r.interrupted ? 'interrupted' : r.error ? 'error' : verdictOf(r.valid));
+
+/** "error in build: ERR_LVS_IPVS_MISMATCH: …" or "interrupted by SIGINT in phase build", one line; undefined for a run that ended. */
+export function failureLine(r: Pick<Results, 'error' | 'interrupted'>): string | undefined {
+  const e = r.error;
+  if (!e) return undefined;
+  return firstLine(r.interrupted ? e.message : `error in ${e.phase}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+}
+
 const RANK: Record<Verdict, number> = { failed: 0, unknown: 1, passed: 2 };
 
 /** Failed checks first, then the ones that could not judge, then the rest; stable otherwise. */

@@ -15,9 +15,10 @@ import {
   tally,
   tallyText,
   timingsText,
+  runVerdictOf,
   verdictOf,
   wallMs,
-  type Verdict,
+  type RunVerdict,
 } from './format.js';
 import type { RecordedCheck, Results } from './results.js';
 
@@ -28,17 +29,19 @@ import type { RecordedCheck, Results } from './results.js';
  * than silently calling home.
  */
 
-const CSS = `
+/** also the compare page's (compare/html.ts), so the two pages read alike */
+export const CSS = `
 :root{--pass:#1a7f37;--fail:#cf222e;--unknown:#9a6700;--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#ffffff;--soft:#f6f8fa;--obs:#0969da;--exp:#8c959f;--fault:#fb8500;--vrrp:#8250df;--edit:#1f2328}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);background:var(--bg)}
 main{max-width:1100px;margin:0 auto;padding:0 20px 40px}
 header.run{padding:18px 20px;border-bottom:4px solid var(--line);background:var(--soft)}
-header.run.passed{border-color:var(--pass)}header.run.failed{border-color:var(--fail)}header.run.unknown{border-color:var(--unknown)}
+header.run.passed{border-color:var(--pass)}header.run.failed{border-color:var(--fail)}header.run.unknown{border-color:var(--unknown)}header.run.error{border-color:var(--fail)}header.run.interrupted{border-color:var(--unknown)}
+.run-error{margin:10px 0 0;padding:8px 12px;border:1px solid var(--fail);border-left:6px solid var(--fail);border-radius:4px;background:#fff}.run-error.interrupted{border-color:var(--unknown)}.run-error p{margin:0 0 4px}
 header.run .inner{max-width:1100px;margin:0 auto}
 h1{margin:0 0 6px;font-size:22px}h2{margin:28px 0 8px;font-size:18px;border-bottom:1px solid var(--line);padding-bottom:4px}h3{margin:18px 0 6px;font-size:15px}
 .badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.03em;vertical-align:middle}
-.badge.passed{background:var(--pass)}.badge.failed{background:var(--fail)}.badge.unknown{background:var(--unknown)}.badge.error{background:var(--fail)}
+.badge.passed{background:var(--pass)}.badge.failed{background:var(--fail)}.badge.unknown{background:var(--unknown)}.badge.error{background:var(--fail)}.badge.interrupted{background:var(--unknown)}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:8px 0 0}dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 nav.toc{margin:10px 0 0;font-size:13px}nav.toc a{margin-right:12px;color:var(--obs);text-decoration:none}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid var(--line)}th{background:var(--soft);font-weight:600}
@@ -69,14 +72,22 @@ footer{max-width:1100px;margin:0 auto;padding:12px 20px 30px;color:var(--muted);
 `;
 
 const esc = escapeText;
-const MARK: Record<Verdict | 'error', string> = { passed: '✔', failed: '✘', unknown: '?', error: '!' };
+const MARK: Record<RunVerdict, string> = { passed: '✔', failed: '✘', unknown: '?', error: '!', interrupted: '■' };
 
-const badge = (v: Verdict | 'error') => `<span class="badge ${v}">${MARK[v]} ${v}</span>`;
+export const badge = (v: RunVerdict) => `<span class="badge ${v}">${MARK[v]} ${v}</span>`;
+
+/** The error that ended the run, first thing under the title: without it the page would look like a run with few checks. */
+function runErrorBlock(r: Results): string {
+  const e = r.error;
+  if (!e) return '';
+  const head = r.interrupted ? esc(e.message) : `error in <b>${esc(e.phase)}</b>${e.code ? `: <code>${esc(e.code)}</code>` : ''}`;
+  return `<section id="error" class="run-error${r.interrupted ? ' interrupted' : ''}" role="alert"><p>${head}</p>${r.interrupted ? '' : `<pre>${esc(e.message)}</pre>`}${e.hint ? `<p><b>hint</b>: ${esc(e.hint)}</p>` : ''}<p class="muted">The run ended in this phase; the checks below are those recorded before it.</p></section>`;
+}
 
 const empty = (text: string) => `<p class="empty">${esc(text)}</p>`;
 
 function header(r: Results, events: number): string {
-  const v = verdictOf(r.valid);
+  const v = runVerdictOf(r);
   const t = tally(r.checks);
   const wall = wallMs(r);
   const facts: [string, string][] = [
@@ -90,7 +101,7 @@ function header(r: Results, events: number): string {
     ['history', `${events} event${events === 1 ? '' : 's'}`],
   ];
   return `<header class="run ${v}"><div class="inner">
-<h1>${badge(v)} lvs-harness: ${esc(r.topology.name)}</h1>
+<h1>${badge(v)} lvs-harness: ${esc(r.topology.name)}</h1>${runErrorBlock(r)}
 <dl class="facts">${facts.map(([k, d]) => `<dt>${esc(k)}</dt><dd>${d}</dd>`).join('')}</dl>
 <nav class="toc"><a href="#checks">checks</a><a href="#distribution">distribution</a><a href="#timeline">timeline</a><a href="#time-vs-bound">time vs bound</a><a href="#latency">latency</a><a href="#ipvs">IPVS table</a></nav>
 </div></header>`;
@@ -160,9 +171,10 @@ function eventsTable(tl: Timeline): string {
     ...tl.faults.map((f) => ({ t: f.start, kind: 'fault', node: f.target, text: `${f.fault}${f.startUnknown ? ' (start not recorded)' : ''} until ${f.open ? 'the end (never healed)' : relTime(f.end - tl.t0)}${f.detail ? `: ${f.detail}` : ''}` })),
     ...tl.vrrp.map((v) => ({ t: v.t, kind: 'vrrp', node: v.node, text: `${v.instance} → ${v.state}` })),
     ...tl.edits.map((e) => ({ t: e.t, kind: 'ipvs-edit', node: e.node, text: e.argv.join(' ') })),
+    ...tl.holders.map((h) => ({ t: h.t, kind: 'vip', node: h.holders.join(', ') || '—', text: `${h.vip} held by ${h.holders.length === 0 ? 'no director' : h.holders.length > 1 ? `${h.holders.join(' and ')} (split brain)` : h.holders[0]}` })),
   ].sort((a, b) => a.t - b.t);
   if (!rows.length) return '';
-  return `<details><summary>${rows.length} fault, VRRP and IPVS event${rows.length === 1 ? '' : 's'}</summary><table><thead><tr><th>time</th><th>kind</th><th>node</th><th>what</th></tr></thead><tbody>${rows
+  return `<details><summary>${rows.length} fault, VRRP, VIP-holder and IPVS event${rows.length === 1 ? '' : 's'}</summary><table><thead><tr><th>time</th><th>kind</th><th>node</th><th>what</th></tr></thead><tbody>${rows
     .map((x) => `<tr><td class="num">${esc(relTime(x.t - tl.t0))}</td><td>${esc(x.kind)}</td><td>${esc(x.node)}</td><td><code>${esc(x.text)}</code></td></tr>`)
     .join('')}</tbody></table></details>`;
 }
@@ -242,7 +254,7 @@ function ipvsSection(history: readonly HistoryEvent[], t0: number | undefined): 
 }
 
 export function renderHtml(r: Results, history: readonly HistoryEvent[]): string {
-  const v = verdictOf(r.valid);
+  const v = runVerdictOf(r);
   let t0: number | undefined;
   for (const e of history) if (Number.isFinite(e.t) && (t0 === undefined || e.t < t0)) t0 = e.t;
   return `<!doctype html>

@@ -1,7 +1,7 @@
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HistoryEvent } from '../history/history.js';
-import { tally, verdictOf, type Tally, type Verdict } from './format.js';
+import { failureLine, runVerdictOf, tally, type RunVerdict, type Tally } from './format.js';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
 import { loadResults, type Results } from './results.js';
@@ -92,7 +92,7 @@ export async function rerender(runDir: string): Promise<WriteOutcome> {
   return { ...out, warnings: [...warnings, ...out.warnings] };
 }
 
-export type RunStatus = Verdict | 'incomplete' | 'unreadable';
+export type RunStatus = RunVerdict | 'incomplete' | 'unreadable';
 
 export interface RunSummary {
   id: string;
@@ -103,6 +103,8 @@ export interface RunSummary {
   suites: string[];
   checks?: Tally;
   errors?: number;
+  /** the first line of the error that ended the run early */
+  error?: string;
   /** why a run is unreadable */
   problem?: string;
 }
@@ -138,13 +140,23 @@ export async function listRuns(reportsDir: string): Promise<RunSummary[]> {
     }
     try {
       const r = await loadResults(file);
-      runs.push({ id: r.runId, dir, status: verdictOf(r.valid), startedAt: r.startedAt, topology: r.topology.name, suites: r.suites, checks: tally(r.checks), errors: r.errors.length });
+      const error = failureLine(r);
+      runs.push({ id: r.runId, dir, status: runVerdictOf(r), startedAt: r.startedAt, topology: r.topology.name, suites: r.suites, checks: tally(r.checks), errors: r.errors.length, ...(error ? { error } : {}) });
     } catch (e) {
       runs.push({ id, dir, status: 'unreadable', startedAt: startOfRunId(id) ?? st.mtime.toISOString(), suites: [], problem: (e as Error).message });
     }
   }
   const when = (r: RunSummary) => (r.startedAt ? Date.parse(r.startedAt) : NaN) || 0;
   return runs.sort((a, b) => when(b) - when(a) || b.id.localeCompare(a.id));
+}
+
+/** A run's checks in a few words; a run that ended early leads with why (no tally when nothing was checked). */
+function checksText(r: RunSummary): string {
+  if (!r.checks) return (r.problem ?? '').split('\n')[0]!;
+  const c = r.checks;
+  const tallied = [`${c.passed}/${c.total} passed`, c.failed ? `${c.failed} failed` : '', c.unknown ? `${c.unknown} unknown` : '', r.errors ? `${r.errors} error${r.errors === 1 ? '' : 's'}` : ''].filter(Boolean).join(', ');
+  if (!r.error) return tallied;
+  return c.total || r.errors ? `${r.error}; ${tallied}` : r.error;
 }
 
 /** `lvs-harness runs`: the list as a text table. */
@@ -156,7 +168,7 @@ export function formatRuns(list: readonly RunSummary[]): string {
     r.topology ?? '',
     r.suites.join(',') || '',
     r.status,
-    r.checks ? [`${r.checks.passed}/${r.checks.total} passed`, r.checks.failed ? `${r.checks.failed} failed` : '', r.checks.unknown ? `${r.checks.unknown} unknown` : '', r.errors ? `${r.errors} error${r.errors === 1 ? '' : 's'}` : ''].filter(Boolean).join(', ') : (r.problem ?? '').split('\n')[0]!,
+    checksText(r),
   ]);
   const head = ['RUN', 'STARTED (UTC)', 'TOPOLOGY', 'SUITES', 'VERDICT', 'CHECKS'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));

@@ -37,7 +37,18 @@ function errorcase(e: RunError, suite: string, ind: string): string {
   return `${ind}<testcase${attrs({ classname: suite, name: e.title })}>\n${ind}  <error${attrs({ message: firstLine(e.message), type: 'error' })}>${escapeText(e.message)}</error>\n${ind}</testcase>`;
 }
 
-/** Errors no suite can be found for go into a testsuite of this name. */
+/**
+ * The error that ended a run early, as the testcase of its phase (name "build", class the
+ * topology): CI then shows which step broke even when no suite ran.
+ */
+function runErrorcase(r: Results, ind: string): string | undefined {
+  const e = r.error;
+  if (!e) return undefined;
+  const body = [e.code ? `${e.code}: ${e.message}` : e.message, ...(e.hint ? [`hint: ${e.hint}`] : [])].join('\n');
+  return `${ind}<testcase${attrs({ classname: r.topology.name, name: e.phase })}>\n${ind}  <error${attrs({ message: firstLine(e.message), type: e.code ?? 'error' })}>${escapeText(body)}</error>\n${ind}</testcase>`;
+}
+
+/** Errors no suite can be found for, and the error that ended the run, go into a testsuite of this name. */
 const HARNESS_SUITE = 'lvs-harness';
 
 export function renderJUnit(r: Results): string {
@@ -47,7 +58,7 @@ export function renderJUnit(r: Results): string {
     const s = suiteOfError(e, order) ?? HARNESS_SUITE;
     errorsBy.set(s, [...(errorsBy.get(s) ?? []), e]);
   }
-  if (errorsBy.has(HARNESS_SUITE) && !order.includes(HARNESS_SUITE)) order.push(HARNESS_SUITE);
+  if ((errorsBy.has(HARNESS_SUITE) || r.error) && !order.includes(HARNESS_SUITE)) order.push(HARNESS_SUITE);
 
   const props = [
     ['run', r.runId],
@@ -66,15 +77,20 @@ export function renderJUnit(r: Results): string {
   for (const s of order) {
     const checks = r.checks.filter((c) => c.suite === s);
     const errors = errorsBy.get(s) ?? [];
+    // a suite the run never reached has nothing to show but a count of zero tests
+    if (r.error && !checks.length && !errors.length && r.timings[`suite:${s}`] === undefined && s !== HARNESS_SUITE) continue;
+    const runError = s === HARNESS_SUITE ? runErrorcase(r, '    ') : undefined;
     const failures = checks.filter((c) => c.valid !== true).length;
-    const tests = checks.length + errors.length;
-    total = { tests: total.tests + tests, failures: total.failures + failures, errors: total.errors + errors.length };
+    const errorCount = errors.length + (runError ? 1 : 0);
+    const tests = checks.length + errorCount;
+    total = { tests: total.tests + tests, failures: total.failures + failures, errors: total.errors + errorCount };
     const ms = r.timings[`suite:${s}`];
     suites.push(
       [
-        `  <testsuite${attrs({ name: s, tests, failures, errors: errors.length, skipped: 0, time: ms === undefined ? undefined : seconds(ms), timestamp: r.startedAt })}>`,
+        `  <testsuite${attrs({ name: s, tests, failures, errors: errorCount, skipped: 0, time: ms === undefined ? undefined : seconds(ms), timestamp: r.startedAt })}>`,
         ...properties,
         ...checks.map((c) => testcase(c, '    ')),
+        ...(runError ? [runError] : []),
         ...errors.map((e) => errorcase(e, s, '    ')),
         '  </testsuite>',
       ].join('\n'),

@@ -40,6 +40,23 @@ export interface Environment {
   harness: { version: string; git: string };
 }
 
+/**
+ * Why a run ended before its suites did: the phase it was in (runtime, build, faults, suite,
+ * teardown, report) and the error, so that CI shows the cause of a run with no verdict.
+ */
+export interface RunFailure {
+  phase: string;
+  message: string;
+  code?: string;
+  hint?: string;
+}
+
+/** A run stopped by a signal (Ctrl-C): its results are what it had when the signal came. */
+export interface RunInterruption {
+  signal: string;
+  phase: string;
+}
+
 /** What results@0 recorded about the Docker engine; kept when such a file is loaded. */
 export interface ResultsRuntime {
   kind: string;
@@ -62,6 +79,9 @@ export interface ResultsV1 {
   errors: RunError[];
   /** phase name (runtime, build, suite:<name>, …) → milliseconds */
   timings: Record<string, number>;
+  /** the error that ended the run early; absent when the suites ran to their end */
+  error?: RunFailure;
+  interrupted?: RunInterruption;
 }
 
 /**
@@ -120,6 +140,8 @@ const v1 = z.looseObject({
     lab: z.looseObject({ kernel: z.string(), docker: z.string(), ipvsadm: z.string(), keepalived: z.string() }).optional(),
     harness: z.looseObject({ version: z.string(), git: z.string() }),
   }),
+  error: z.looseObject({ phase: z.string(), message: z.string(), code: z.string().optional(), hint: z.string().optional() }).optional(),
+  interrupted: z.looseObject({ signal: z.string(), phase: z.string() }).optional(),
 });
 
 /** checks[3].valid */

@@ -1,4 +1,4 @@
-import { brief, environmentParts, failuresFirst, pretty, suiteOfError, suiteOrder, tally, tallyText, timingsText, topologyText, verdictOf, visible, type Verdict } from './format.js';
+import { brief, environmentParts, failureLine, runVerdictOf, failuresFirst, pretty, suiteOfError, suiteOrder, tally, tallyText, timingsText, topologyText, verdictOf, visible, type RunVerdict } from './format.js';
 import type { Results } from './results.js';
 
 /**
@@ -6,7 +6,7 @@ import type { Results } from './results.js';
  * needs to act (rule, detail, observed, expected); passing checks are one table row each.
  */
 
-const MARK: Record<Verdict, string> = { passed: '✅', failed: '❌', unknown: '❔' };
+const MARK: Record<RunVerdict, string> = { passed: '✅', failed: '❌', unknown: '❔', error: '❗', interrupted: '⏹️' };
 
 /** A table cell: one line, no pipe that would split it, no HTML GitHub would render. */
 const cell = (s: string) => s.replace(/\r?\n/g, ' ').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -34,10 +34,16 @@ const cut = (s: string) => (s.length > BLOCK_MAX ? `${s.slice(0, BLOCK_MAX)}\n�
 
 export function renderSummary(r: Results): string {
   const t = tally(r.checks);
-  const v = verdictOf(r.valid);
+  const v = runVerdictOf(r);
   const out: string[] = [];
   out.push(`## ${MARK[v]} lvs-harness ${v}: ${r.topology.name}, ${r.suites.join(', ') || 'no suite'}`);
   out.push('');
+  if (r.error) {
+    // first, before any count: a run that ended early must not read as a short passing one
+    out.push(`> **${cell(failureLine(r)!)}**`, '');
+    if (!r.interrupted) out.push(fence(cut(r.error.code ? `${r.error.code}: ${r.error.message}` : r.error.message)), '');
+    if (r.error.hint) out.push(`Hint: ${cell(r.error.hint)}`, '');
+  }
   out.push(`**${v.toUpperCase()}**: ${tallyText(t, r.errors.length)}. Run \`${r.runId}\`, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}.`);
   out.push('');
 

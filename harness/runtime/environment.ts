@@ -49,10 +49,16 @@ const harnessVersion = (): string => {
   }
 };
 
-export async function describeEnvironment(docker: Docker, node?: Docker.Container): Promise<Environment> {
+/** The host and harness part alone, at once: what a report says when nothing else could be read. */
+export function hostEnvironment(git = 'unknown'): Environment {
   const host = { os: `${os.type()} ${os.release()} ${os.arch()}`, kernel: os.release(), node: process.version, cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 2 ** 20) };
-  const env: Environment = { host, harness: { version: harnessVersion(), git: await harnessRevision() } };
-  if (!node) return env;
+  return { host, harness: { version: harnessVersion(), git } };
+}
+
+/** Without a node (a run that never got one), the host and harness only. */
+export async function describeEnvironment(docker?: Docker, node?: Docker.Container): Promise<Environment> {
+  const env = hostEnvironment(await harnessRevision());
+  if (!docker || !node) return env;
   const probe = async (argv: string[], pick: RegExp) => {
     const r = await execIn(node, argv, { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
     return (`${r?.stdout ?? ''}\n${r?.stderr ?? ''}`.match(pick)?.[1] ?? 'unknown').trim();

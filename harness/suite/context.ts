@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import type { CheckResult } from '../checkers/types.js';
+import { applyExpectations } from '../expect/apply.js';
 import { HarnessError } from '../errors.js';
 import { parseTopology } from '../topology/loader.js';
 import { clientOn, plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
@@ -66,8 +67,9 @@ export class SuiteContext {
     return this.startedP;
   }
 
-  /** Records a verdict for the report and fails the test unless it is valid. */
-  expectValid(group: string, check: CheckResult): void {
+  /** Records a verdict, with the operator's targets of the plan applied, for the report and fails the test unless it is valid. */
+  expectValid(group: string, measured: CheckResult): void {
+    const check = applyExpectations(measured, this.plan.expect);
     this.checks.push({ ...check, suite: this.suite, group });
     const msg = `${check.name}: ${check.detail ?? ''}\n  observed: ${JSON.stringify(check.observed)}\n  expected: ${JSON.stringify(check.expected)}`;
     expect(check.valid, msg).to.equal(true);

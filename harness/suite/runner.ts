@@ -1,28 +1,44 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type Docker from 'dockerode';
 import Mocha from 'mocha';
-import { mergeValidity, type Validity } from '../checkers/types.js';
+import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../lab/paths.js';
-import { resolveRuntime } from '../runtime/select.js';
+import { resolveRuntime, type Runtime } from '../runtime/select.js';
 import { buildTopology, teardown } from '../topology/builder.js';
 import { loadTopology } from '../topology/loader.js';
-import { plan as makePlan } from '../topology/planner.js';
+import { mergeExpectations, type Expectations } from '../expect/spec.js';
+import { plan as makePlan, type Plan } from '../topology/planner.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { History } from '../history/history.js';
 import { parseFaultSpec, runFault } from '../nemesis/registry.js';
-import { writeReports } from '../report/index.js';
 import { waitFor } from '../util/wait.js';
-import { RESULTS_SCHEMA_V1, type ResultsV1, type RunError } from '../report/results.js';
+import type { Environment, RunError, RunFailure, RunInterruption } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
+import { RunRecord } from './record.js';
 
 export const SUITES_DIR = path.join(REPO_ROOT, 'suites');
 
+/** The suites in suites/ (one <name>.spec.ts each), sorted. */
+export function suiteNames(): string[] {
+  return readdirSync(SUITES_DIR).filter((f) => f.endsWith('.spec.ts')).map((f) => f.replace(/\.spec\.ts$/, '')).sort();
+}
+
 export async function availableSuites(): Promise<string[]> {
-  return (await readdir(SUITES_DIR)).filter((f) => f.endsWith('.spec.ts')).map((f) => f.replace(/\.spec\.ts$/, '')).sort();
+  return suiteNames();
+}
+
+/**
+ * The suites that judge a keepalived pair: those built on the HA scenarios of suite/ha.ts. Read
+ * from the files, not listed, so that the help names a new keepalived suite without an edit.
+ */
+export function keepalivedSuites(): string[] {
+  return suiteNames().filter((s) => /from ['"]\.\.\/harness\/suite\/ha\.js['"]/.test(readFileSync(path.join(SUITES_DIR, `${s}.spec.ts`), 'utf8')));
 }
 
 export interface RunOptions {
@@ -42,6 +58,8 @@ export interface RunOptions {
   faults?: string[];
   /** only the tests whose full title matches (a regular expression, as mocha --grep) */
   grep?: string;
+  /** `--expect`: the operator's targets, over the topology's `expect:` key by key */
+  expect?: Expectations;
 }
 
 export interface RunResult {
@@ -51,8 +69,23 @@ export interface RunResult {
   checks: RecordedCheck[];
   /** mocha failures that are not check verdicts (a hook that threw, say) */
   errors: RunError[];
-  /** report files written (junit.xml, summary.md, report.html) and any that failed */
+  /** the error that ended the run early, with its phase; the reports are written all the same */
+  error?: RunFailure;
+  interrupted?: RunInterruption;
+  /** report files written (results.json, junit.xml, summary.md, report.html) and any that failed */
   reports: { written: string[]; failed: { file: string; message: string }[] };
+}
+
+/**
+ * What a run calls on the outside world, so that a test can put an error in any phase without
+ * an engine: the runtime, the build, the teardown, the environment probe and one suite's mocha run.
+ */
+export interface RunDeps {
+  resolveRuntime: (o: { dockerHost?: string; log: Logger }) => Promise<Runtime>;
+  buildTopology: (rt: Runtime, plan: Plan, o: { keep?: boolean; log: Logger }) => Promise<StartedTopology>;
+  teardown: (rt: Runtime, topology: string, log: Logger) => Promise<unknown>;
+  describeEnvironment: (rt: Runtime, director?: Docker.Container) => Promise<Environment>;
+  runSuite: (suite: string, ctx: SuiteContext, run: { runId: string; errors: RunError[]; grep?: string; progress?: Progress }) => Promise<void>;
 }
 
 /** A Mocha reporter that shows the running test as a progress step and counts finished ones. */
@@ -80,111 +113,142 @@ let loads = 0;
 export { newRunId } from '../util/run-id.js';
 import { newRunId } from '../util/run-id.js';
 
-/** `lvs-harness run`: build (or reuse) the topology, run the suites with mocha, write results.json. */
-export async function runSuites(opts: RunOptions): Promise<RunResult> {
+/** One suite file under mocha; its failures that are not recorded verdicts become errors. */
+async function runSuiteFile(s: string, ctx: SuiteContext, run: { runId: string; errors: RunError[]; grep?: string; progress?: Progress }): Promise<void> {
+  const progress = run.progress;
+  const mocha = new Mocha({ timeout: 300_000, ...(run.grep !== undefined ? { grep: new RegExp(run.grep) } : {}), reporter: progress ? progressReporter(progress, s) : 'spec', color: !!process.stdout.isTTY });
+  const file = path.join(SUITES_DIR, `${s}.spec.ts`);
+  // a suite file must be evaluated afresh for every run in this process, or it declares no
+  // tests: mocha require()s it when a CommonJS hook for .ts is registered (drop it from
+  // require.cache), and import()s it otherwise (a query string makes a new module instance)
+  (Mocha as unknown as { unloadFile(f: string): void }).unloadFile(file);
+  mocha.addFile(file);
+  const fresh = `run=${run.runId}-${++loads}`;
+  await (mocha.loadFilesAsync as (o: { esmDecorator: (u: URL | string) => string }) => Promise<void>).call(mocha, { esmDecorator: (u) => `${String(u)}?${fresh}` });
+  await new Promise<void>((resolve) => {
+    const runner = mocha.run(() => resolve());
+    runner.on('fail', (test, err) => {
+      // a failed it() after a recorded verdict is that verdict; anything else is an error
+      if ((test as { type?: string }).type === 'hook' || !ctx.checks.some((c) => err.message.startsWith(c.name)))
+        run.errors.push({ title: test.fullTitle(), message: err.message.split('\n')[0]!, suite: s });
+    });
+  });
+  mocha.unloadFiles();
+}
+
+export const RUN_DEPS: RunDeps = {
+  resolveRuntime: (o) => resolveRuntime(o),
+  buildTopology: (rt, plan, o) => buildTopology(rt, plan, o),
+  teardown: (rt, topology, log) => teardown(rt.docker, { topology }, log),
+  describeEnvironment: (rt, director) => describeEnvironment(rt.docker, director),
+  runSuite: runSuiteFile,
+};
+
+/**
+ * `lvs-harness run`: build (or reuse) the topology, run the suites with mocha, and write
+ * reports/<run-id>/. Whatever ends the run once its directory exists (the suites running out,
+ * an error in any phase, a signal) ends it through RunRecord.finish, which writes the five
+ * files; problems with the arguments or the topology file throw before there is a directory.
+ */
+export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): Promise<RunResult> {
+  const d: RunDeps = { ...RUN_DEPS, ...deps };
   const log = opts.log ?? defaultLog;
   const known = await availableSuites();
   const suites = opts.suites.includes('all') ? known : opts.suites;
   for (const s of suites)
     if (!known.includes(s)) throw new HarnessError('ERR_LVS_USAGE', `--suite ${s}: no such suite (${known.join(', ')}, or all)`);
-  // bad fault specs fail before anything is built
+  // bad fault specs and topology files fail before anything is built or recorded
   const faultSpecs = (opts.faults ?? []).map((f) => parseFaultSpec(f));
+  const planned = makePlan(await loadTopology(opts.topologyFile));
+  const expect = mergeExpectations(planned.expect, opts.expect);
+  const plan: Plan = expect ? { ...planned, expect } : planned;
   const runId = newRunId();
-  const startedAt = new Date();
   const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
   await mkdir(reportDir, { recursive: true });
   const history = await History.open(path.join(reportDir, 'history.ndjson'));
-  const timings: Record<string, number> = {};
-  const t0 = Date.now();
+  const record = new RunRecord({
+    runId,
+    dir: reportDir,
+    startedAt: new Date(),
+    suites,
+    topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: false },
+    configRevision: fileRevision(opts.topologyFile),
+    history,
+    log,
+  });
   const progress = opts.progress;
-  const topology = await loadTopology(opts.topologyFile);
-  const plan = makePlan(topology);
-  progress?.phase('lab');
-  const rt = await resolveRuntime({ dockerHost: opts.dockerHost, log });
-  timings.runtime = Date.now() - t0;
-  progress?.phase('build');
-  progress?.step(`topology ${plan.topology} (${plan.nodes.length} nodes, ${plan.services.length} services)`);
-  const st = await buildTopology(rt, plan, { keep: opts.keep, log });
-  timings.build = Date.now() - t0 - timings.runtime;
-  log(`topology ${plan.topology} ${st.reused ? 'reused' : `up in ${(timings.build / 1000).toFixed(1)} s`}`);
-  const ctx = new SuiteContext(plan, st, history);
-  setSuiteContext(ctx);
-  const errors: RunResult['errors'] = [];
   const faultsEnd = new AbortController();
   const faultRuns: Promise<unknown>[] = [];
-  const director = st.nodes('director')[0];
-  const environment = describeEnvironment(rt.docker, director ? st.container(director.name) : undefined);
-  const configRevision = fileRevision(opts.topologyFile);
+  let rt: Runtime | undefined;
+  let st: StartedTopology | undefined;
+  let ctx: SuiteContext | undefined;
+  // the first error ends the run and names the phase it happened in
+  let error: { e: unknown; phase: string } | undefined;
   try {
-    await snapshotTables(st, ctx);
+    progress?.phase('lab');
+    const runtime = (rt = await record.step('runtime', () => d.resolveRuntime({ dockerHost: opts.dockerHost, log })));
+    record.runtime = { kind: runtime.kind, reason: runtime.reason, nodeImage: runtime.nodeImage };
+    record.environment = d.describeEnvironment(runtime);
+    progress?.phase('build');
+    progress?.step(`topology ${plan.topology} (${plan.nodes.length} nodes, ${plan.services.length} services)`);
+    const started = (st = await record.step('build', () => d.buildTopology(runtime, plan, { keep: opts.keep, log })));
+    record.topology.reused = started.reused;
+    log(`topology ${plan.topology} ${started.reused ? 'reused' : `up in ${((record.timings.build ?? 0) / 1000).toFixed(1)} s`}`);
+    const director = started.nodes('director')[0];
+    record.environment = d.describeEnvironment(runtime, director ? started.container(director.name) : undefined);
+    const c = (ctx = new SuiteContext(plan, started, history));
+    setSuiteContext(c);
+    record.checks = c.checks;
+    await snapshotTables(started, c);
     if (faultSpecs.length) {
       progress?.phase('faults');
-      for (const f of faultSpecs) {
-        for (const n of f.target.split('/')) st.node(n);
-        faultRuns.push(
-          runFault({ st, history, now: () => ctx.now() }, f, { durationMs: 24 * 3600_000, signal: faultsEnd.signal, log }).catch((e: Error) => {
-            errors.push({ title: `fault ${f.spec}`, message: e.message.split('\n')[0]!, suite: 'faults' });
-            return undefined;
-          }),
-        );
-      }
-      // the suites start once every fault is in (its start event written)
-      await waitFor('the faults to be injected', () => history.events.filter((e) => e.type === 'fault' && e.phase === 'start').length >= faultSpecs.length || errors.some((e) => e.suite === 'faults'), { timeoutMs: 120_000, intervalMs: 100 });
+      await record.step('faults', async () => {
+        for (const f of faultSpecs) {
+          for (const n of f.target.split('/')) started.node(n);
+          faultRuns.push(
+            runFault({ st: started, history, now: () => c.now() }, f, { durationMs: 24 * 3600_000, signal: faultsEnd.signal, log }).catch((e: Error) => {
+              record.errors.push({ title: `fault ${f.spec}`, message: e.message.split('\n')[0]!, suite: 'faults' });
+              return undefined;
+            }),
+          );
+        }
+        // the suites start once every fault is in (its start event written)
+        await waitFor('the faults to be injected', () => history.events.filter((e) => e.type === 'fault' && e.phase === 'start').length >= faultSpecs.length || record.errors.some((e) => e.suite === 'faults'), { timeoutMs: 120_000, intervalMs: 100 });
+      });
     }
     progress?.phase('checks');
     for (const s of suites) {
-      const ts = Date.now();
-      const mocha = new Mocha({ timeout: 300_000, ...(opts.grep !== undefined ? { grep: new RegExp(opts.grep) } : {}), reporter: progress ? progressReporter(progress, s) : 'spec', color: !!process.stdout.isTTY });
-      const file = path.join(SUITES_DIR, `${s}.spec.ts`);
-      // a suite file must be evaluated afresh for every run in this process, or it declares no
-      // tests: mocha require()s it when a CommonJS hook for .ts is registered (drop it from
-      // require.cache), and import()s it otherwise (a query string makes a new module instance)
-      (Mocha as unknown as { unloadFile(f: string): void }).unloadFile(file);
-      mocha.addFile(file);
-      const fresh = `run=${runId}-${++loads}`;
-      await (mocha.loadFilesAsync as (o: { esmDecorator: (u: URL | string) => string }) => Promise<void>).call(mocha, { esmDecorator: (u) => `${String(u)}?${fresh}` });
-      const before = ctx.checks.length;
-      await new Promise<void>((resolve) => {
-        const runner = mocha.run(() => resolve());
-        runner.on('fail', (test, err) => {
-          // a failed it() after a recorded verdict is that verdict; anything else is an error
-          if ((test as { type?: string }).type === 'hook' || !ctx.checks.some((c) => err.message.startsWith(c.name)))
-            errors.push({ title: test.fullTitle(), message: err.message.split('\n')[0]!, suite: s });
-        });
-      });
-      mocha.unloadFiles();
-      timings[`suite:${s}`] = Date.now() - ts;
+      const before = c.checks.length;
+      await record.step('suite', () => d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress }), `suite:${s}`);
       // a suite that judged nothing must not pass
-      if (ctx.checks.length === before && !errors.length) errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
+      if (c.checks.length === before && !record.errors.length) record.errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
     }
-    await snapshotTables(st, ctx);
-  } finally {
-    faultsEnd.abort();
-    await Promise.all(faultRuns);
-    await ctx.stopAgents();
-    await history.close();
-    setSuiteContext(undefined);
-    if (!opts.keep && !st.reused) await teardown(rt.docker, { topology: plan.topology }, log);
+    await snapshotTables(started, c);
+  } catch (e) {
+    error = { e, phase: record.phase };
   }
-  const valid = errors.length ? false : mergeValidity(ctx.checks.map((c) => c.valid));
+  faultsEnd.abort();
+  await Promise.all(faultRuns);
+  await ctx?.stopAgents();
+  setSuiteContext(undefined);
+  const runtime = rt;
+  if (runtime && st && !opts.keep && !st.reused) {
+    await record.step('teardown', () => d.teardown(runtime, plan.topology, log)).catch((e: unknown) => {
+      error ??= { e, phase: 'teardown' };
+    });
+  }
+  await history.close();
   progress?.phase('report');
-  const results: ResultsV1 = {
-    schema: RESULTS_SCHEMA_V1,
+  const out = await record.finish(error ? { error: error.e, phase: error.phase } : {});
+  const r = out.results;
+  return {
     runId,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: st.reused, configRevision: await configRevision },
-    environment: await environment,
-    runtime: { kind: rt.kind, reason: rt.reason, nodeImage: rt.nodeImage },
-    suites,
-    valid,
-    checks: ctx.checks,
-    errors,
-    timings,
+    reportDir,
+    valid: r.valid,
+    checks: r.checks,
+    errors: r.errors,
+    ...(r.error ? { error: r.error } : {}),
+    ...(r.interrupted ? { interrupted: r.interrupted } : {}),
+    reports: out.reports,
   };
-  await writeFile(path.join(reportDir, 'results.json'), JSON.stringify(results, null, 2));
-  const out = await writeReports(reportDir, results, history.events);
-  for (const w of out.warnings) log(`report: ${w}`);
-  for (const e of out.errors) log(`report: ${e.file} was not written: ${e.error.message}`);
-  return { runId, reportDir, valid, checks: ctx.checks, errors, reports: { written: out.written, failed: out.errors.map((e) => ({ file: e.file, message: e.error.message })) } };
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { HarnessError } from '../errors.js';
@@ -9,12 +9,28 @@ import type { Runtime } from '../runtime/select.js';
 import { L, type StartedTopology } from './builder.js';
 import { loadTopology } from './loader.js';
 
+const TOPOLOGIES_DIR = path.join(REPO_ROOT, 'topologies');
+
+// the README's order: by forwarding mode, each mode's keepalived pair after the single directors
+const MODE_ORDER = ['nat', 'dr', 'tun', 'fullnat'];
+
+/** The shipped topologies' names (topologies/*.yaml): nat dr tun fullnat, their -ha pairs, then the rest by name. */
+export function shippedTopologies(): string[] {
+  const names = readdirSync(TOPOLOGIES_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length));
+  const rank = (n: string) => {
+    const single = MODE_ORDER.indexOf(n);
+    const pair = MODE_ORDER.indexOf(n.replace(/-ha$/, ''));
+    return single >= 0 ? single : n.endsWith('-ha') && pair >= 0 ? MODE_ORDER.length + pair : 2 * MODE_ORDER.length;
+  };
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 /** A topology argument: a file path, or the name of a shipped topology (nat → topologies/nat.yaml). */
 export function topologyFile(arg: string): string {
   if (existsSync(arg)) return arg;
-  const shipped = path.join(REPO_ROOT, 'topologies', `${arg}.yaml`);
+  const shipped = path.join(TOPOLOGIES_DIR, `${arg}.yaml`);
   if (/^[a-z][a-z0-9-]*$/.test(arg) && existsSync(shipped)) return shipped;
-  throw new HarnessError('ERR_LVS_TOPOLOGY', `${arg}: no such topology file`, { hint: 'give a path to a YAML file, or a shipped name: nat, dr, tun, fullnat' });
+  throw new HarnessError('ERR_LVS_TOPOLOGY', `${arg}: no such topology file`, { hint: `give a path to a YAML file, or a shipped name: ${shippedTopologies().join(', ')}` });
 }
 
 /** The name a topology runs under: from the file when it is one, else the argument itself. */

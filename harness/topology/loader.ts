@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { HarnessError } from '../errors.js';
+import { ALLOWED } from '../expect/spec.js';
 import { formatPath, valueAt } from '../util/object-path.js';
 import { SCHEDULERS } from '../ipvs/rules.js';
 import { topologySchema, type Topology } from './schema.js';
@@ -32,7 +33,7 @@ function describeIssue(raw: unknown, issue: z.core.$ZodIssue): TopologyIssue {
       return { path: p, message: `${shown} is not ${ENUM_NOUN[last] ?? 'allowed'} (${allowed.join(', ')})` };
     }
     case 'unrecognized_keys':
-      return { path: p, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+      return { path: p, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${p === 'expect' ? ` (allowed: ${ALLOWED})` : ''}` };
     case 'invalid_type':
       if (found === undefined) return { path: p, message: `is required (${issue.expected})` };
       return { path: p, message: `${shown} is not ${TYPE_NOUN[issue.expected] ?? `a ${issue.expected}`}` };
@@ -200,6 +201,7 @@ export function checkTopology(t: Topology): TopologyIssue[] {
     }
     if (!directorNets.has(vipNetName)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is on network ${vipNetName}, where no director is` });
     if (addresses.has(s.vip)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is already the address of ${addresses.get(s.vip)}` });
+    issues.push(...checkExtraVips(s, where, vipNetName, nets.get(vipNetName), addresses));
     const key = `${isIPv6(s.vip) ? bigIntToIp6(ip6ToBigInt(s.vip)) : s.vip}:${s.protocol}:${s.port ?? `fwm${s.fwmark?.mark}`}`;
     if (vipSeen.has(key)) issues.push({ path: where, message: `the same virtual service as ${vipSeen.get(key)}` });
     vipSeen.set(key, where);
@@ -226,6 +228,24 @@ export function checkTopology(t: Topology): TopologyIssue[] {
     });
   });
   issues.push(...checkKeepalived(t, nets));
+  return issues;
+}
+
+/**
+ * A firewall-mark service's further destinations: clients reach them where they reach the VIP
+ * (the director marks and the real servers hold them as they do the VIP), so each is a free
+ * host address of the VIP's network, given once.
+ */
+function checkExtraVips(s: Topology['services'][number], where: string, vipNet: string, c: ReturnType<typeof parseCidr> | undefined, addresses: Map<string, string>): TopologyIssue[] {
+  const issues: TopologyIssue[] = [];
+  (s.extra_vips ?? []).forEach((x, j) => {
+    const w = `${where}.extra_vips[${j}]`;
+    const a = ipToInt(x);
+    if (!c || !cidrContains(c, a)) issues.push({ path: w, message: `"${x}" is not on ${vipNet}${c ? ` (${c.text})` : ''}, the network of the VIP ${s.vip}: every destination of a service is reached where its VIP is` });
+    else if (a === c.network || a === c.network + 1 || a === c.broadcast) issues.push({ path: w, message: `"${x}" is the network, gateway or broadcast address of ${c.text}` });
+    else if (addresses.has(x)) issues.push({ path: w, message: `"${x}" is already the address of ${addresses.get(x)}` });
+    if (x === s.vip || s.extra_vips!.indexOf(x) < j) issues.push({ path: w, message: `"${x}" is already a destination of this service` });
+  });
   return issues;
 }
 
@@ -282,6 +302,9 @@ function checkKeepalived(t: Topology, nets: Map<string, ReturnType<typeof parseC
     const w = `services[${i}]`;
     if (isIPv6(s.vip)) issues.push({ path: `${w}.vip`, message: `"${s.vip}": keepalived topologies hold IPv4 VIPs only here` });
     else if (!held.has(s.vip)) issues.push({ path: `${w}.vip`, message: `"${s.vip}" is held by no VRRP instance (list it in keepalived.vrrp[].vips)` });
+    (s.extra_vips ?? []).forEach((x, j) => {
+      if (!held.has(x)) issues.push({ path: `${w}.extra_vips[${j}]`, message: `"${x}" is held by no VRRP instance (list it in keepalived.vrrp[].vips)` });
+    });
     if (new Set(s.real_servers.map((r) => r.method)).size > 1) issues.push({ path: `${w}.real_servers`, message: 'a keepalived virtual_server has one lvs_method: use one forwarding method per service' });
     s.real_servers.forEach((r, j) => {
       if (r.u_threshold !== undefined || r.l_threshold !== undefined) issues.push({ path: `${w}.real_servers[${j}]`, message: 'thresholds are not rendered into keepalived.conf; set them with ipvsadm in a suite' });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Method, VirtualServiceRule } from '../ipvs/rules.js';
+import { isExpectKey, parseTargetValue, type Expectations } from '../expect/spec.js';
 import { canonicalJson } from '../lab/recipe.js';
 import { clientNames } from './loader.js';
 import { cidr6Contains, cidrContains, gateway6Of, gatewayOf, hostNumberOf6, intToIp, ip6For, ipToInt, isIPv6, parseCidr, parseCidr6 } from './net.js';
@@ -74,6 +75,8 @@ export interface PlannedVrrp {
 export interface PlannedService {
   name: string;
   vip: string;
+  /** every destination address clients use: the VIP, then a firewall-mark service's extra_vips */
+  vips: string[];
   family: 4 | 6;
   vipNetwork: string;
   protocol: 'tcp' | 'udp';
@@ -98,6 +101,8 @@ export interface Plan {
   /** keepalived topologies: the VRRP instances and whether connections are synchronised */
   vrrp?: PlannedVrrp[];
   syncDaemon?: boolean;
+  /** the operator's targets (the topology's `expect:`, then `run --expect`); outside the hash: they change no node */
+  expect?: Expectations;
 }
 
 /** Paths of the harness's own files in a director (written by the builder). */
@@ -153,10 +158,10 @@ export function plan(t: Topology): Plan {
   const subnets6 = new Map(t.networks.filter((n) => n.subnet6).map((n) => [n.name, parseCidr6(n.subnet6!)]));
   // an IPv6 VIP takes the host number it spells (fd89:10::100 is 100, as 10.89.10.100) away from auto addresses too
   const vips = new Set(
-    t.services.map((s) => {
-      if (!isIPv6(s.vip)) return ipToInt(s.vip);
+    t.services.flatMap((s) => {
+      if (!isIPv6(s.vip)) return [s.vip, ...(s.extra_vips ?? [])].map(ipToInt);
       const [net, c6] = [...subnets6.entries()].find(([, c]) => cidr6Contains(c, s.vip))!;
-      return subnets.get(net)!.network + (hostNumberOf6(c6, s.vip) ?? 0);
+      return [subnets.get(net)!.network + (hostNumberOf6(c6, s.vip) ?? 0)];
     }),
   );
   // addresses VRRP moves between directors are not for nodes either
@@ -240,6 +245,7 @@ export function plan(t: Topology): Plan {
     const svc: PlannedService = {
       name: s.name ?? `svc${idx}`,
       vip: s.vip,
+      vips: [s.vip, ...(s.extra_vips ?? [])],
       family: v6 ? 6 : 4,
       vipNetwork,
       protocol: s.protocol,
@@ -262,8 +268,8 @@ export function plan(t: Topology): Plan {
     }
     for (const d of directors) {
       if (!addrOn(d, svc.vipNetwork)) continue;
-      if (!d.addresses.some((a) => a.address === svc.vip))
-        d.addresses.push({ address: svc.vip, prefix: svc.family === 6 ? 128 : 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name}` });
+      for (const vip of svc.vips)
+        if (!d.addresses.some((a) => a.address === vip)) d.addresses.push({ address: vip, prefix: svc.family === 6 ? 128 : 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name}` });
       const rule: VirtualServiceRule = {
         ...(s.fwmark ? { fwmark: s.fwmark.mark } : { protocol: s.protocol, address: s.vip, port: s.port! }),
         scheduler: s.scheduler,
@@ -278,20 +284,24 @@ export function plan(t: Topology): Plan {
         })),
       };
       (d.ipvs ??= []).push(rule);
+      // one rule per address and port (not -d a,b,c): each can be listed, and deleted, on its own
       if (s.fwmark)
-        for (const p of s.fwmark.ports)
-          d.commands.push({
-            argv: ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', `${s.vip}/32`, '-p', s.protocol, '--dport', String(p), '-j', 'MARK', '--set-mark', String(s.fwmark.mark)],
-            why: `mark ${s.protocol}/${p} to the VIP for fwmark service ${s.fwmark.mark}`,
-          });
+        for (const vip of svc.vips)
+          for (const p of s.fwmark.ports)
+            d.commands.push({
+              argv: ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', `${vip}/32`, '-p', s.protocol, '--dport', String(p), '-j', 'MARK', '--set-mark', String(s.fwmark.mark)],
+              why: `mark ${s.protocol}/${p} to ${vip === s.vip ? 'the VIP' : `the destination ${vip}`} for fwmark service ${s.fwmark.mark}`,
+            });
       if (rss.some((r) => r.method === 'masq')) d.sysctls[svc.family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward'] = '1';
       if (svc.mode === 'fullnat') {
         d.sysctls['net.ipv4.vs.conntrack'] = '1';
+        // a fwmark connection's virtual address is the destination the client used: one rule per destination
         for (const net of new Set(rss.map((r) => r.network)))
-          d.commands.push({
-            argv: ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', `${s.vip}/32`, ...(s.port ? ['--vport', String(s.port)] : []), '-j', 'SNAT', '--to-source', addrOn(d, net)!],
-            why: `full-NAT: real servers on ${net} see the DIP ${addrOn(d, net)} as the client`,
-          });
+          for (const vip of svc.vips)
+            d.commands.push({
+              argv: ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', `${vip}/32`, ...(s.port ? ['--vport', String(s.port)] : []), '-j', 'SNAT', '--to-source', addrOn(d, net)!],
+              why: `full-NAT: real servers on ${net} see the DIP ${addrOn(d, net)} as the client`,
+            });
       }
     }
     for (const r of rss) {
@@ -307,19 +317,21 @@ export function plan(t: Topology): Plan {
         if (!rs.routes.some((x) => x.via === via))
           rs.routes.push({ to: 'default', via, why: `NAT: replies return through the director's DIP ${via}`, ...(svc.family === 6 ? { family: 6 as const } : {}) });
       }
-      if (r.method === 'droute' && !rs.addresses.some((a) => a.address === svc.vip)) {
-        rs.addresses.push({ address: svc.vip, prefix: svc.family === 6 ? 128 : 32, on: { dev: 'lo' }, why: `DR: accept packets for the VIP ${svc.vip}` });
-        // IPv6 has no ARP: neighbour discovery answers only for addresses on the asking interface
-        if (svc.family === 4) Object.assign(rs.sysctls, ARP_SYSCTLS);
-      }
-      if (r.method === 'tunnel' && !rs.addresses.some((a) => a.address === svc.vip)) {
-        rs.addresses.push({ address: svc.vip, prefix: 32, on: { dev: 'tunl0' }, why: `TUN: decapsulated packets for the VIP ${svc.vip}` });
-        if (!rs.linksUp.includes('tunl0')) rs.linksUp.push('tunl0');
-        Object.assign(rs.sysctls, ARP_SYSCTLS, {
-          'net.ipv4.conf.all.rp_filter': '0',
-          'net.ipv4.conf.default.rp_filter': '0',
-          'net.ipv4.conf.tunl0.rp_filter': '0',
-        });
+      for (const vip of svc.vips) {
+        if (r.method === 'droute' && !rs.addresses.some((a) => a.address === vip)) {
+          rs.addresses.push({ address: vip, prefix: svc.family === 6 ? 128 : 32, on: { dev: 'lo' }, why: `DR: accept packets for the VIP ${vip}` });
+          // IPv6 has no ARP: neighbour discovery answers only for addresses on the asking interface
+          if (svc.family === 4) Object.assign(rs.sysctls, ARP_SYSCTLS);
+        }
+        if (r.method === 'tunnel' && !rs.addresses.some((a) => a.address === vip)) {
+          rs.addresses.push({ address: vip, prefix: 32, on: { dev: 'tunl0' }, why: `TUN: decapsulated packets for the VIP ${vip}` });
+          if (!rs.linksUp.includes('tunl0')) rs.linksUp.push('tunl0');
+          Object.assign(rs.sysctls, ARP_SYSCTLS, {
+            'net.ipv4.conf.all.rp_filter': '0',
+            'net.ipv4.conf.default.rp_filter': '0',
+            'net.ipv4.conf.tunl0.rp_filter': '0',
+          });
+        }
       }
     }
   }
@@ -365,7 +377,7 @@ export function plan(t: Topology): Plan {
     });
     for (const d of directors) {
       // VRRP, not the builder, puts the VIPs on the MASTER
-      d.addresses = d.addresses.filter((a) => !k.vrrp.some((v) => v.vips.some((x) => x.address === a.address)) && !t.services.some((s) => s.vip === a.address));
+      d.addresses = d.addresses.filter((a) => !k.vrrp.some((v) => v.vips.some((x) => x.address === a.address)) && !services.some((s) => s.vips.includes(a.address)));
       const override = t.directors.find((x) => x.name === d.name)?.keepalived;
       const mine = k.vrrp.filter((v) => d.name in v.priorities);
       const servers = virtualServers.filter((_, i) => addrOn(d, ipvsResolved[i]!.svc.vipNetwork));
@@ -437,7 +449,18 @@ export function plan(t: Topology): Plan {
   }));
   const body = { networks, nodes, services, ...(vrrp ? { vrrp, syncDaemon: t.keepalived!.sync_daemon } : {}) };
   const hash = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 12);
-  return { topology: t.name, hash, ...body };
+  const expect = expectationsOf(t);
+  return { topology: t.name, hash, ...body, ...(expect ? { expect } : {}) };
+}
+
+/** The `expect:` section as targets; the schema has already refused values that do not parse. */
+function expectationsOf(t: Topology): Expectations | undefined {
+  const out: Expectations = {};
+  for (const [k, text] of Object.entries(t.expect ?? {})) {
+    const v = text === undefined || !isExpectKey(k) ? undefined : parseTargetValue(k, text);
+    if (typeof v === 'number') out[k as keyof Expectations] = { value: v, source: `expect.${k}: ${text} in topology ${t.name}` };
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 export const trackScriptName = (process: string) => `chk_${process}`;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTargetValue, type ExpectKey } from '../expect/spec.js';
 import { SCHEDULERS } from '../ipvs/rules.js';
 import { bigIntToIp6, ip6ToBigInt, isIPv6 } from './net.js';
 
@@ -129,6 +130,11 @@ const service = z
       .refine((v) => ipv4.safeParse(v).success || isIPv6(v), { message: 'an IPv4 or IPv6 address such as 10.89.1.100 or fd89:10::100', params: { allowed: true } })
       // the canonical spelling, as ipvsadm prints it (the builder compares the two)
       .transform((v) => (isIPv6(v) ? bigIntToIp6(ip6ToBigInt(v)) : v)),
+    /**
+     * more destination addresses of a firewall-mark service, as a cache cluster has: the director
+     * marks traffic to each of them (and the VIP) on the mark's ports, and each is planned as a VIP
+     */
+    extra_vips: z.array(ipv4).min(1).optional(),
     port: port.optional(),
     protocol: z.enum(['tcp', 'udp']).default('tcp'),
     /** a firewall-mark service: the director marks packets to vip:ports and IPVS balances the mark */
@@ -149,6 +155,8 @@ const service = z
   .superRefine((s, ctx) => {
     if (s.fwmark === undefined && s.port === undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'a port is required unless the service is a fwmark service' });
     if (s.fwmark !== undefined && s.port !== undefined) ctx.addIssue({ code: 'custom', path: ['port'], message: 'a fwmark service takes its ports from fwmark.ports, not port' });
+    if (s.extra_vips !== undefined && s.fwmark === undefined)
+      ctx.addIssue({ code: 'custom', path: ['extra_vips'], message: 'several destination addresses need a firewall-mark service (fwmark): a service on an address and port has one address' });
     if (s.balancer === 'haproxy') {
       for (const [bad, field, why] of [
         [s.protocol !== 'tcp', 'protocol', 'HAProxy proxies TCP here'],
@@ -170,6 +178,17 @@ const service = z
     });
   });
 
+/** an operator's target for one measured value, kept as written (the planner reads it with harness/expect/) */
+const target = (key: ExpectKey) =>
+  z
+    .union([z.string(), z.number()])
+    .transform(String)
+    .superRefine((v, ctx) => {
+      if (typeof parseTargetValue(key, v) === 'string')
+        ctx.addIssue({ code: 'custom', message: key === 'errors' ? 'a count (a whole number such as 0)' : 'a duration with its unit, such as 2s, 1.5s or 500ms', params: { allowed: true } });
+    });
+const expectations = z.strictObject({ failover: target('failover').optional(), removal: target('removal').optional(), reinsertion: target('reinsertion').optional(), preemption: target('preemption').optional(), errors: target('errors').optional() });
+
 export const topologySchema = z.strictObject({
   name,
   description: z.string().optional(),
@@ -181,6 +200,8 @@ export const topologySchema = z.strictObject({
   services: z.array(service).min(1),
   /** directors run keepalived: VRRP moves the VIPs, keepalived programs IPVS and health-checks */
   keepalived: keepalived.optional(),
+  /** the operator's targets (harness/expect/): a measured value past one fails its check; `run --expect` overrides them key by key */
+  expect: expectations.optional(),
 });
 
 export type TopologyFile = z.input<typeof topologySchema>;

@@ -7,6 +7,40 @@ const handlers: Handler[] = [];
 let installed = false;
 let running: Promise<void> | undefined;
 
+/**
+ * Hooks that run on a signal before any teardown: a run records what it had while its nodes
+ * still exist (a report written after teardown would describe a run torn down under it).
+ */
+type InterruptHook = { name: string; fn: (signal: string) => Promise<void> | void };
+const interruptHooks: InterruptHook[] = [];
+let interrupting: Promise<void> | undefined;
+
+export function onInterrupt(name: string, fn: (signal: string) => Promise<void> | void): () => void {
+  install();
+  const h = { name, fn };
+  interruptHooks.push(h);
+  return () => {
+    const i = interruptHooks.indexOf(h);
+    if (i >= 0) interruptHooks.splice(i, 1);
+  };
+}
+
+/** Runs every interrupt hook, each at most once; the signal handler calls it (and tests do). */
+export function runInterrupt(signal: string): Promise<void> {
+  interrupting ??= (async () => {
+    for (const h of interruptHooks.splice(0)) {
+      try {
+        await h.fn(signal);
+      } catch (e) {
+        process.stderr.write(`on ${signal}, "${h.name}" failed: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    }
+  })().finally(() => {
+    interrupting = undefined;
+  });
+  return interrupting;
+}
+
 export function onCleanup(name: string, fn: () => Promise<void> | void): () => void {
   install();
   const h = { name, fn };
@@ -19,6 +53,8 @@ export function onCleanup(name: string, fn: () => Promise<void> | void): () => v
 
 export function runCleanup(): Promise<void> {
   running ??= (async () => {
+    // a run that reaches its own cleanup while a signal's hooks write its report waits for them
+    await interrupting;
     while (handlers.length) {
       const h = handlers.pop()!;
       try {
@@ -39,7 +75,9 @@ function install() {
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       process.stderr.write(`\n${sig}: cleaning up…\n`);
-      void runCleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+      void runInterrupt(sig)
+        .then(() => runCleanup())
+        .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
     });
   }
 }

@@ -62,6 +62,12 @@ describe('distribution checkers', () => {
       expect(r.detail).to.equal('only 1 full rounds observed; 2 needed');
       expect(dist.roundRobin([], three).valid).to.equal('unknown');
     });
+    it('is unknown with one live server, which every scheduler would fill (and never loops on none)', () => {
+      const r = dist.roundRobin(seq(['rs1', 'rs1', 'rs1', 'rs1']), W(['rs1', 1], ['rs2', 0]));
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('1 live server: rr cannot be told from any other scheduler; needs ≥ 2');
+      expect(dist.roundRobin(seq(['rs1']), W(['rs1', 0])).valid).to.equal('unknown');
+    });
   });
 
   describe('wrr: weighted shares', () => {
@@ -93,6 +99,13 @@ describe('distribution checkers', () => {
       const r = dist.weightedShares(mix(6, 1), weights, 'wrr');
       expect(r.valid).to.equal('unknown');
       expect(r.detail).to.equal('7 connections are too few to judge weights summing to 4');
+    });
+    it('is unknown when one server alone has a weight: it gets 100% whatever the scheduler', () => {
+      const r = dist.weightedShares(mix(10, 0), W(['rs1', 3], ['rs2', 0]), 'wrr');
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.match(/^1 server with a weight: every connection goes to it/);
+      // the same scheduler misbehaving against two weighted servers fails
+      expect(dist.weightedShares(mix(10, 0), W(['rs1', 3], ['rs2', 2]), 'wrr').valid).to.equal(false);
     });
   });
 
@@ -137,14 +150,20 @@ describe('distribution checkers', () => {
       expect((r.observed as { chiSquare: unknown }).chiSquare).to.equal('not judged (too few keys)');
       expect(r.detail).to.equal('2 keys, each always on one server');
     });
-    it('dh keys on the destination and fails when one destination reaches two servers', () => {
-      const good = [op(1, 'a', 'rs1', 'ok', '10.9.0.1'), op(2, 'b', 'rs1', 'ok', '10.9.0.1'), op(3, 'a', 'rs3', 'ok', '10.9.0.2')];
-      const g = dist.hashing(good, servers, 'dh', 'dst');
-      expect(g.valid).to.equal(true);
-      expect(g.name).to.equal('dh maps each destination to one real server');
-      const bad = dist.hashing([...good, op(4, 'c', 'rs2', 'ok', '10.9.0.1')], servers, 'dh', 'dst');
-      expect(bad.valid).to.equal(false);
-      expect(bad.detail).to.equal('1 keys reached several servers: 10.9.0.1 → rs1, rs2');
+    it('is unknown with one key: one source (or destination) always "stays on one server"', () => {
+      const one = [op(1, 'a', 'rs1'), op(2, 'a', 'rs1'), op(3, 'a', 'rs1')];
+      const r = dist.hashing(one, servers, 'dh', 'dst');
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('1 destination: dh cannot be told from any other scheduler; needs ≥ 2');
+      expect(dist.hashing(one, servers, 'sh', 'src').detail).to.equal('1 source: sh cannot be told from any other scheduler; needs ≥ 2');
+      // one key that moves is still a failure
+      expect(dist.hashing([...one, op(4, 'a', 'rs2')], servers, 'sh', 'src').valid).to.equal(false);
+    });
+    it('is unknown with one live server, and fails when a source moves anyway', () => {
+      const ops = [op(1, 'a', 'rs1'), op(2, 'b', 'rs1'), op(3, 'a', 'rs1')];
+      const solo = W(['rs1', 1], ['rs2', 0]);
+      expect(dist.hashing(ops, solo, 'sh', 'src').detail).to.equal('1 live server: every source lands on it whatever the scheduler; needs ≥ 2');
+      expect(dist.hashing([...ops, op(4, 'b', 'rs2')], solo, 'sh', 'src').valid).to.equal(false);
     });
     it('mh behaves as a source hash too', () => {
       const r = dist.hashing(sources(() => 'rs1'), servers, 'mh', 'src');
@@ -198,7 +217,15 @@ describe('distribution checkers', () => {
     it('lc passes when every connection goes to the fewest connections', () => {
       const r = dist.leastConnections(lcGood, 'lc');
       expect(r.valid).to.equal(true);
-      expect(r.detail).to.equal('4 connections, each on a server the formula allows');
+      expect(r.detail).to.equal('4 connections, each on a server the formula allows (2 of them where it ruled a server out)');
+    });
+    it('is unknown when the counts never ruled a server out (every choice tied)', () => {
+      const tied = [step('rs1', { rs1: [0, 0, 1], rs2: [0, 0, 1] }), step('rs2', { rs1: [1, 0, 1], rs2: [1, 0, 1] }), step('rs1', { rs1: [2, 0, 1], rs2: [2, 0, 1] })];
+      const r = dist.leastConnections(tied, 'lc');
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('the counts never ruled a server out: every one of the 3 choices would have been allowed to any scheduler');
+      // a choice against counts that rule it out fails
+      expect(dist.leastConnections([...tied, step('rs1', { rs1: [3, 0, 1], rs2: [2, 0, 1] })], 'lc').valid).to.equal(false);
     });
     it('lc fails when a server with more active connections is chosen', () => {
       const steps = [...lcGood.slice(0, 3), step('rs1', { rs1: [2, 0, 1], rs2: [1, 0, 1] })];
@@ -284,6 +311,13 @@ describe('distribution checkers', () => {
       expect(r.valid).to.equal('unknown');
       expect(r.detail).to.equal('no answered connections');
     });
+    it('is unknown when every live server has the top weight, fails when a weight-0 one is used', () => {
+      const equal = W(['rs1', 2], ['rs2', 2], ['rs3', 0]);
+      const r = dist.failover(seq(['rs1', 'rs2', 'rs1']), equal);
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('every live server (rs1, rs2) has the highest weight: fo cannot be told from any other scheduler; needs distinct weights');
+      expect(dist.failover(seq(['rs1', 'rs3']), equal).valid).to.equal(false);
+    });
   });
 
   describe('ovf: overflow', () => {
@@ -314,24 +348,13 @@ describe('distribution checkers', () => {
       expect(r.valid).to.equal('unknown');
       expect(r.detail).to.equal('only 2 connections');
     });
-  });
-
-  describe('lblc / lblcr: locality', () => {
-    it('passes when each destination stays on one server', () => {
-      const ops = [op(1, 'a', 'rs1', 'ok', '10.9.0.1'), op(2, 'b', 'rs1', 'ok', '10.9.0.1'), op(3, 'a', 'rs2', 'ok', '10.9.0.2'), op(4, 'c', 'rs2', 'ok', '10.9.0.2')];
-      const r = dist.locality(ops, 'lblc');
-      expect(r.valid).to.equal(true);
-      expect(r.detail).to.equal('2 destination(s), each on one server');
-    });
-    it('fails when one destination is spread over servers, naming it', () => {
-      const ops = [op(1, 'a', 'rs1', 'ok', '10.9.0.1'), op(2, 'b', 'rs2', 'ok', '10.9.0.1'), op(3, 'c', 'rs1', 'ok', '10.9.0.1')];
-      const r = dist.locality(ops, 'lblcr');
-      expect(r.valid).to.equal(false);
-      expect(r.detail).to.equal('10.9.0.1 spread over {"rs1":2,"rs2":1}');
-      expect(r.name).to.equal('lblcr keeps a destination on one server');
-    });
-    it('is unknown with no answered connection', () => {
-      expect(dist.locality([], 'lblc').valid).to.equal('unknown');
+    it('is unknown when equal weights and counts allowed every server at every step', () => {
+      const eq = (chosen: string, a1: number, a2: number) => step(chosen, { rs1: [a1, 0, 1], rs2: [a2, 0, 1] });
+      const r = dist.overflow([eq('rs1', 0, 0), eq('rs2', 1, 0), eq('rs1', 1, 1)]);
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.match(/^the weights and counts never ruled a server out/);
+      // an overloaded server chosen while the other is open is ruled out, and fails
+      expect(dist.overflow([eq('rs1', 0, 0), eq('rs2', 1, 0), eq('rs1', 1, 1), eq('rs1', 2, 1)]).valid).to.equal(false);
     });
   });
 });

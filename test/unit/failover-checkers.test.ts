@@ -96,6 +96,14 @@ describe('failover checkers', () => {
       expect(short.detail).to.equal('only 2 answered probes after the outage (3 needed to call it over)');
     });
 
+    it('is unknown when no probe failed but probing stopped before the bound: a later outage would go unseen', () => {
+      const r = failoverTime(probes(0, 12_000, () => false), fault, bound);
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('no probe failed, but probing stopped 2 s after kill on director1, before the 4.109 s allowed');
+      // the same short window with the service down past the bound fails
+      expect(failoverTime(probes(0, 15_000, (t) => t >= 10_000), fault, bound).valid).to.equal(false);
+    });
+
     it('reports an outage of 0 when no probe failed', () => {
       const r = failoverTime(probes(0, 20_000, () => false), fault, bound);
       expect(r.valid).to.equal(true);
@@ -127,7 +135,7 @@ describe('failover checkers', () => {
     it('passes with one holder at every poll after settling, reporting the takeover gap as settling', () => {
       const r = oneVipHolder(polls(failover), { settleFrom: 2000, settleMs: 3000 });
       expect(r.valid).to.equal(true);
-      expect(r.detail).to.equal('26 polls, each with one holder (d2)');
+      expect(r.detail).to.equal('26 observations 200 ms apart, each with one holder (d2)');
       expect((r.observed as { duringSettle: unknown[] }).duringSettle).to.deep.equal([{ kind: 'gap', vip, from: 2000, to: 3600, durationMs: 1600, open: false, holders: [], samples: 8 }]);
     });
 
@@ -148,7 +156,7 @@ describe('failover checkers', () => {
     it('is unknown with too few polls after settling', () => {
       const r = oneVipHolder(polls(failover, 5200), { settleFrom: 2000, settleMs: 3000 });
       expect(r.valid).to.equal('unknown');
-      expect(r.detail).to.equal('too few polls after settling: 10.0.0.100 2 (3 needed)');
+      expect(r.detail).to.equal('too few observations after settling: 10.0.0.100 2 (3 needed)');
     });
 
     it('splits intervals per VIP', () => {
@@ -308,7 +316,17 @@ describe('failover checkers', () => {
       expect(r.rule).to.match(/^without connection synchronisation/);
       const one = connectionSurvives(holds, [...broken.slice(1), release('c1', 'ok', 'rs1')], 5000, { expect: 'break' });
       expect(one.valid).to.equal(false);
-      expect(one.detail).to.match(/^1 of 3 held connections survived/);
+      expect(one.detail).to.match(/^1 of 3 held connections were answered though nothing synchronised them/);
+      // an answer that names no server is still no break
+      expect(connectionSurvives(holds, [...broken.slice(1), release('c1', 'ok')], 5000, { expect: 'break' }).valid).to.equal(false);
+    });
+
+    it('with sync: an answer that names no real server cannot confirm the same one (unknown), and a break still fails', () => {
+      const anonymous = [release('c1', 'ok', 'rs1'), release('c2', 'ok'), release('c3', 'ok', 'rs3')];
+      const r = connectionSurvives(holds, anonymous, 5000);
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('1 of 3 held connections were answered without naming the real server, so whether they reached the same one is not known');
+      expect(connectionSurvives(holds, [...anonymous.slice(0, 2), release('c3', 'reset')], 5000).valid).to.equal(false);
     });
 
     it('is unknown when no connection spans the failover', () => {
@@ -355,6 +373,14 @@ describe('failover checkers', () => {
       expect(took.valid).to.equal(false);
       expect(took.detail).to.equal('d1 took MASTER 4 s after returning, though nopreempt should keep it BACKUP');
       expect(preemption([sc(10_300, 'd1', 'FAULT')], nopre).valid).to.equal(false);
+    });
+
+    it('with nopreempt: is unknown when the watch ended before a preempting node would have taken over', () => {
+      const short = { ...base, preempt: false, windowMs: 4000 };
+      const r = preemption([sc(10_300, 'd1', 'BACKUP')], short);
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('watched 4 s, less than the 6.914 s a node without nopreempt could take to preempt');
+      expect(preemption([sc(10_300, 'd1', 'BACKUP'), sc(12_000, 'd1', 'MASTER')], short).valid).to.equal(false);
     });
 
     it('is unknown when the returning node reported no state', () => {

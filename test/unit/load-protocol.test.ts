@@ -3,11 +3,26 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { History, parseHistory, readHistory, type HistoryEvent, type OpEvent } from '../../harness/history/history.js';
-import { decodeEvent, encodeError, identityFromBody } from '../../harness/load/protocol.js';
+import { decodeEvent, encodeError, httpTarget, identityFromBody } from '../../harness/load/protocol.js';
 
 const op = (t: number, server: string, outcome: OpEvent['outcome'] = 'ok'): OpEvent => ({ type: 'op', t, latencyMs: 2, node: 'client1', op: 'http', src: '10.1.0.10', dst: '10.0.0.100', dstPort: 80, outcome, server });
 
 describe('load agent protocol', () => {
+  describe('httpTarget', () => {
+    it('takes the ports in turn, then the next host: H × P requests reach every host on every port once', () => {
+      const c = { host: 'ignored', port: 1, hosts: ['10.0.0.100', '10.0.0.101'], ports: [8080, 8081] };
+      expect([0, 1, 2, 3, 4].map((n) => httpTarget(c, n))).to.deep.equal([
+        { host: '10.0.0.100', port: 8080 },
+        { host: '10.0.0.100', port: 8081 },
+        { host: '10.0.0.101', port: 8080 },
+        { host: '10.0.0.101', port: 8081 },
+        { host: '10.0.0.100', port: 8080 },
+      ]);
+      // one host and one port, as before hosts existed
+      expect(httpTarget({ host: 'vip', port: 80 }, 7)).to.deep.equal({ host: 'vip', port: 80 });
+    });
+  });
+
   describe('encodeError', () => {
     it('maps socket error codes to outcomes', () => {
       expect(encodeError({ code: 'ECONNREFUSED' })).to.equal('refused');

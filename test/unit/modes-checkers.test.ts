@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as modes from '../../harness/checkers/modes.js';
 import { mergeValidity } from '../../harness/checkers/types.js';
-import { counterDelta, parseArping, parseNetDev, parseProbeOutput } from '../../harness/observe/modes.js';
+import { counterDelta, parseArping, parseNetDev, parseProbeOutput, probeTargets } from '../../harness/observe/modes.js';
 
 const answer = (source: string, server: string, seenClient = source): modes.ProbeAnswer => ({ source, ok: true, rc: 0, status: 200, server, rip: '10.0.0.1', seenClient });
 const timeout = (source: string): modes.ProbeAnswer => ({ source, ok: false, rc: 28, status: 0 });
@@ -26,6 +26,22 @@ describe('modes checkers', () => {
     it('fails when no request was made', () => {
       expect(modes.everyRealServerAnswers([], ['rs1'], 'v').valid).to.equal(false);
     });
+    describe('over the destinations of a fwmark service', () => {
+      const dests = ['10.0.0.100:8080', '10.0.0.101:8080'];
+      const at = (target: string, a: modes.ProbeAnswer) => ({ ...a, target });
+      it('passes when every destination answers, fails naming one that does not', () => {
+        const ok = [at(dests[0]!, answer('c', 'rs1')), at(dests[1]!, answer('c', 'rs2'))];
+        expect(modes.everyRealServerAnswers(ok, ['rs1', 'rs2'], '10.0.0.100', dests).valid).to.equal(true);
+        const r = modes.everyRealServerAnswers([...ok.slice(0, 1), at(dests[0]!, answer('d', 'rs2')), at(dests[1]!, timeout('c'))], ['rs1', 'rs2'], '10.0.0.100', dests);
+        expect(r.valid).to.equal(false);
+        expect(r.detail).to.equal('1 of 3 requests failed (timeout); no answer through 10.0.0.101:8080');
+      });
+      it('is unknown when a destination was never probed', () => {
+        const r = modes.everyRealServerAnswers([at(dests[0]!, answer('c', 'rs1')), at(dests[0]!, answer('d', 'rs2'))], ['rs1', 'rs2'], '10.0.0.100', dests);
+        expect(r.valid).to.equal('unknown');
+        expect(r.detail).to.equal('no request was sent to 10.0.0.101:8080, so whether it answers is not known');
+      });
+    });
   });
 
   it('NAT: real servers see the client address, or the check names what they saw', () => {
@@ -41,18 +57,26 @@ describe('modes checkers', () => {
     expect(modes.realServersSeeDip([answer('10.1.0.3', 'rs1')], ['10.2.0.2']).valid).to.equal(false);
   });
 
-  it('NAT: the director carries the replies; zero outgoing packets fail even with no connection', () => {
+  it('NAT: the director carries the replies; with no answered connection there were none to carry', () => {
     expect(modes.directorCarriesReplies(C(30, 30), 6).valid).to.equal(true);
     expect(modes.directorCarriesReplies(C(30, 0), 6).valid).to.equal(false);
-    expect(modes.directorCarriesReplies(C(12, 0, 0), 0).valid).to.equal(false);
+    // one stray packet out (a reset) for connections that all failed would have passed
+    const none = modes.directorCarriesReplies(C(12, 1, 0), 0);
+    expect(none.valid).to.equal('unknown');
+    expect(none.detail).to.equal('no connection was answered, so there were no replies for the director to carry');
   });
 
-  it('DR/TUN: replies bypass the director; reply packets through it fail; no traffic is unknown', () => {
-    expect(modes.repliesBypassDirector(C(30, 0)).valid).to.equal(true);
-    const bad = modes.repliesBypassDirector(C(30, 24));
+  it('DR/TUN: replies bypass the director; reply packets through it fail; no traffic or no answer is unknown', () => {
+    expect(modes.repliesBypassDirector(C(30, 0), 6).valid).to.equal(true);
+    const bad = modes.repliesBypassDirector(C(30, 24), 6);
     expect(bad.valid).to.equal(false);
     expect(bad.detail).to.equal('24 reply packets went through the director');
-    expect(modes.repliesBypassDirector(C(0, 0)).valid).to.equal('unknown');
+    expect(modes.repliesBypassDirector(C(0, 0), 0).valid).to.equal('unknown');
+    // TUN with rp_filter=1: every request times out, the director forwards SYNs and sends nothing back
+    const timedOut = modes.repliesBypassDirector(C(48, 0), 0);
+    expect(timedOut.valid).to.equal('unknown');
+    expect(timedOut.detail).to.equal('no connection was answered (48 packets in), so no reply could show which way it went');
+    expect(modes.repliesBypassDirector(C(48, 3), 0).valid).to.equal(false);
   });
 
   it('TUN: every real server receives IP-in-IP', () => {
@@ -81,10 +105,29 @@ describe('modes checkers', () => {
     expect(mergeValidity([true, 'unknown', true])).to.equal('unknown');
     expect(mergeValidity([true, 'unknown', false])).to.equal(false);
     expect(mergeValidity([true, true])).to.equal(true);
+    // no verdict is no evidence
+    expect(mergeValidity([])).to.equal('unknown');
   });
 });
 
 describe('modes observation parsers', () => {
+  it('lays out probes so that a dozen reach each destination of a fwmark service, across sources', () => {
+    const svc = { vip: '10.0.0.100', vips: ['10.0.0.100', '10.0.0.101'], family: 4 as const, fwmark: { mark: 1, ports: [8080, 8081] } };
+    const t = probeTargets(svc, ['s1', 's2', 's3', 's4', 's5'], 1);
+    expect(t).to.deep.equal([
+      ['s1', '10.0.0.100:8080'],
+      ['s2', '10.0.0.100:8081'],
+      ['s3', '10.0.0.101:8080'],
+      ['s4', '10.0.0.101:8081'],
+      ['s5', '10.0.0.100:8080'],
+    ]);
+    expect(probeTargets({ vip: 'fd00::100', vips: ['fd00::100'], family: 6, port: 80 }, ['a'], 2)).to.deep.equal([
+      ['a', '[fd00::100]:80'],
+      ['a', '[fd00::100]:80'],
+    ]);
+    expect(parseProbeOutput('src=s1 dst=10.0.0.101:8081 rc=7 code=000')[0]).to.deep.include({ source: 's1', target: '10.0.0.101:8081', ok: false, rc: 7 });
+  });
+
   it('reads the probe script output, answers and failures', () => {
     const out = [
       'src=10.89.10.3 rc=0 server=rs1 rip=10.89.20.11 client=10.89.10.3:44118 local=10.89.20.11:80 code=200',

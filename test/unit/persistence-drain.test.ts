@@ -67,9 +67,14 @@ describe('persistence checkers', () => {
       expect(r.valid).to.equal(false);
       expect(r.detail).to.equal('all 4 clients landed on rs2: persistence does not spread clients');
     });
-    it('does not demand a spread with fewer clients than servers, or one server', () => {
+    it('does not demand a spread with fewer clients than servers, or when told not to', () => {
       expect(sticky(rounds(clients.slice(0, 2), 15, () => 'rs2'), { servers: 3 }).valid).to.equal(true);
-      expect(sticky(rounds(clients, 15, () => 'rs1'), { servers: 1 }).valid).to.equal(true);
+      expect(sticky(rounds(clients, 15, () => 'rs1'), { servers: 3, spread: false }).valid).to.equal(true);
+    });
+    it('is unknown with one real server: nobody can move', () => {
+      const r = sticky(rounds(clients, 15, () => 'rs1'), { servers: 1 });
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('1 real server: a client cannot move, so persistence cannot be told from its absence; needs ≥ 2');
     });
     it('is unknown with too few answers per client, naming them', () => {
       const r = sticky(rounds(clients, 5, home), { servers: 3 });
@@ -84,7 +89,7 @@ describe('persistence checkers', () => {
     });
     it('ignores failed requests and reads answers in time order', () => {
       const ops = [op(30, 'c', 'rs1'), op(10, 'c', 'rs1'), op(20, 'c', undefined, 'reset'), op(40, 'c', 'rs1')];
-      expect(sticky(ops, { servers: 1, minConsecutive: 3 }).valid).to.equal(true);
+      expect(sticky(ops, { servers: 2, minConsecutive: 3 }).valid).to.equal(true);
     });
     describe('with a netmask', () => {
       const net = ['10.1.0.8', '10.1.0.9', '10.1.0.10', '10.1.0.16', '10.1.0.17'];
@@ -95,7 +100,7 @@ describe('persistence checkers', () => {
         expect(r.detail).to.equal('2 clients, each on one server for 30+ answers, over 2 servers');
       });
       it('fails when clients of one /29 reach different servers (a /32 persistence)', () => {
-        const r = sticky(rounds(net, 15, (c) => (c === '10.1.0.9' ? 'rs2' : 'rs1')), { netmask: '255.255.255.248', servers: 1 });
+        const r = sticky(rounds(net, 15, (c) => (c === '10.1.0.9' ? 'rs2' : 'rs1')), { netmask: '255.255.255.248', servers: 3, spread: false });
         expect(r.valid).to.equal(false);
         expect(r.detail).to.equal('10.1.0.8/255.255.255.248 moved from rs1 to rs2 after 1 answers');
       });
@@ -117,7 +122,12 @@ describe('persistence checkers', () => {
       // 10.1.0.9 is new, but its /29 was on rs1 before
       const before = [op(1, '10.1.0.8', 'rs1')];
       expect(expiry(before, [op(10, '10.1.0.9', 'rs2')], '255.255.255.248').valid).to.equal(true);
-      expect(expiry(before, [op(10, '10.1.0.9', 'rs2')]).valid).to.equal(false);
+      expect(expiry(before, [op(10, '10.1.0.8', 'rs1')], '255.255.255.248').valid).to.equal(false);
+    });
+    it('is unknown when no client was answered on both sides of the timeout (none could show a move)', () => {
+      const r = expiry([op(1, '10.1.0.8', 'rs1')], [op(10, '10.1.0.9', 'rs1')]);
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('no client was answered both before and after the timeout');
     });
     it('is unknown without answers before or after', () => {
       const r = expiry([op(1, 'a', 'rs1')], [op(10, 'a', undefined, 'timeout')]);

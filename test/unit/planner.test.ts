@@ -53,15 +53,18 @@ describe('topology planner', () => {
         { network: 'public', address: '10.89.10.2', prefix: 24, address6: 'fd89:10::2', prefix6: 64 },
         { network: 'private', address: '10.89.20.2', prefix: 24, address6: 'fd89:20::2', prefix6: 64 },
       ]);
+      // the VIP, the fwmark service's three extra destinations, and the IPv6 VIP
       expect(director.addresses.map(({ address, prefix, on }) => ({ address, prefix, on }))).to.deep.equal([
         { address: '10.89.10.100', prefix: 32, on: { network: 'public' } },
+        ...['101', '102', '103'].map((h) => ({ address: `10.89.10.${h}`, prefix: 32, on: { network: 'public' } })),
         { address: 'fd89:10::100', prefix: 128, on: { network: 'public' } },
       ]);
-      // the fwmark service's two ports
-      expect(director.commands.map((c) => c.argv.join(' '))).to.deep.equal([
-        'iptables -t mangle -A PREROUTING -d 10.89.10.100/32 -p tcp --dport 8080 -j MARK --set-mark 1',
-        'iptables -t mangle -A PREROUTING -d 10.89.10.100/32 -p tcp --dport 8081 -j MARK --set-mark 1',
-      ]);
+      // the fwmark service's two ports on each of its four destinations
+      expect(director.commands.map((c) => c.argv.join(' '))).to.deep.equal(
+        ['100', '101', '102', '103'].flatMap((h) => [8080, 8081].map((port) => `iptables -t mangle -A PREROUTING -d 10.89.10.${h}/32 -p tcp --dport ${port} -j MARK --set-mark 1`)),
+      );
+      expect(p.services.find((s) => s.name === 'mark')!.vips).to.deep.equal(['10.89.10.100', '10.89.10.101', '10.89.10.102', '10.89.10.103']);
+      expect(p.services.find((s) => s.name === 'web')!.vips).to.deep.equal(['10.89.10.100']);
     });
 
     it('real servers route their replies back through the director’s DIP 10.89.20.2', () => {
@@ -128,11 +131,11 @@ describe('topology planner', () => {
   describe('DR (topologies/dr.yaml)', () => {
     const p = shipped('dr');
 
-    it('each real server holds the VIP /32 on lo and keeps quiet about it in ARP (all and lo)', () => {
+    it('each real server holds the VIP /32 on lo, and the fwmark service’s extra destinations, and keeps quiet about them in ARP (all and lo)', () => {
       for (const n of realServers(p)) {
-        expect(n.addresses.map(({ address, prefix, on }) => ({ address, prefix, on })), n.name).to.deep.equal([
-          { address: '10.89.30.100', prefix: 32, on: { dev: 'lo' } },
-        ]);
+        expect(n.addresses.map(({ address, prefix, on }) => ({ address, prefix, on })), n.name).to.deep.equal(
+          ['100', '101', '102', '103'].map((h) => ({ address: `10.89.30.${h}`, prefix: 32, on: { dev: 'lo' } })),
+        );
         expect(n.sysctls, n.name).to.deep.equal(ARP);
         expect(n.linksUp, n.name).to.deep.equal([]);
       }
@@ -145,7 +148,7 @@ describe('topology planner', () => {
 
     it('the director holds the VIP and a droute rule to the real servers on the shared segment', () => {
       const d = node(p, 'director');
-      expect(d.addresses.map((a) => `${a.address}/${a.prefix}`)).to.deep.equal(['10.89.30.100/32']);
+      expect(d.addresses.map((a) => `${a.address}/${a.prefix}`)).to.deep.equal(['10.89.30.100/32', '10.89.30.101/32', '10.89.30.102/32', '10.89.30.103/32']);
       expect(d.ipvs![0]!.realServers.map((r) => `${r.address}:${r.port} ${r.method}`)).to.deep.equal([
         '10.89.30.11:80 droute',
         '10.89.30.12:80 droute',
@@ -172,11 +175,11 @@ describe('topology planner', () => {
   describe('TUN (topologies/tun.yaml)', () => {
     const p = shipped('tun');
 
-    it('each real server holds the VIP /32 on tunl0 and brings tunl0 up', () => {
+    it('each real server holds the VIP (and the extra destinations) /32 on tunl0 and brings tunl0 up', () => {
       for (const n of realServers(p)) {
-        expect(n.addresses.map(({ address, prefix, on }) => ({ address, prefix, on })), n.name).to.deep.equal([
-          { address: '10.89.40.100', prefix: 32, on: { dev: 'tunl0' } },
-        ]);
+        expect(n.addresses.map(({ address, prefix, on }) => ({ address, prefix, on })), n.name).to.deep.equal(
+          ['100', '101', '102', '103'].map((h) => ({ address: `10.89.40.${h}`, prefix: 32, on: { dev: 'tunl0' } })),
+        );
         expect(n.linksUp, n.name).to.include('tunl0');
         expect(n.routes, n.name).to.deep.equal([]);
       }
@@ -211,8 +214,8 @@ describe('topology planner', () => {
       expect(director.commands.map((c) => c.argv).filter((a) => a.includes('SNAT'))).to.deep.equal([
         ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', '10.89.50.100/32', '--vport', '80', '-j', 'SNAT', '--to-source', '10.89.60.2'],
         ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', '10.89.50.100/32', '--vport', '53', '-j', 'SNAT', '--to-source', '10.89.60.2'],
-        // the fwmark service has no port: one rule for every port of the VIP
-        ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', '10.89.50.100/32', '-j', 'SNAT', '--to-source', '10.89.60.2'],
+        // the fwmark service has no port: one rule for every port, per destination (its connections' virtual address)
+        ...['100', '101', '102', '103'].map((h) => ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'ipvs', '--vaddr', `10.89.50.${h}/32`, '-j', 'SNAT', '--to-source', '10.89.60.2']),
       ]);
       expect(p.services[0]!.mode).to.equal('fullnat');
     });

@@ -154,10 +154,19 @@ describe('protocol checkers (UDP flows, firewall marks)', () => {
         dgram(1000, '10.89.10.3', 40001, undefined, 'timeout'),
         dgram(1001, '10.89.10.3', 40001, undefined, 'timeout'),
       ];
-      const r = flowAffinity(ops, { minPerFlow: 5, servers: 1 });
+      const r = flowAffinity(ops, { minPerFlow: 5, servers: 2 });
       expect(r.valid).to.equal('unknown');
       expect(r.detail).to.equal('too few answers to confirm: 10.89.10.3:40001 4');
       expect((r.observed as { unanswered: number }).unanswered).to.equal(2);
+    });
+
+    it('is unknown with one real server, where no flow can be split', () => {
+      const ops = flows([{ src: '10.89.10.3', srcPort: 40001, servers: ['rs1'] }], 8);
+      const r = flowAffinity(ops, { minPerFlow: 5, servers: 1 });
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('1 real server: a flow cannot be split, so affinity cannot be told from its absence; needs ≥ 2');
+      // the same flow answered by two servers of a two-server service fails
+      expect(flowAffinity(flows([{ src: '10.89.10.3', srcPort: 40001, servers: ['rs1', 'rs2'] }], 8), { minPerFlow: 5, servers: 2 }).valid).to.equal(false);
     });
 
     it('is unknown when nothing was answered', () => {
@@ -183,7 +192,7 @@ describe('protocol checkers (UDP flows, firewall marks)', () => {
       const home: Record<string, string> = { '10.89.10.3': 'rs1', '10.89.10.4': 'rs2', '10.89.10.5': 'rs3' };
       const r = portsShareServer(sessions(Object.keys(home), 3, (c) => home[c]!), { ports: PORTS, minPerClient: 6 });
       expect(r.valid).to.equal(true, r.detail);
-      expect(r.detail).to.equal('3 clients, each on one server across ports 8080 and 8081');
+      expect(r.detail).to.equal('3 clients, each on one server across ports 8080 and 8081, over 3 servers');
       expect(r.name).to.equal('ports 8080 and 8081 of a client reach one real server');
       const clients = (r.observed as { clients: { client: string; servers: string[]; ports: number[]; answers: number }[] }).clients;
       expect(clients.map(({ client, servers, ports, answers }) => ({ client, servers, ports, answers }))).to.deep.equal([
@@ -207,6 +216,12 @@ describe('protocol checkers (UDP flows, firewall marks)', () => {
       const r = portsShareServer(ops, { ports: PORTS, minPerClient: 6 });
       expect(r.valid).to.equal('unknown');
       expect(r.detail).to.equal('cannot confirm: 10.89.10.4 used ports 8080 with 6 answers');
+    });
+
+    it('is unknown when every answer came from one server (no client could have reached two)', () => {
+      const r = portsShareServer(sessions(['10.89.10.3', '10.89.10.4', '10.89.10.5'], 3, () => 'rs1'), { ports: PORTS, minPerClient: 6 });
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('every answer came from rs1: with one server no client could reach two, so this shows nothing about persistence');
     });
 
     it('is unknown for a client with fewer answers than minPerClient', () => {

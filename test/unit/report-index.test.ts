@@ -6,7 +6,7 @@ import { formatRuns, listRuns, REPORTERS, rerender, writeReports, type FileRepor
 import { renderJUnit } from '../../harness/report/junit.js';
 import { renderSummary } from '../../harness/report/summary.js';
 import { rejection } from '../helpers.js';
-import { fixture, historyFile, resultsFile } from '../fixtures/report/fixtures.js';
+import { FIXTURES, fixture, historyFile, resultsFile } from '../fixtures/report/fixtures.js';
 
 describe('report: writing and listing runs', () => {
   let dir: string;
@@ -99,6 +99,20 @@ describe('report: writing and listing runs', () => {
     expect(table[1]).to.match(/^20261121T090000-zzzz\s+2026-11-21 09:00:00\s+incomplete$/);
     expect(table[2]).to.match(/^20261121T083320-k2pq\s+2026-11-21 08:33:20\s+nat-ha\s+failover,drain\s+failed\s+2\/6 passed, 2 failed, 2 unknown, 1 error$/);
     expect(table[3]).to.match(/^20261121T073453-c434\s+2026-11-21 07:34:53\s+nat\s+schedulers,persistence,drain\s+passed\s+19\/19 passed$/);
+  });
+
+  it('a run that ended in an error is listed with its topology, verdict "error" and the error, and renders again', async () => {
+    const d = await runDir('20261122T101500-b3rr');
+    await copyFile(path.join(FIXTURES, 'build-error-results.json'), path.join(d, 'results.json'));
+    await runDir('20261121T073453-c434', 'nat');
+    const runs = await listRuns(dir);
+    expect(runs.map((r) => `${r.id} ${r.status}`)).to.deep.equal(['20261122T101500-b3rr error', '20261121T073453-c434 passed']);
+    expect(runs[0]).to.deep.include({ topology: 'dr', suites: ['modes'], error: 'error in build: ERR_LVS_IPVS_MISMATCH: director: the IPVS table read back differs from the plan' });
+    expect(formatRuns(runs).split('\n')[1]).to.match(/^20261122T101500-b3rr\s+2026-11-22 10:15:00\s+dr\s+modes\s+error\s+error in build: ERR_LVS_IPVS_MISMATCH: director: the IPVS table read back differs from the plan$/);
+    const out = await rerender(d);
+    expect(out.errors).to.deep.equal([]);
+    expect(await readFile(path.join(d, 'junit.xml'), 'utf8')).to.include('<testcase classname="dr" name="build">');
+    expect(await readFile(path.join(d, 'summary.md'), 'utf8')).to.include('Hint: a DR real server listed on another port');
   });
 
   it('listRuns of a reports directory that does not exist is empty', async () => {

@@ -125,23 +125,22 @@ describe('dual-stack topologies (IPv6, UDP, fwmark)', () => {
       });
     });
 
-    it('the director forwards IPv6 too and holds the IPv6 VIP as /128 (the IPv4 VIP once, as /32)', () => {
+    it('the director forwards IPv6 too and holds the IPv6 VIP as /128 (each IPv4 destination once, as /32)', () => {
       expect(director.sysctls).to.deep.equal({
         'net.ipv4.ip_forward': '1',
         'net.ipv6.conf.all.forwarding': '1',
         'net.ipv6.conf.all.disable_ipv6': '0',
       });
       expect(director.addresses.map(({ address, prefix, on }) => ({ address, prefix, on }))).to.deep.equal([
-        { address: '10.89.10.100', prefix: 32, on: { network: 'public' } },
+        ...['100', '101', '102', '103'].map((h) => ({ address: `10.89.10.${h}`, prefix: 32, on: { network: 'public' } })),
         { address: 'fd89:10::100', prefix: 128, on: { network: 'public' } },
       ]);
     });
 
-    it("the director marks TCP 8080 and 8081 to the VIP with the service's mark", () => {
-      expect(director.commands.map((c) => c.argv)).to.deep.equal([
-        ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', '10.89.10.100/32', '-p', 'tcp', '--dport', '8080', '-j', 'MARK', '--set-mark', '1'],
-        ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', '10.89.10.100/32', '-p', 'tcp', '--dport', '8081', '-j', 'MARK', '--set-mark', '1'],
-      ]);
+    it("the director marks TCP 8080 and 8081 to the VIP and its extra destinations with the service's mark", () => {
+      expect(director.commands.map((c) => c.argv)).to.deep.equal(
+        ['100', '101', '102', '103'].flatMap((h) => ['8080', '8081'].map((port) => ['iptables', '-t', 'mangle', '-A', 'PREROUTING', '-d', `10.89.10.${h}/32`, '-p', 'tcp', '--dport', port, '-j', 'MARK', '--set-mark', '1'])),
+      );
     });
 
     it("NAT real servers get an IPv4 and an IPv6 (family 6) default route via the director's DIPs", () => {
