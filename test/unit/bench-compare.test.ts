@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import { compareBench, formatComparison } from '../../harness/bench/compare.js';
+import { mode, rep, report, seeded } from './bench-fixture.js';
+
+/** n repetitions around `rate` with a relative spread `sd`, drawn from a seeded generator */
+function reps(rnd: () => number, n: number, rate: number, latencyMs: number, sd = 0.02) {
+  return Array.from({ length: n }, () => {
+    const k = 1 + sd * (rnd() + rnd() + rnd() - 1.5) * 2;
+    return rep(rate * k, latencyMs / k);
+  });
+}
+
+describe('bench --compare', () => {
+  it('flags a 20% slowdown with small spread as a regression, exit code 1', () => {
+    const rnd = seeded(13);
+    const old = report([mode('nat', reps(rnd, 5, 1000, 2))]);
+    const slow = report([mode('nat', reps(rnd, 5, 800, 2.5))]);
+    const c = compareBench(old, slow);
+    const rate = c.figures.find((f) => f.figure === 'rate')!;
+    expect(rate).to.include({ verdict: 'regression', basis: 'absolute' });
+    expect(rate.change).to.be.closeTo(-0.2, 0.03);
+    expect(rate.pValue).to.be.closeTo(2 / 252, 1e-9);
+    expect(c.figures.find((f) => f.figure === 'p99')!.verdict).to.equal('regression');
+    expect(c.exitCode).to.equal(1);
+    expect(formatComparison(c)).to.match(/regression\s+nat\/web\/nat\/keep-alive\/1024B\/c16 rate: \d+ → \d+ \(−?-?\d+\.\d%, p = 0\.0079\)/);
+  });
+
+  it('the same build twice (seeded samples of one distribution, 10 draws of 5 repetitions): never a regression', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const rnd = seeded(seed);
+      const c = compareBench(report([mode('nat', reps(rnd, 5, 1000, 2, 0.05))]), report([mode('nat', reps(rnd, 5, 1000, 2, 0.05))]));
+      expect(c.regressions, `seed ${seed}: ${formatComparison(c)}`).to.equal(0);
+      expect(c.exitCode).to.equal(0);
+    }
+  });
+
+  it('a faster run is an improvement and exits 0', () => {
+    const rnd = seeded(7);
+    const c = compareBench(report([mode('dr', reps(rnd, 5, 1000, 2))]), report([mode('dr', reps(rnd, 5, 1300, 1.5))]));
+    expect(c.figures.find((f) => f.figure === 'rate')!.verdict).to.equal('improvement');
+    expect(c).to.include({ improvements: 2, regressions: 0, exitCode: 0 });
+  });
+
+  it('prefers ratios to the ceiling: a machine 30% slower for the director and the ceiling alike is no regression', () => {
+    const rnd = seeded(21);
+    const old = report([mode('nat', reps(rnd, 5, 900, 2, 0)), mode('ceiling', reps(rnd, 5, 1000, 1, 0))]);
+    const busy = report([mode('nat', reps(rnd, 5, 630, 2.857, 0)), mode('ceiling', reps(rnd, 5, 700, 1.4286, 0))]);
+    const c = compareBench(old, busy);
+    const nat = c.figures.filter((f) => f.key.includes('/nat/'));
+    expect(nat.find((f) => f.figure === 'rate')).to.include({ basis: 'ratio-to-ceiling', verdict: 'within-noise' });
+    // the ceiling itself did get slower, and says so, but cannot fail the comparison
+    expect(c.figures.find((f) => f.key.includes('/ceiling/') && f.figure === 'rate')).to.include({ verdict: 'regression', gating: false });
+    expect(c.exitCode).to.equal(0);
+  });
+
+  it('three repetitions a side cannot reach α = 0.05: said so, not called noise, not a regression', () => {
+    const c = compareBench(report([mode('nat', [rep(1000, 2), rep(1001, 2), rep(1002, 2)])]), report([mode('nat', [rep(500, 4), rep(501, 4), rep(502, 4)])]));
+    const rate = c.figures.find((f) => f.figure === 'rate')!;
+    expect(rate.verdict).to.equal('too-few-repetitions');
+    expect(rate.minPValue).to.be.closeTo(0.1, 1e-9);
+    expect(formatComparison(c)).to.contain('can be no lower than 0.1');
+    expect(c.exitCode).to.equal(0);
+  });
+
+  it('a significant change under the 2% noise threshold is noise', () => {
+    const c = compareBench(report([mode('nat', [1000, 1001, 1002, 1003, 1004].map((r) => rep(r, 2)))]), report([mode('nat', [990, 991, 992, 993, 994].map((r) => rep(r, 2)))]));
+    const rate = c.figures.find((f) => f.figure === 'rate')!;
+    expect(rate.pValue).to.be.below(0.05);
+    expect(rate.verdict).to.equal('within-noise');
+  });
+
+  it('errors rising from 0 to 5% are a regression; director CPU per 1,000 conn/s is compared when measured', () => {
+    const old = report([mode('nat', [0, 1, 2, 3, 4].map((i) => rep(1000 + i, 2, { directorCpuCores: 0.2 })))]);
+    const bad = report([mode('nat', [0, 1, 2, 3, 4].map((i) => rep(1000 + i, 2, { ok: 9500, errors: { reset: 500 }, directorCpuCores: 0.3 })))]);
+    const c = compareBench(old, bad);
+    expect(c.figures.find((f) => f.figure === 'errors')).to.include({ verdict: 'regression' });
+    expect(c.figures.find((f) => f.figure === 'errors')!.change).to.be.closeTo(0.05, 1e-9);
+    expect(c.figures.find((f) => f.figure === 'directorCpu')).to.include({ verdict: 'regression' });
+  });
+
+  it('points measured in one run only are listed, not compared', () => {
+    const c = compareBench(report([mode('nat', [rep(1000, 2)])]), report([mode('tun', [rep(1000, 2)])]));
+    expect(c.figures).to.have.length(0);
+    expect(c.unmatched.onlyOld).to.deep.equal(['nat/web/nat/keep-alive/1024B/c16']);
+    expect(c.unmatched.onlyNew).to.deep.equal(['nat/web/tun/keep-alive/1024B/c16']);
+    expect(formatComparison(c)).to.contain('only in NEW: nat/web/tun');
+  });
+});
