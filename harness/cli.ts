@@ -1,4 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
+import { RELEASES, type KeepalivedRelease } from './keepalived/conf/keywords.js';
+import { prepareValidate, validateRunOptions } from './validate/command.js';
 import { HarnessError, errUsage, isHarnessError } from './errors.js';
 import { parseExpectSpec } from './expect/spec.js';
 import { buildLab } from './lab/build.js';
@@ -7,6 +10,7 @@ import { endpointOf, labDown, labStatus, labUp, readState } from './lab/vm.js';
 import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
 import { smoke } from './smoke.js';
 import { lintCommand } from './lint/command.js';
+import { compareCommand } from './compare/command.js';
 import { rerender, listRuns, formatRuns } from './report/index.js';
 import { failureLine } from './report/format.js';
 import { describeNemeses } from './nemesis/registry.js';
@@ -65,9 +69,13 @@ Usage:
                                              check keepalived.conf files without the lab: what keepalived rejects or
                                              silently changes, and, for a pair, what splits the brain or blocks a
                                              failover; exit 1 on an error or warning, 2 on a usage error
+  lvs-harness validate --keepalived A.conf [--peer B.conf] [--ipvsadm RULES] [--suite <name>…] [--expect <targets>] [--instance ID] [--keep]
+                                             ${helpColumn("an operator's own files run for real: lint them, derive a lab topology (one director per file, the real servers and VIPs they name, a client), print the translation of their addresses and interfaces into the lab, run their own keepalived.conf translated (keepalived -t inside the node first) and the suites that apply (modes; failover, health, sync for a pair); reports as run, with the findings and the translation; exit codes as run")}
   lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
                                              results.json and history.ndjson
   lvs-harness runs [--reports DIR] [--json]  past runs, newest first, with their verdicts
+  lvs-harness compare RUN_A RUN_B [--format text|json] [--html FILE]
+                                             ${helpColumn('two run directories side by side: checks whose verdict changed, measured times (with a rank test over the repetitions), distributions and the environment (kernel, keepalived, ipvsadm, Docker); exit 1 when a check went from pass to fail, 2 on a usage error')}
   lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
   lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--json]
                                              boot the lab VM and wait until its Docker API answers
@@ -376,10 +384,63 @@ export async function main(argv: string[]): Promise<number> {
       print(r.text);
       return r.code;
     }
+    case 'validate': {
+      const { values } = parse(
+        rest,
+        {
+          keepalived: { type: 'string' },
+          peer: { type: 'string' },
+          ipvsadm: { type: 'string' },
+          suite: { type: 'string', multiple: true },
+          expect: { type: 'string', multiple: true },
+          grep: { type: 'string' },
+          instance: { type: 'string' },
+          'keepalived-version': { type: 'string' },
+          keep: { type: 'boolean' },
+          'docker-host': { type: 'string' },
+        },
+        'validate',
+      );
+      for (const f of ['keepalived', 'peer', 'ipvsadm'] as const) {
+        const file = values[f] as string | undefined;
+        if (file !== undefined && !existsSync(file)) throw errUsage(`validate: --${f} ${file}: no such file`);
+      }
+      const expectSpecs = (values.expect as unknown as string[] | undefined) ?? [];
+      const expect = expectSpecs.length ? parseExpectSpec(expectSpecs.join(',')) : undefined;
+      const release = values['keepalived-version'] as KeepalivedRelease | undefined;
+      if (release !== undefined && !RELEASES.includes(release)) throw errUsage(`validate: --keepalived-version ${release}: known releases are ${RELEASES.join(', ')}`);
+      const prepared = prepareValidate({
+        ...(values.keepalived ? { keepalived: values.keepalived as string } : {}),
+        ...(values.peer ? { peer: values.peer as string } : {}),
+        ...(values.ipvsadm ? { ipvsadm: values.ipvsadm as string } : {}),
+        ...(values.instance ? { instance: values.instance as string } : {}),
+        ...(release ? { release } : {}),
+      });
+      process.stderr.write(prepared.preface + '\n');
+      const { progress, log: runLog } = runProgress();
+      const suites = (values.suite as unknown as string[] | undefined) ?? [];
+      const grep = values.grep as string | undefined;
+      const r = await runSuites(
+        validateRunOptions(prepared, { suites, ...(expect ? { expect } : {}), ...(grep !== undefined ? { grep } : {}), keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }),
+      ).catch((e) => {
+        progress.end('error');
+        throw e;
+      });
+      progress.end(statusOf(r));
+      printRunEnd(r);
+      return r.valid === true ? 0 : 1;
+    }
     case 'faults': {
       parse(rest, {}, 'faults');
       print(describeNemeses());
       return 0;
+    }
+    case 'compare': {
+      const r = await compareCommand(rest, { color: !!process.stdout.isTTY && !process.env.NO_COLOR });
+      print(r.text);
+      // stderr: stdout may be the JSON a script parses
+      if (r.html) process.stderr.write(`compare page: ${r.html}\n`);
+      return r.code;
     }
     case 'runs': {
       const { values } = parse(rest, { reports: { type: 'string' }, json: { type: 'boolean' } }, 'runs');

@@ -12,6 +12,8 @@ import { parseWatchLine, watchArgv, type WatchLine } from './watch-script.js';
  */
 export class NodeWatch {
   readonly lines: WatchLine[] = [];
+  /** one entry per exec stream: its first and last stamp */
+  readonly streams: { first: number; last: number }[] = [];
   private stream?: Duplex;
   private stopped = false;
   private lastRecv = 0;
@@ -40,6 +42,7 @@ export class NodeWatch {
     c.modem.demuxStream(stream, out, err);
     err.on('data', (b: Buffer) => (errText = (errText + b.toString()).slice(-2000)));
     let buf = '';
+    let span: { first: number; last: number } | undefined;
     let first: () => void;
     const firstP = new Promise<void>((r) => (first = r));
     out.on('data', (b: Buffer) => {
@@ -51,6 +54,8 @@ export class NodeWatch {
         buf = buf.slice(i + 1);
         if (l) {
           this.lines.push(l);
+          if (!span) this.streams.push((span = { first: l.t, last: l.t }));
+          span.last = Math.max(span.last, l.t);
           if (l.kind === 'A') first();
         }
       }
@@ -120,6 +125,6 @@ export class NodeWatch {
       s.destroy();
     }
     await this.restarting;
-    return { node: this.node, lines: this.lines, liveAtEnd };
+    return { node: this.node, lines: this.lines, streams: this.streams, liveAtEnd };
   }
 }

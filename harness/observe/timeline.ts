@@ -3,10 +3,12 @@
  * VIP, and a director's IPVS table, at every tick a watcher stamped. Pure, so a recorded stream
  * is judged the same way every time.
  *
- * A node counts as up between two of its consecutive stamps that are at most `gapMs` apart.
- * Longer silences are a frozen or killed node (its loop did not run): it holds nothing then,
- * as a paused or dead director answers no client's ARP through keepalived any more. Stamps are
- * the node's own clock, so a stream that only arrived late still shows the node up.
+ * A node is up while its watcher streams (from a stream's first stamp to its last) and it is not
+ * frozen. A stream that ends is a killed or restarted node: down until the next stream starts.
+ * A frozen node (a `pause` fault, from the history) is down for the fault's window, though its
+ * kernel keeps its addresses: frozen, keepalived neither advertises nor answers. A silence inside
+ * a stream is a loop the emulated CPU did not schedule (seen: over a second while a takeover
+ * loaded the node), not a node that lost its addresses, so it is not counted as down.
  */
 import type { TableSample } from '../checkers/health.js';
 import type { VipSample } from '../checkers/vip-holder.js';
@@ -18,36 +20,27 @@ export interface NodeObservations {
   node: string;
   /** every line the node's watchers printed, across restarts, in the order read */
   lines: readonly WatchLine[];
+  /** each watcher stream's first and last stamp (a new stream after a kill or restart) */
+  streams: readonly { first: number; last: number }[];
+  /** windows the node was frozen (a pause fault's start and end; open while it lasts) */
+  frozen?: readonly { from: number; to?: number }[];
   /** its watcher was still streaming when observation stopped */
   liveAtEnd: boolean;
 }
 
-/** Silence past this (ten ticks and more) means the node's loop did not run. */
-export const DEFAULT_GAP_MS = 1000;
-
 const stampsOf = (o: NodeObservations) => [...new Set(o.lines.map((l) => l.t))].sort((a, b) => a - b);
 
-/** The last time every node still streaming at the end had stamped: samples past it would count a live node as silent. */
+/** The last time every node still streaming at the end had stamped: samples past it would count a live node as down. */
 export function observedUntil(obs: readonly NodeObservations[]): number | undefined {
-  const last = obs.map((o) => ({ o, t: stampsOf(o).at(-1) })).filter((x) => x.t !== undefined);
+  const last = obs.map((o) => ({ o, t: o.streams.at(-1)?.last })).filter((x) => x.t !== undefined);
   const live = last.filter((x) => x.o.liveAtEnd);
   const pick = live.length ? live : last;
   return pick.length ? Math.min(...pick.map((x) => x.t!)) : undefined;
 }
 
-/** Up at t: consecutive stamps p ≤ t ≤ q with q − p ≤ gapMs. */
-function upAt(stamps: readonly number[], t: number, gapMs: number): boolean {
-  let lo = 0;
-  let hi = stamps.length - 1;
-  if (hi < 0 || t < stamps[0]! || t > stamps[hi]!) return false;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (stamps[mid]! <= t) lo = mid;
-    else hi = mid - 1;
-  }
-  if (stamps[lo] === t) return true;
-  const next = stamps[lo + 1];
-  return next !== undefined && next - stamps[lo]! <= gapMs;
+/** Up at t: inside one of its streams and not frozen. */
+function upAt(o: NodeObservations, t: number): boolean {
+  return o.streams.some((s) => s.first <= t && t <= s.last) && !(o.frozen ?? []).some((f) => f.from <= t && (f.to === undefined || t < f.to));
 }
 
 /** The value of the last line of a kind at or before t (lines sorted by t). */
@@ -61,27 +54,26 @@ function lastAt<L extends { t: number }>(lines: readonly L[], t: number): L | un
 }
 
 /** Which directors held each VIP at every stamp any director's watcher printed, from `from` to `observedUntil`. */
-export function holderSamples(obs: readonly NodeObservations[], vips: readonly string[], o: { gapMs?: number; from?: number } = {}): VipSample[] {
-  const gapMs = o.gapMs ?? DEFAULT_GAP_MS;
+export function holderSamples(obs: readonly NodeObservations[], vips: readonly string[], o: { from?: number } = {}): VipSample[] {
   const until = observedUntil(obs);
   if (until === undefined) return [];
   const nodes = obs.map((x) => ({
-    node: x.node,
-    stamps: stampsOf(x),
+    obs: x,
     addrs: x.lines.filter((l): l is Extract<WatchLine, { kind: 'A' }> => l.kind === 'A').sort((a, b) => a.t - b.t),
   }));
-  const times = [...new Set(nodes.flatMap((n) => n.stamps))].filter((t) => t <= until && (o.from === undefined || t >= o.from)).sort((a, b) => a - b);
+  // every stamp, and the moments a node froze, thawed or its stream ended: the holders change there
+  const edges = obs.flatMap((x) => [...(x.frozen ?? []).flatMap((f) => [f.from, ...(f.to !== undefined ? [f.to] : [])]), ...x.streams.map((s) => s.last + 1)]);
+  const times = [...new Set([...obs.flatMap(stampsOf), ...edges])].filter((t) => t <= until && (o.from === undefined || t >= o.from)).sort((a, b) => a - b);
   const out: VipSample[] = [];
   for (const t of times) {
-    const up = nodes.filter((n) => upAt(n.stamps, t, gapMs)).map((n) => ({ node: n.node, addrs: new Set(lastAt(n.addrs, t)?.addresses ?? []) }));
+    const up = nodes.filter((n) => upAt(n.obs, t)).map((n) => ({ node: n.obs.node, addrs: new Set(lastAt(n.addrs, t)?.addresses ?? []) }));
     for (const vip of vips) out.push({ t, vip, holders: up.filter((n) => n.addrs.has(vip)).map((n) => n.node).sort() });
   }
   return out;
 }
 
 /** A node's IPVS table at each of its stamps while it was up (tables parsed once per change). */
-export function tableTimeline(obs: NodeObservations, o: { gapMs?: number; from?: number } = {}): { t: number; table: TableService[] }[] {
-  const gapMs = o.gapMs ?? DEFAULT_GAP_MS;
+export function tableTimeline(obs: NodeObservations, o: { from?: number } = {}): { t: number; table: TableService[] }[] {
   const stamps = stampsOf(obs);
   const tables = obs.lines
     .filter((l): l is Extract<WatchLine, { kind: 'T' }> => l.kind === 'T')
@@ -90,7 +82,7 @@ export function tableTimeline(obs: NodeObservations, o: { gapMs?: number; from?:
   const out: { t: number; table: TableService[] }[] = [];
   for (const t of stamps) {
     if (o.from !== undefined && t < o.from) continue;
-    if (!upAt(stamps, t, gapMs)) continue;
+    if (!upAt(obs, t)) continue;
     const cur = lastAt(tables, t);
     if (cur) out.push({ t, table: cur.table });
   }

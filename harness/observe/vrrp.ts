@@ -4,7 +4,7 @@ import { tableSample } from '../checkers/health.js';
 import type { VipSample } from '../checkers/vip-holder.js';
 import type { History } from '../history/history.js';
 import { tableService } from '../ipvs/edit.js';
-import { VRRP_LOG, type PlannedService } from '../topology/planner.js';
+import { KEEPALIVED_LOG, VRRP_LOG, type PlannedService } from '../topology/planner.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { waitFor } from '../util/wait.js';
 import { medianSpacing } from '../checkers/failover.js';
@@ -36,12 +36,32 @@ export function parseVrrpLog(text: string, node: string): VrrpStateChange[] {
   return out;
 }
 
+/**
+ * keepalived's own console log as the builder keeps it, each line stamped with the lab clock:
+ * "<epoch.micro> <keepalived's date>: (VI_1) Entering MASTER STATE". What an operator's file
+ * (validate), which has no notify script of ours, tells of its states; `sent 0 priority` is
+ * keepalived stopping (STOP).
+ */
+export function parseKeepalivedLog(text: string, node: string): VrrpStateChange[] {
+  const out: VrrpStateChange[] = [];
+  for (const line of text.split('\n')) {
+    const m = line.match(/^(\d{9,11})[.,](\d{1,6}) .*?\((\S+)\) (?:Entering (MASTER|BACKUP|FAULT) STATE|(sent 0 priority))/);
+    if (!m) continue;
+    const t = Number(m[1]) * 1000 + Math.floor(Number(m[2]!.padEnd(6, '0')) / 1000);
+    out.push({ t, node, instance: m[3]!, state: (m[4] ?? 'STOP') as VrrpStateChange['state'] });
+  }
+  return out;
+}
+
 /** Every director's VRRP state changes so far (a director that is down is skipped). */
 export async function readVrrpStates(st: StartedTopology): Promise<VrrpStateChange[]> {
   const all = await Promise.all(
     st.nodes('director').map(async (d) => {
       const r = await st.exec(d.name, ['cat', VRRP_LOG], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
-      return r ? parseVrrpLog(r.stdout, d.name) : [];
+      const notified = r ? parseVrrpLog(r.stdout, d.name) : [];
+      if (notified.length || !st.node(d.name).keepalivedFiles?.length) return notified;
+      const k = await st.exec(d.name, ['cat', KEEPALIVED_LOG], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
+      return k ? parseKeepalivedLog(k.stdout, d.name) : [];
     }),
   );
   return all.flat().sort((a, b) => a.t - b.t);
@@ -101,7 +121,17 @@ export async function watch(
     },
     holders: (vip) => watchers.filter((w) => w.current().addresses.includes(vip)).map((w) => w.node).sort(),
     async stop() {
-      const obs = await Promise.all(watchers.map((w) => w.stop()));
+      // a frozen director keeps its addresses in a kernel that no longer runs keepalived: the pause windows come from the history
+      const frozen = (node: string) => {
+        const out: { from: number; to?: number }[] = [];
+        for (const e of history.events) {
+          if (e.type !== 'fault' || e.fault !== 'pause' || !e.target.split('/').includes(node)) continue;
+          if (e.phase === 'start') out.push({ from: e.t });
+          else if (out.length && out[out.length - 1]!.to === undefined) out[out.length - 1]!.to = e.t;
+        }
+        return out;
+      };
+      const obs = (await Promise.all(watchers.map((w) => w.stop()))).map((x) => ({ ...x, frozen: frozen(x.node) }));
       const holders = holderSamples(obs, o.vips);
       for (const x of changesOnly(holders, (h) => h.vip, (h) => h.holders.join())) history.append({ type: 'observe', t: x.t, node: 'directors', what: 'vip-holders', data: { vip: x.vip, holders: x.holders } });
       let tables: TableSample[] = [];

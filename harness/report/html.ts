@@ -112,7 +112,16 @@ function checkRow(c: RecordedCheck): string {
   // a detail that lists every client would make one row a screen tall: the table shows its
   // start, the expanded check all of it
   const short = c.detail === undefined ? '' : firstLine(c.detail, 180);
+  const causes = (c.causes ?? [])
+    .map(
+      (k) =>
+        `<div class="cause"><p><b>${k.id === 'no-known-cause' ? 'no known cause' : 'cause'}</b>: ${esc(k.sentence)}</p>${k.evidence
+          .map((q) => `<pre>${esc(`${q.node}$ ${q.command}${q.note ? `   # ${q.note}` : ''}\n${q.lines.join('\n')}`)}</pre>`)
+          .join('')}<p><b>fix</b>: ${esc(k.fix)}</p></div>`,
+    )
+    .join('');
   const body = [
+    causes,
     c.rule ? `<p><b>rule</b>: ${esc(c.rule)}</p>` : '',
     c.detail && c.detail !== short ? `<p><b>detail</b>: ${esc(c.detail)}</p>` : '',
     `<div class="cols"><div><b>observed</b><pre>${esc(pretty(c.observed))}</pre></div><div><b>expected</b><pre>${esc(pretty(c.expected))}</pre></div></div>`,
@@ -253,6 +262,24 @@ function ipvsSection(history: readonly HistoryEvent[], t0: number | undefined): 
   return `${head}${body.join('\n')}</section>`;
 }
 
+/** validate: the lint findings on the operator's files (confirmed ones marked), the translation into the lab, the notes. */
+function validateSection(r: Results): string {
+  const v = r.validate;
+  if (!v) return '';
+  const sev = (s: string) => (s === 'error' ? 'fail' : s === 'warning' ? 'unknown' : 'pass');
+  const findings = v.findings.length
+    ? `<table class="checks"><thead><tr><th>severity</th><th>rule</th><th>where</th><th>finding</th></tr></thead><tbody>${v.findings
+        .map(
+          (f) =>
+            `<tr class="${sev(f.severity)}"><td>${esc(f.severity)}</td><td><code>${esc(f.rule)}</code></td><td><code>${esc(`${f.file}:${f.line}`)}</code></td><td>${esc(f.message)}${f.hint ? `<br><span class="muted">hint: ${esc(f.hint)}</span>` : ''}${f.confirmedBy ? `<br><b>confirmed by the run</b>: ${esc(f.confirmedBy)}` : ''}</td></tr>`,
+        )
+        .join('')}</tbody></table>`
+    : empty('lint found nothing in the files.');
+  const rows = v.translation.map((x) => `<tr><td>${esc(x.kind)}</td><td>${esc(x.director ?? '')}</td><td><code>${esc(x.theirs)}</code></td><td><code>${esc(x.lab)}</code></td></tr>`).join('');
+  const notes = v.notes.length ? `<details><summary>${v.notes.length} note${v.notes.length === 1 ? '' : 's'} on what the lab adapted or does not judge</summary><ul>${v.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul></details>` : '';
+  return `<section id="validate"><h2>Validate: ${esc(v.sources.join(', '))}</h2><h3>Lint</h3>${findings}<h3>Translation into the lab</h3><table><thead><tr><th>kind</th><th>director</th><th>theirs</th><th>lab</th></tr></thead><tbody>${rows}</tbody></table>${notes}</section>`;
+}
+
 export function renderHtml(r: Results, history: readonly HistoryEvent[]): string {
   const v = runVerdictOf(r);
   let t0: number | undefined;
@@ -270,6 +297,7 @@ export function renderHtml(r: Results, history: readonly HistoryEvent[]): string
 <body>
 ${header(r, history.length)}
 <main>
+${validateSection(r)}
 ${checksSection(r)}
 ${distributionSection(r)}
 ${timelineSection(history)}

@@ -19,6 +19,11 @@ function failureBody(c: RecordedCheck): string {
   const lines = [`verdict:  ${JSON.stringify(c.valid)}`];
   if (c.rule) lines.push(`rule:     ${c.rule}`);
   if (c.detail) lines.push(`detail:   ${c.detail}`);
+  for (const k of c.causes ?? []) {
+    lines.push(`${k.id === 'no-known-cause' ? 'no known cause' : 'cause'}:    ${k.sentence}`);
+    for (const q of k.evidence.slice(0, 6)) lines.push(`  ${q.node}$ ${q.command}${q.note ? `   # ${q.note}` : ''}`, ...q.lines.slice(0, 12).map((l) => `    ${l}`));
+    lines.push(`fix:      ${k.fix}`);
+  }
   lines.push(`observed: ${pretty(c.observed)}`, `expected: ${pretty(c.expected)}`);
   return lines.join('\n');
 }

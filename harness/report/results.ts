@@ -82,6 +82,45 @@ export interface ResultsV1 {
   /** the error that ended the run early; absent when the suites ran to their end */
   error?: RunFailure;
   interrupted?: RunInterruption;
+  /** `validate`: what was found in the operator's files before the run, and how they were put in the lab */
+  validate?: ValidateSection;
+}
+
+export interface ValidateFinding {
+  rule: string;
+  severity: 'error' | 'warning' | 'info';
+  file: string;
+  line: number;
+  message: string;
+  hint?: string;
+  /** set after the run when a check showed what the finding predicted (two holders after an auth mismatch) */
+  confirmedBy?: string;
+}
+
+export interface ValidateSection {
+  /** the operator's files: keepalived.conf of each director, the ipvsadm rules */
+  sources: string[];
+  findings: ValidateFinding[];
+  /** their address or interface → the lab's, one row each */
+  translation: { theirs: string; lab: string; kind: 'network' | 'address' | 'interface'; director?: string }[];
+  /** what the lab adapted or does not judge, each at its line */
+  notes: string[];
+}
+
+/** Findings that predict split brain, and the checks that show it. */
+const SPLIT_BRAIN_RULES = new Set(['pair-mismatch', 'pair-election', 'duplicate-vrid', 'auth-pass']);
+
+/**
+ * A finding the run confirmed says so: a pair that disagrees on its authentication, router id or
+ * advert interval is expected to end with two directors holding the VIP, and the one-holder
+ * checks (or the build's wait for one MASTER) show whether it did.
+ */
+export function confirmFindings(v: ValidateSection, checks: readonly RecordedCheck[], error?: RunFailure): ValidateSection {
+  const holder = checks.find((c) => c.valid === false && /exactly one director holds|one holder/.test(c.name) && /split brain/.test(c.detail ?? ''));
+  const buildSplit = error && /split brain/.test(error.message) ? `the build: ${error.message.split('\n')[0]}` : undefined;
+  const evidence = holder ? `${holder.group}: ${holder.detail}` : buildSplit;
+  if (!evidence) return v;
+  return { ...v, findings: v.findings.map((f) => (SPLIT_BRAIN_RULES.has(f.rule) && f.severity !== 'info' ? { ...f, confirmedBy: evidence } : f)) };
 }
 
 /**

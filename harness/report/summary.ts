@@ -58,11 +58,26 @@ export function renderSummary(r: Results): string {
       const cv = verdictOf(c.valid);
       out.push(`#### ${MARK[cv]} ${cell(c.suite)} › ${cell(c.group)} › ${cell(c.name)}${cv === 'unknown' ? ' (could not judge)' : ''}`, '');
       if (c.detail) out.push(cell(c.detail), '');
+      for (const k of c.causes ?? []) {
+        out.push(`**${k.id === 'no-known-cause' ? 'No known cause' : 'Cause'}**: ${cell(k.sentence)}`, '');
+        for (const q of k.evidence.slice(0, 6)) out.push(fence(cut(`${q.node}$ ${q.command}${q.note ? `   # ${q.note}` : ''}\n${q.lines.join('\n')}`)), '');
+        out.push(`Fix: ${cell(k.fix)}`, '');
+      }
       if (c.rule) out.push(`Rule: ${cell(c.rule)}`, '');
       out.push(fence(cut(`observed: ${pretty(c.observed)}\nexpected: ${pretty(c.expected)}`), 'yaml'), '');
     }
   }
 
+  if (r.validate) {
+    const v = r.validate;
+    out.push(`### Validate: ${cell(v.sources.join(', '))}`, '');
+    const serious = v.findings.filter((f) => f.severity !== 'info');
+    if (serious.length) {
+      out.push('| severity | rule | where | finding |', '| --- | --- | --- | --- |');
+      for (const f of serious) out.push(`| ${f.severity} | ${codeCell(f.rule)} | ${codeCell(`${f.file}:${f.line}`)} | ${cell(f.message)}${f.confirmedBy ? ` **Confirmed by the run**: ${cell(f.confirmedBy)}` : ''} |`);
+    } else out.push('lint found no error or warning.');
+    out.push('', `Translation: ${cell(v.translation.map((x) => `${x.director ? `${x.director} ` : ''}${x.theirs} → ${x.lab}`).join('; '))}`, '');
+  }
   out.push('### Checks', '');
   if (r.checks.length) {
     out.push('| | suite | group | check | observed | expected |', '| --- | --- | --- | --- | --- | --- |');

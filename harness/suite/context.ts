@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import type { CheckResult } from '../checkers/types.js';
+import type { Cause } from '../diagnose/types.js';
 import { applyExpectations } from '../expect/apply.js';
 import { HarnessError } from '../errors.js';
 import { parseTopology } from '../topology/loader.js';
@@ -18,6 +19,8 @@ import { Agent, clockOffset } from '../load/driver.js';
 export interface RecordedCheck extends CheckResult {
   suite: string;
   group: string;
+  /** a check that is not true: what the evidence gathered before teardown says caused it */
+  causes?: Cause[];
 }
 
 export class SuiteContext {

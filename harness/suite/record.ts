@@ -4,7 +4,7 @@ import { mergeValidity } from '../checkers/types.js';
 import { isHarnessError } from '../errors.js';
 import type { History } from '../history/history.js';
 import { writeReports } from '../report/index.js';
-import { RESULTS_SCHEMA_V1, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure } from '../report/results.js';
+import { RESULTS_SCHEMA_V1, confirmFindings, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
 import { describeEnvironment, hostEnvironment } from '../runtime/environment.js';
 import { onInterrupt } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
@@ -32,6 +32,7 @@ export interface RunRecordInit {
   topology: ResultsTopology;
   /** the topology file's revision, read while the run goes on */
   configRevision?: Promise<string | undefined>;
+  validate?: ValidateSection;
   history: History;
   log?: Logger;
 }
@@ -116,6 +117,7 @@ export class RunRecord {
       timings: { ...this.timings },
       ...(error ? { error } : {}),
       ...(end.interrupted ? { interrupted: { signal: end.interrupted, phase } } : {}),
+      ...(this.init.validate ? { validate: confirmFindings(this.init.validate, checks, error) } : {}),
     };
     this.phase = 'report';
     const file = path.join(this.init.dir, 'results.json');

@@ -15,12 +15,14 @@ import { log as defaultLog, type Logger } from '../util/log.js';
 import { History } from '../history/history.js';
 import { parseFaultSpec, runFault } from '../nemesis/registry.js';
 import { waitFor } from '../util/wait.js';
-import type { Environment, RunError, RunFailure, RunInterruption } from '../report/results.js';
+import type { Environment, RunError, RunFailure, RunInterruption, ValidateSection } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
 import { RunRecord } from './record.js';
+import { explainFailures } from './evidence.js';
+import { formatStaticWarning, staticWarnings } from '../diagnose/static.js';
 
 export const SUITES_DIR = path.join(REPO_ROOT, 'suites');
 
@@ -60,6 +62,10 @@ export interface RunOptions {
   grep?: string;
   /** `--expect`: the operator's targets, over the topology's `expect:` key by key */
   expect?: Expectations;
+  /** a plan made elsewhere (validate derives it from the operator's files); topologyFile then only names the source */
+  plan?: Plan;
+  /** validate: the lint findings, the translation and the notes, kept in results.json and shown in the reports */
+  validate?: ValidateSection;
 }
 
 export interface RunResult {
@@ -159,7 +165,14 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
     if (!known.includes(s)) throw new HarnessError('ERR_LVS_USAGE', `--suite ${s}: no such suite (${known.join(', ')}, or all)`);
   // bad fault specs and topology files fail before anything is built or recorded
   const faultSpecs = (opts.faults ?? []).map((f) => parseFaultSpec(f));
-  const planned = makePlan(await loadTopology(opts.topologyFile));
+  let planned: Plan;
+  if (opts.plan) planned = opts.plan;
+  else {
+    const topology = await loadTopology(opts.topologyFile);
+    planned = makePlan(topology);
+    // a topology whose own sysctls undo what its mode needs: said now, with the run-time cause's sentence
+    for (const w of staticWarnings(topology, planned)) log(`warning: ${formatStaticWarning(opts.topologyFile, w)}`);
+  }
   const expect = mergeExpectations(planned.expect, opts.expect);
   const plan: Plan = expect ? { ...planned, expect } : planned;
   const runId = newRunId();
@@ -173,6 +186,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
     suites,
     topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: false },
     configRevision: fileRevision(opts.topologyFile),
+    ...(opts.validate ? { validate: opts.validate } : {}),
     history,
     log,
   });
@@ -226,6 +240,14 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
     await snapshotTables(started, c);
   } catch (e) {
     error = { e, phase: record.phase };
+  }
+  // the causes of what failed, read from the nodes while they still run
+  if (st && ctx && ctx.checks.some((x) => x.valid !== true)) {
+    const started = st;
+    const checks = ctx.checks;
+    await record.step('evidence', () => explainFailures(started, plan, checks, reportDir)).catch((e: unknown) => {
+      record.errors.push({ title: 'evidence', message: `gathering evidence failed: ${(e as Error).message.split('\n')[0]}`, suite: 'evidence' });
+    });
   }
   faultsEnd.abort();
   await Promise.all(faultRuns);

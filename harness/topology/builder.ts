@@ -14,7 +14,7 @@ import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, re
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
-import { KEEPALIVED_CONF, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
+import { KEEPALIVED_CONF, KEEPALIVED_LOG, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
   base: HARNESS_LABEL,
@@ -342,13 +342,16 @@ const runs = async (st: StartedTopology, node: string, name: string) => (await s
 
 /** Writes keepalived.conf, has `keepalived -t` check it, and starts keepalived unless it runs. */
 async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (network: string) => string): Promise<void> {
-  const conf = renderKeepalivedConf(bindInterfaces(n.keepalived!, devOf));
+  // the operator's own files (validate), else the model rendered; `@net:<network>` names a device
+  const bind = (text: string) => text.replace(/@net:([a-z][a-z0-9-]*)/g, (_, net: string) => devOf(net));
+  const files = n.keepalivedFiles?.length ? n.keepalivedFiles.map((f) => ({ path: f.path, text: bind(f.text) })) : [{ path: KEEPALIVED_CONF, text: renderKeepalivedConf(bindInterfaces(n.keepalived!, devOf)) }];
+  const conf = files[0]!.text;
   await st.exec(n.name, ['mkdir', '-p', '/etc/keepalived', '/opt/lvs-harness', '/run/lvs-harness']);
-  await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', KEEPALIVED_CONF], { input: conf });
+  for (const f of files) await st.exec(n.name, ['sh', '-c', 'mkdir -p "$(dirname "$1")" && cat > "$1"', 'sh', f.path], { input: f.text });
   for (const [file, text] of [[VRRP_NOTIFY, NOTIFY_SCRIPT], [MISC_CHECK, MISC_CHECK_SCRIPT]] as const) {
     await st.exec(n.name, ['sh', '-c', 'cat > "$1" && chmod 755 "$1"', 'sh', file], { input: text });
   }
-  const t = await st.exec(n.name, keepalivedTestArgv(KEEPALIVED_CONF), { allowFailure: true, timeoutMs: 30_000 });
+  const t = await st.exec(n.name, keepalivedTestArgv(files[0]!.path), { allowFailure: true, timeoutMs: 30_000 });
   if (t.exitCode !== 0) {
     const diags = parseKeepalivedTestOutput(t.stderr, KEEPALIVED_CONF);
     const lines = conf.split('\n');
@@ -362,7 +365,7 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
   // /run is no tmpfs in a container: after a kill and a start the old pid files are still there,
   // and keepalived exits as "already running" when a new process happens to have an old pid
   await st.exec(n.name, ['rm', '-f', ...KEEPALIVED_PID_FILES]);
-  await startDaemon(st, n.name, { process: 'keepalived', label: 'keepalived', argv: ['keepalived', '--dont-fork', '--log-console', '--log-detail', '--use-file', KEEPALIVED_CONF], log: '/var/log/keepalived.log', code: 'ERR_LVS_KEEPALIVED_START' });
+  await startDaemon(st, n.name, { process: 'keepalived', label: 'keepalived', argv: ['keepalived', '--dont-fork', '--log-console', '--log-detail', '--use-file', files[0]!.path], log: KEEPALIVED_LOG, code: 'ERR_LVS_KEEPALIVED_START' });
 }
 
 /**
@@ -371,7 +374,13 @@ async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (netw
  * a stale pid file) fails with the end of its log.
  */
 async function startDaemon(st: StartedTopology, node: string, d: { process: string; label: string; argv: string[]; log: string; code: string }): Promise<void> {
-  const ex = await st.container(node).exec({ Cmd: ['sh', '-c', 'log=$1; shift; exec "$@" >> "$log" 2>&1', 'sh', d.log, ...d.argv], AttachStdout: false, AttachStderr: false });
+  // every line stamped with the lab clock: keepalived's own stamps have whole seconds, and an
+  // operator's file (validate) has no notify script, so its VRRP states are read from this log
+  const ex = await st.container(node).exec({
+    Cmd: ['bash', '-c', 'log=$1; shift; "$@" 2>&1 | while IFS= read -r l; do printf \'%s %s\\n\' "$EPOCHREALTIME" "$l"; done >> "$log"', 'bash', d.log, ...d.argv],
+    AttachStdout: false,
+    AttachStderr: false,
+  });
   await ex.start({ Detach: true });
   await waitFor(`${d.label} to run on ${node}`, () => runs(st, node, d.process), { timeoutMs: 20_000, intervalMs: 300 }).catch(async (e: Error) => {
     const said = (await st.exec(node, ['tail', '-n', '8', d.log], { allowFailure: true })).stdout.trim();
@@ -510,7 +519,7 @@ async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
     if (diffs.length) {
       // keepalived leaves out real servers its health checks fail: its log says which and why
       // what keepalived checked and what it said about it (the failures, not the VRRP chatter)
-      const kLog = d.keepalived ? (await st.exec(d.name, ['sh', '-c', 'grep -iE "fail|remov|timeout|refused" /var/log/keepalived.log | tail -n 8'], { allowFailure: true })).stdout.trim() : '';
+      const kLog = d.keepalived ? (await st.exec(d.name, ['sh', '-c', `grep -iE "fail|remov|timeout|refused" ${KEEPALIVED_LOG} | tail -n 8`], { allowFailure: true })).stdout.trim() : '';
       const checks = d.keepalived ? [...new Set((d.keepalived.virtualServers ?? []).flatMap((vs) => vs.realServers.map((r) => describeCheck(r.check))))].join('; ') : '';
       throw new HarnessError(
         'ERR_LVS_IPVS_MISMATCH',

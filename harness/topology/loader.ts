@@ -200,7 +200,10 @@ export function checkTopology(t: Topology): TopologyIssue[] {
         issues.push({ path: `${where}.vip`, message: `"${s.vip}" is the network, gateway or broadcast address of ${vc.text}` });
     }
     if (!directorNets.has(vipNetName)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is on network ${vipNetName}, where no director is` });
-    if (addresses.has(s.vip)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is already the address of ${addresses.get(s.vip)}` });
+    // LVS lets a lone director balance on its own address (seed 003: ipvsadm -A -t <its public address>:80);
+    // a keepalived pair's VIPs must float, so there it stays refused
+    const ownAddress = !t.keepalived && t.directors.length === 1 && addresses.get(s.vip)?.startsWith('directors[0].networks.');
+    if (addresses.has(s.vip) && !ownAddress) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is already the address of ${addresses.get(s.vip)}${t.keepalived ? ' (a keepalived pair moves its VIPs between directors: a VIP cannot be a node address)' : ''}` });
     issues.push(...checkExtraVips(s, where, vipNetName, nets.get(vipNetName), addresses));
     const key = `${isIPv6(s.vip) ? bigIntToIp6(ip6ToBigInt(s.vip)) : s.vip}:${s.protocol}:${s.port ?? `fwm${s.fwmark?.mark}`}`;
     if (vipSeen.has(key)) issues.push({ path: where, message: `the same virtual service as ${vipSeen.get(key)}` });

@@ -51,6 +51,13 @@ export interface PlannedNode {
    * by network here (`@net:public`); the builder puts in the device names the node has.
    */
   keepalived?: KeepalivedConfig;
+  /**
+   * `validate`: the operator's own keepalived.conf (and the files it includes), translated into
+   * the lab, run instead of one rendered from `keepalived`; interface names are `@net:<network>`
+   * references the builder binds to the node's devices. The model above still says what the run
+   * expects (its IPVS table, its VRRP instances).
+   */
+  keepalivedFiles?: { path: string; text: string }[];
   /** directors of HAProxy services: their haproxy.cfg as a model */
   haproxy?: HaproxyConfig;
 }
@@ -109,6 +116,8 @@ export interface Plan {
 export const KEEPALIVED_CONF = '/etc/keepalived/keepalived.conf';
 export const VRRP_NOTIFY = '/opt/lvs-harness/vrrp-notify';
 export const VRRP_LOG = '/run/lvs-harness/vrrp.log';
+/** keepalived's console output, each line stamped with the lab clock ($EPOCHREALTIME) */
+export const KEEPALIVED_LOG = '/var/log/keepalived.log';
 export const MISC_CHECK = '/opt/lvs-harness/misc-check';
 export const netRef = (network: string) => `@net:${network}`;
 
@@ -269,7 +278,9 @@ export function plan(t: Topology): Plan {
     for (const d of directors) {
       if (!addrOn(d, svc.vipNetwork)) continue;
       for (const vip of svc.vips)
-        if (!d.addresses.some((a) => a.address === vip)) d.addresses.push({ address: vip, prefix: svc.family === 6 ? 128 : 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name}` });
+        // a single director may balance on its own address (the loader allows it): nothing to add then
+        if (!d.addresses.some((a) => a.address === vip) && !d.interfaces.some((i) => i.address === vip || i.address6 === vip))
+          d.addresses.push({ address: vip, prefix: svc.family === 6 ? 128 : 32, on: { network: svc.vipNetwork }, why: `VIP of ${svc.name}` });
       const rule: VirtualServiceRule = {
         ...(s.fwmark ? { fwmark: s.fwmark.mark } : { protocol: s.protocol, address: s.vip, port: s.port! }),
         scheduler: s.scheduler,

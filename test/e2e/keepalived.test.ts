@@ -143,6 +143,28 @@ describe('keepalived pairs (real lab)', function () {
     expect(res.errors, r.stdout + r.stderr).to.deep.equal([]);
   });
 
+  it("validate: the seed article's VI_141/VI_142 pair, the operator's own files, lint clean, translated into the lab, fail over both ways", async () => {
+    // kill in both directions (stop and pause pass from the CLI too; see README): CI time
+    const r = await cli(['validate', '--keepalived', 'test/fixtures/lint/seed002-vi14x-a.conf', '--peer', 'test/fixtures/lint/seed002-vi14x-b.conf', '--grep', 'modes|SIGKILL of the MASTER node'], 20 * 60_000);
+    process.stderr.write(`      validate seed 002: whole run ${r.seconds.toFixed(0)} s\n`);
+    expect(r.stderr).to.match(/^lint: 0 errors, 0 warnings, \d+ info$/m);
+    expect(r.stderr).to.match(/192\.168\.10\.141 +10\.89\.200\.141/);
+    const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
+    expect(report, r.stdout + r.stderr).to.be.a('string');
+    const res = JSON.parse(await readFile(report!, 'utf8')) as { checks: Check[]; errors: RunErrorLike[]; suites: string[]; validate: { sources: string[]; findings: { severity: string }[]; translation: { theirs: string; lab: string }[] } };
+    expect(res.checks.filter((c) => c.valid !== true).map((c) => `${c.group}: ${c.detail}`), r.stdout).to.deep.equal([]);
+    expect(res.errors, r.stdout + r.stderr).to.deep.equal([]);
+    expect(res.suites).to.deep.equal(['modes', 'failover']);
+    // both directions: VI_141 moves off director2 (its MASTER at priority 100), VI_142 off director1
+    expect(res.checks.filter((c) => c.group.endsWith('kill failover time')).map((c) => c.group)).to.deep.equal(['VI_141 proxy kill failover time', 'VI_142 proxy kill failover time']);
+    expect(res.checks.filter((c) => c.group.endsWith('kill preemption')).map((c) => c.name)).to.deep.equal(['director2 preempts when it returns', 'director1 preempts when it returns']);
+    expect(res.validate.findings.filter((f) => f.severity !== 'info')).to.deep.equal([]);
+    expect(res.validate.translation).to.deep.include({ kind: 'address', theirs: '192.168.10.142', lab: '10.89.200.142' });
+    const html = await readFile(path.join(path.dirname(report!), 'report.html'), 'utf8');
+    expect(html).to.contain('Translation into the lab').and.contain('192.168.10.141');
+    expect(r.code).to.equal(0);
+  });
+
   it('a pair with mismatched auth_pass (broken on purpose) ends in split brain, and the run says so', async () => {
     const r = await cli(['run', 'test/fixtures/broken/nat-ha-auth.yaml', '--suite', 'failover']);
     expect(r.code, r.stdout + r.stderr).to.equal(1);

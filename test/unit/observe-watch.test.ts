@@ -68,7 +68,7 @@ function director(node: string, from: number, to: number, addrs: [number, string
     for (const [at, a] of addrs) if (at > t - 50 && at <= t) lines.push({ kind: 'A', t, addresses: a });
     lines.push({ kind: 'H', t });
   }
-  return { node, lines, liveAtEnd };
+  return { node, lines, streams: [{ first: from, last: to - ((to - from) % 50) }], liveAtEnd };
 }
 
 describe('in-node watcher: the holder timeline', () => {
@@ -89,19 +89,33 @@ describe('in-node watcher: the holder timeline', () => {
     expect(oneVipHolder(s, { settleFrom: 2000, settleMs: 100 }).valid).to.equal(false);
   });
 
-  it('a frozen director is silent while paused and holds again when it thaws; a late stream is not silence', () => {
-    const lines: WatchLine[] = [];
+  it('a frozen director (a pause window from the history) holds nothing while paused and holds again when it thaws', () => {
+    const lines: WatchLine[] = [{ kind: 'A', t: 0, addresses: [VIP] }];
     for (let t = 0; t <= 1000; t += 50) lines.push({ kind: 'H', t });
     for (let t = 4000; t <= 6000; t += 50) lines.push({ kind: 'H', t });
-    lines.unshift({ kind: 'A', t: 0, addresses: [VIP] });
-    const d1: NodeObservations = { node: 'd1', lines, liveAtEnd: true };
+    const d1: NodeObservations = { node: 'd1', lines, streams: [{ first: 0, last: 6000 }], frozen: [{ from: 1000, to: 4000 }], liveAtEnd: true };
     const d2 = director('d2', 0, 6000, [[0, []]]);
     const s = holderSamples([d1, d2], [VIP]);
+    expect(s.find((x) => x.t === 1000)!.holders).to.deep.equal([]); // the pause starts: a sample at its very start
     expect(s.find((x) => x.t === 2000)!.holders).to.deep.equal([]);
     expect(s.find((x) => x.t === 5000)!.holders).to.deep.equal(['d1']);
-    // stamps 900 ms apart are one run of the loop (a slow tick), not a freeze
-    const slow: NodeObservations = { node: 'd1', lines: [{ kind: 'A', t: 0, addresses: [VIP] }, { kind: 'H', t: 900 }, { kind: 'H', t: 1800 }], liveAtEnd: true };
-    expect(holderSamples([slow], [VIP]).every((x) => x.holders.join() === 'd1')).to.equal(true);
+  });
+
+  it('a silence inside a stream is a loop the CPU did not run, not a node without its addresses', () => {
+    // seen in the lab: ticks over a second apart while a takeover loaded the node
+    const slow: NodeObservations = { node: 'd1', lines: [{ kind: 'A', t: 0, addresses: [VIP] }, { kind: 'H', t: 900 }, { kind: 'H', t: 3300 }], streams: [{ first: 0, last: 3300 }], liveAtEnd: true };
+    const other = director('d2', 0, 3300, [[0, []]]);
+    expect(holderSamples([slow, other], [VIP]).every((x) => x.holders.join() === 'd1')).to.equal(true);
+  });
+
+  it('a stream that ended (a killed node) is down until its watcher streams again', () => {
+    const lines: WatchLine[] = [{ kind: 'A', t: 0, addresses: [VIP] }, { kind: 'H', t: 500 }, { kind: 'A', t: 3000, addresses: [VIP] }, { kind: 'H', t: 3500 }];
+    const d1: NodeObservations = { node: 'd1', lines, streams: [{ first: 0, last: 500 }, { first: 3000, last: 3500 }], liveAtEnd: true };
+    const d2 = director('d2', 0, 3500, [[0, []]]);
+    const s = holderSamples([d1, d2], [VIP]);
+    expect(s.find((x) => x.t === 501)!.holders).to.deep.equal([]); // from just after its last stamp
+    expect(s.find((x) => x.t === 2000)!.holders).to.deep.equal([]);
+    expect(s.find((x) => x.t === 3000)!.holders).to.deep.equal(['d1']);
   });
 
   it('two holders at once is split brain, judged by the same checker', () => {
@@ -122,8 +136,27 @@ describe('in-node watcher: the holder timeline', () => {
 
   it('a table timeline: the parsed table at every tick the node was up', () => {
     const lines: WatchLine[] = [{ kind: 'T', t: 0, lines: PROC }, { kind: 'H', t: 0 }, { kind: 'H', t: 50 }, { kind: 'T', t: 100, lines: PROC.slice(0, 4) }, { kind: 'H', t: 100 }, { kind: 'H', t: 3000 }];
-    const tl = tableTimeline({ node: 'd', lines, liveAtEnd: true });
-    // 3000 is a stamp of its own (the loop ran then); the silence between is not sampled
+    const tl = tableTimeline({ node: 'd', lines, streams: [{ first: 0, last: 100 }, { first: 3000, last: 3000 }], liveAtEnd: true });
+    // 3000 starts a stream of its own (the node came back); the time between is not sampled
     expect(tl.map((x) => [x.t, x.table[0]?.realServers.length])).to.deep.equal([[0, 2], [50, 2], [100, 0], [3000, 0]]);
+  });
+});
+
+describe("keepalived's console log as VRRP states (validate: the operator's file has no notify of ours)", () => {
+  it('reads state entries and a stop, stamped with the lab clock the builder prefixed', async () => {
+    const { parseKeepalivedLog } = await import('../../harness/observe/vrrp.js');
+    const log = [
+      '1795980542.100200 Sun Nov 29 19:49:02 2026: (VT) Entering BACKUP STATE (init)',
+      '1795980546.250000 Sun Nov 29 19:49:06 2026: (VT) Receive advertisement timeout',
+      '1795980546.251999 Sun Nov 29 19:49:06 2026: (VT) Entering MASTER STATE',
+      '1795980547.9 Sun Nov 29 19:49:07 2026: (VT) sent 0 priority',
+      'Sun Nov 29 19:49:07 2026: (VT) Entering FAULT STATE', // not stamped by the harness: no lab time
+    ].join('\n');
+    expect(parseKeepalivedLog(log, 'd1')).to.deep.equal([
+      { t: 1795980542100, node: 'd1', instance: 'VT', state: 'BACKUP' },
+      { t: 1795980546251, node: 'd1', instance: 'VT', state: 'MASTER' },
+      { t: 1795980547900, node: 'd1', instance: 'VT', state: 'STOP' },
+    ]);
+    expect(parseKeepalivedLog('(VT) Entering MASTER STATE\n\u0000garbage', 'd1')).to.deep.equal([]);
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { HarnessError } from '../../harness/errors.js';
 import { parseTopology } from '../../harness/topology/loader.js';
+import { plan } from '../../harness/topology/planner.js';
 import { problems, shippedText, variantText, type Doc } from '../topology-helpers.js';
 
 const SHIPPED = ['nat', 'dr', 'tun', 'fullnat'] as const;
@@ -157,6 +158,14 @@ describe('topology files', () => {
       expect(dr((d) => (d.services[0].vip = '10.89.30.11'))).to.deep.equal([
         'topologies/dr.yaml: services[0].vip: "10.89.30.11" is already the address of real_servers[0].networks.lan',
       ]);
+    });
+
+    it("a lone director may balance on its own address (seed 003); a keepalived pair's VIPs must float", () => {
+      const own = plan(parseTopology(variantText('dr', (d) => (d.services[0].vip = '10.89.30.2')), 'dr.yaml'));
+      // the director already holds it: the planner adds no second copy
+      expect(own.nodes.find((n) => n.name === 'director')!.addresses.map((a) => a.address)).not.to.include('10.89.30.2');
+      const pair = problems(variantText('dr-ha', (d) => (d.services[0].vip = d.directors[0].networks.lan)), 'topologies/dr-ha.yaml');
+      expect(pair.some((p) => /is already the address of directors\[0\]\.networks\.lan \(a keepalived pair moves its VIPs/.test(p)), pair.join('\n')).to.equal(true);
     });
 
     it('a duplicate address names both places', () => {
