@@ -81,12 +81,13 @@ describe('topologies and the modes suite (real lab)', function () {
     }
   });
 
-  const broken: [string, string, RegExp][] = [
-    ['dr-noarp', 'only the director answers ARP for the VIP', /ARP for 10\.89\.30\.100 answered by (rs\d \(\S+\)(, )?)+/],
-    ['tun-rpfilter', 'every real server answers through the VIP', /\d+ of \d+ requests failed \(timeout\); no answer from rs1, rs2, rs3/],
-    ['nat-noforward', 'every real server answers through the VIP', /\d+ of \d+ requests failed \(timeout\); no answer from rs1, rs2, rs3/],
+  // each with the cause the evidence gathered before teardown names (diagnose/)
+  const broken: [string, string, RegExp, string][] = [
+    ['dr-noarp', 'only the director answers ARP for the VIP', /ARP for 10\.89\.30\.100 answered by (rs\d \(\S+\)(, )?)+/, 'arp-flux'],
+    ['tun-rpfilter', 'every real server answers through the VIP', /\d+ of \d+ requests failed \(timeout\); no answer from rs1, rs2, rs3/, 'tun-rp-filter'],
+    ['nat-noforward', 'every real server answers through the VIP', /\d+ of \d+ requests failed \(timeout\); no answer from rs1, rs2, rs3/, 'nat-no-forward'],
   ];
-  for (const [name, check, why] of broken) {
+  for (const [name, check, why, cause] of broken) {
     it(`${name} (broken on purpose) fails the modes suite and says why`, async () => {
       const r = await cli(['run', `test/fixtures/broken/${name}.yaml`, '--suite', 'modes']);
       expect(r.code, r.stdout + r.stderr).to.equal(1);
@@ -96,6 +97,7 @@ describe('topologies and the modes suite (real lab)', function () {
       expect(c, `no check "${check}" in ${res.checks.map((x) => x.name).join(', ')}`).to.exist;
       expect(c.valid).to.equal(false);
       expect(c.detail).to.match(why);
+      expect((c as { causes?: { id: string }[] }).causes?.map((k) => k.id), JSON.stringify((c as { causes?: unknown }).causes)).to.include(cause);
       expect(r.stdout).to.match(/FAIL\s.*modes\s+web /);
     });
   }
