@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readJsonFile } from '../util/json-file.js';
 import { z } from 'zod';
 import { HarnessError } from '../errors.js';
 import type { Environment } from '../report/results.js';
@@ -170,23 +170,12 @@ export function parseBench(raw: unknown, file: string): BenchReport {
 /** Reads a bench.json, or the one in a report directory; throws ERR_LVS_BENCH naming the file and the field. */
 export async function readBench(fileOrDir: string): Promise<BenchReport> {
   const file = fileOrDir;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EISDIR') return readBench(`${fileOrDir.replace(/\/+$/, '')}/bench.json`);
-    throw new HarnessError('ERR_LVS_BENCH', `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(e)})`}`, {
-      hint: code === 'ENOENT' ? 'give a bench.json or the reports/<run-id>/ directory of a bench run' : undefined,
-      details: { file },
-      cause: e,
-    });
-  }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = await readJsonFile(file, 'ERR_LVS_BENCH', 'give a bench.json or the reports/<run-id>/ directory of a bench run');
   } catch (e) {
-    throw new HarnessError('ERR_LVS_BENCH', `${file}: not JSON (${(e as Error).message})`, { details: { file }, cause: e });
+    if ((e as NodeJS.ErrnoException).code === 'EISDIR') return readBench(`${fileOrDir.replace(/\/+$/, '')}/bench.json`);
+    throw e;
   }
   return parseBench(raw, file);
 }

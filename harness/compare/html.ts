@@ -1,6 +1,6 @@
 import { groupedBars, linearAxis } from '../report/charts.js';
 import { escapeAttr, escapeText as esc, firstLine, type RunVerdict } from '../report/format.js';
-import { badge, CSS } from '../report/html.js';
+import { badge, CSS, htmlHead } from '../report/html.js';
 import type { Comparison, RunInfo } from './compare.js';
 import type { TimeSeries } from './times.js';
 import type { CheckSide } from './verdicts.js';
@@ -124,16 +124,7 @@ function distributionSection(c: Comparison): string {
 }
 
 export function renderCompareHtml(c: Comparison): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="lvs-harness">
-<title>${esc(`${c.passToFail ? 'FAILED' : 'PASSED'} lvs-harness compare ${c.a.runId} → ${c.b.runId}`)}</title>
-<style>${CSS}${EXTRA_CSS}</style>
-</head>
+  return `${htmlHead(`${c.passToFail ? 'FAILED' : 'PASSED'} lvs-harness compare ${c.a.runId} → ${c.b.runId}`, CSS + EXTRA_CSS)}
 <body>
 ${header(c)}
 <main>

@@ -280,20 +280,23 @@ function validateSection(r: Results): string {
   return `<section id="validate"><h2>Validate: ${esc(v.sources.join(', '))}</h2><h3>Lint</h3>${findings}<h3>Translation into the lab</h3><table><thead><tr><th>kind</th><th>director</th><th>theirs</th><th>lab</th></tr></thead><tbody>${rows}</tbody></table>${notes}</section>`;
 }
 
-export function renderHtml(r: Results, history: readonly HistoryEvent[]): string {
-  const v = runVerdictOf(r);
-  let t0: number | undefined;
-  for (const e of history) if (Number.isFinite(e.t) && (t0 === undefined || e.t < t0)) t0 = e.t;
-  return `<!doctype html>
+/** The head every page of ours has: self-contained (no request leaves the file), the styles inline. */
+export const htmlHead = (title: string, css: string) => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="lvs-harness">
-<title>${esc(`${v.toUpperCase()} lvs-harness ${r.topology.name} ${r.runId}`)}</title>
-<style>${CSS}</style>
-</head>
+<title>${esc(title)}</title>
+<style>${css}</style>
+</head>`;
+
+export function renderHtml(r: Results, history: readonly HistoryEvent[]): string {
+  const v = runVerdictOf(r);
+  let t0: number | undefined;
+  for (const e of history) if (Number.isFinite(e.t) && (t0 === undefined || e.t < t0)) t0 = e.t;
+  return `${htmlHead(`${v.toUpperCase()} lvs-harness ${r.topology.name} ${r.runId}`, CSS)}
 <body>
 ${header(r, history.length)}
 <main>

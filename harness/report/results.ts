@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readJsonFile } from '../util/json-file.js';
 import { z } from 'zod';
 import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
@@ -222,22 +222,6 @@ export function parseResults(raw: unknown, file: string): Results {
 
 /** Reads reports/<run-id>/results.json, results@0 or @1; throws ERR_LVS_RESULTS naming the file and the field. */
 export async function loadResults(file: string): Promise<Results> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new HarnessError('ERR_LVS_RESULTS', `${file}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(e)})`}`, {
-      hint: code === 'ENOENT' ? 'a run writes results.json when its suites end: was the run interrupted?' : undefined,
-      details: { file },
-      cause: e,
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new HarnessError('ERR_LVS_RESULTS', `${file}: not JSON (${(e as Error).message})`, { details: { file }, cause: e });
-  }
+  const raw = await readJsonFile(file, 'ERR_LVS_RESULTS', 'a run writes results.json when its suites end: was the run interrupted?');
   return parseResults(raw, file);
 }
