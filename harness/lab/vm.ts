@@ -187,6 +187,21 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
   const current = await labStatus({ paths, probeDocker: false });
   if (current.running) {
     log(`lab already running (pid ${current.pid}, ${current.endpoint})`);
+    // another process may still be booting it: its Docker API answers before the node image is in
+    const phase = async () => parseConsole(await readFile(paths.console, 'utf8').catch(() => '')).phase;
+    if ((await phase()) !== 'ready') {
+      log('the lab is still booting (another process started it): waiting until it reports ready');
+      await waitFor(
+        'the lab that another process is booting to report ready on its console',
+        async () => {
+          const p = await phase();
+          if (p === 'failed') throw Object.assign(new Error('its boot failed: see `lvs-harness lab status` and the console log'), { fatal: true });
+          if (!(await labStatus({ paths, probeDocker: false })).running) throw Object.assign(new Error('the VM went away while booting'), { fatal: true });
+          return p === 'ready';
+        },
+        { timeoutMs: opts.timeoutMs ?? 600_000, intervalMs: 500 },
+      );
+    }
     return labStatus({ paths });
   }
   await clearStale(paths, log);
