@@ -1,7 +1,7 @@
 import { failoverTime } from '../harness/checkers/failover.js';
 import { gratuitousArpSeen } from '../harness/checkers/garp.js';
 import { preemption } from '../harness/checkers/preempt.js';
-import { oneVipHolder } from '../harness/checkers/vip-holder.js';
+import { oneVipHolder, releasedAt } from '../harness/checkers/vip-holder.js';
 import { failoverBound, preemptBound, trackScriptBound } from '../harness/keepalived/bound.js';
 import { becameMaster, directorMac, haPairs, scenario } from '../harness/suite/ha.js';
 import { suiteContext } from '../harness/suite/context.js';
@@ -62,7 +62,12 @@ describe(`failover on ${ctx.plan.topology}`, function () {
           untilTimeoutMs: Math.max(30_000, 3 * (b.boundMs + b.toleranceMs)),
         });
         ctx.expectValid(group(`${fault} failover time`), failoverTime(r.ops, { t: r.faultT, fault, target: vrrp.master }, b, { until: r.healT }));
-        ctx.expectValid(group(`${fault} one holder`), oneVipHolder(r.holders.filter((x) => x.t < r.healT), { settleFrom: r.faultT, settleMs: b.boundMs + b.toleranceMs }));
+        // the takeover starts when the MASTER has let go of its VIPs: at once for kill and pause (a
+        // silent node holds nothing), after keepalived's shutdown for stop (2.1 s in one CI run:
+        // the handover's 35 ms gap then came past a window counted from the signal)
+        const before = r.holders.filter((x) => x.t < r.healT);
+        const settleFrom = releasedAt(before, vrrp.master, r.faultT) ?? r.faultT;
+        ctx.expectValid(group(`${fault} one holder`), oneVipHolder(before, { settleFrom, settleMs: b.boundMs + b.toleranceMs }));
         const takeover = becameMaster(r.states, backup, r.faultT);
         const vips = vrrp.vips.filter((v) => v.network === svc.vipNetwork).map((v) => v.address);
         ctx.expectValid(group(`${fault} gratuitous ARP`), gratuitousArpSeen(r.garps, { t: takeover?.t ?? r.faultT, node: backup, mac: await directorMac(st, ha, backup) }, { vips }));

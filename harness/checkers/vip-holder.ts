@@ -100,3 +100,20 @@ export function oneVipHolder(samples: readonly VipSample[], opts: { settleFrom: 
           : bad.map(describe).join('; '),
   };
 }
+
+/**
+ * When `node` had let go of every VIP it held at `from`: the first sample at or after `from`
+ * without it, per VIP, the latest of those. A MASTER told to stop (keepalived gets SIGTERM) keeps
+ * its VIPs until keepalived has shut down, which under emulation took over 2 s: the takeover a
+ * bound promises starts there, not at the signal. Undefined while it still holds one.
+ */
+export function releasedAt(samples: readonly VipSample[], node: string, from: number): number | undefined {
+  const vips = [...new Set(samples.map((x) => x.vip))];
+  let latest: number | undefined;
+  for (const vip of vips) {
+    const first = samples.filter((x) => x.vip === vip && x.t >= from).sort((a, b) => a.t - b.t).find((x) => !x.holders.includes(node));
+    if (!first) return undefined;
+    latest = latest === undefined ? first.t : Math.max(latest, first.t);
+  }
+  return latest;
+}

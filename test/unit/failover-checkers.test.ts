@@ -390,3 +390,18 @@ describe('failover checkers', () => {
     });
   });
 });
+
+describe('releasedAt: when the MASTER let go of its VIPs', () => {
+  it('is the first observation without it (after a slow graceful stop), the latest over its VIPs', async () => {
+    const { releasedAt, oneVipHolder } = await import('../../harness/checkers/vip-holder.js');
+    const obs = (t: number, vip: string, holders: string[]) => ({ t, vip, holders });
+    // keepalived on d1 took 2.1 s to stop; d2 took over 35 ms after d1 let go
+    const s = [obs(0, 'A', ['d1']), obs(0, 'B', ['d1']), obs(2100, 'A', ['d1']), obs(2147, 'A', []), obs(2147, 'B', ['d1']), obs(2182, 'A', ['d2']), obs(2190, 'B', ['d2']), ...Array.from({ length: 40 }, (_, i) => [obs(2200 + i * 50, 'A', ['d2']), obs(2200 + i * 50, 'B', ['d2'])]).flat()];
+    expect(releasedAt(s, 'd1', 0)).to.equal(2190);
+    // judged from the signal, the handover gap falls past a 1.722 s window and fails; from the release it does not
+    expect(oneVipHolder(s, { settleFrom: 0, settleMs: 1722 }).valid).to.equal(false);
+    expect(oneVipHolder(s, { settleFrom: releasedAt(s, 'd1', 0)!, settleMs: 1722 }).valid).to.equal(true);
+    // still holding one VIP at the end: not released
+    expect(releasedAt([obs(0, 'A', ['d1']), obs(100, 'A', []), obs(100, 'B', ['d1'])], 'd1', 0)).to.equal(undefined);
+  });
+});
