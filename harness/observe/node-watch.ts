@@ -22,18 +22,20 @@ export class NodeWatch {
   private constructor(
     private readonly st: StartedTopology,
     readonly node: string,
+    private readonly table: boolean,
   ) {}
 
-  /** Starts watching and waits (up to `timeoutMs`) for the node's first report. */
-  static async start(st: StartedTopology, node: string, timeoutMs = 30_000): Promise<NodeWatch> {
-    const w = new NodeWatch(st, node);
+  /** Starts watching (the IPVS table too with `table`) and waits (up to `timeoutMs`) for the node's first report. */
+  static async start(st: StartedTopology, node: string, o: { table?: boolean; timeoutMs?: number } = {}): Promise<NodeWatch> {
+    const timeoutMs = o.timeoutMs ?? 30_000;
+    const w = new NodeWatch(st, node, !!o.table);
     await w.open(timeoutMs);
     return w;
   }
 
   private async open(timeoutMs: number): Promise<void> {
     const c = this.st.container(this.node);
-    const exec = await c.exec({ Cmd: watchArgv(), AttachStdin: true, AttachStdout: true, AttachStderr: true });
+    const exec = await c.exec({ Cmd: watchArgv({ table: this.table }), AttachStdin: true, AttachStdout: true, AttachStderr: true });
     const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
     this.stream = stream;
     const out = new PassThrough();
@@ -95,9 +97,9 @@ export class NodeWatch {
     }
   }
 
-  /** Live view for waits: up when its stream runs and spoke within the last 1.5 s. */
+  /** Live view for waits: up when its stream runs and spoke within the last 2 s (ticks of 200 ms). */
   current(): { up: boolean; addresses: string[] } {
-    const up = !!this.stream && Date.now() - this.lastRecv < 1500;
+    const up = !!this.stream && Date.now() - this.lastRecv < 2000;
     let addresses: string[] = [];
     for (const l of this.lines) if (l.kind === 'A') addresses = l.addresses;
     return { up, addresses: up ? addresses : [] };

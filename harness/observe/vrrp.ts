@@ -102,7 +102,7 @@ export async function watch(
   _now: () => number,
   o: { vips: readonly string[]; client?: string; network?: string; tableOf?: { director: string; svc: PlannedService } },
 ): Promise<Watch> {
-  const watchers = await Promise.all(st.nodes('director').map((d) => NodeWatch.start(st, d.name)));
+  const watchers = await Promise.all(st.nodes('director').map((d) => NodeWatch.start(st, d.name, { table: d.name === o.tableOf?.director })));
   let capture: Promise<string> | undefined;
   if (o.client && o.network) {
     const client = o.client;

@@ -1,37 +1,43 @@
 /**
- * The in-node watcher: one bash loop per observed node, started over one exec, that reads the
- * node's addresses and IPVS table from /proc every tick and prints, stamped on the node's own
- * clock (the lab's clock, $EPOCHREALTIME, no fork):
- *   A <t> <addr> …        the node's addresses, at start and whenever they change
- *   T <t> <line>|<line>…  /proc/net/ip_vs, at start and whenever it changes
- *   H <t>                 every tick, so a frozen or killed node shows as silence
- * It forks only when an address changes (`ip -o addr`), and exits as soon as its standard input
- * closes or a line arrives on it, so it cannot outlive the harness that reads it.
+ * The in-node watcher: one bash script per observed node, started over one exec, that prints,
+ * stamped on the node's own clock (the lab's clock, $EPOCHREALTIME, no fork):
+ *   A <t> <addr> …        the node's addresses, at start and at every change the kernel
+ *                         announces (`ip -o monitor address`: event-driven, no polling; the stamp
+ *                         is taken when the event arrives, before the addresses are listed)
+ *   T <t> <line>|<line>…  /proc/net/ip_vs, at start and whenever it changes, read every tick
+ *                         without a fork (only where the table is watched)
+ *   H <t>                 every tick, so the stream shows the node's loop ran
+ * Under emulation every process competes with keepalived's own scripts (a `pgrep` track script
+ * that overran its 1 s timeout moved a VIP in one CI run), so the watcher costs nothing while
+ * nothing changes: ticks of 200 ms, or 50 ms where a table is watched. It exits, with its
+ * monitor, as soon as its standard input closes or a line arrives on it, so it cannot outlive
+ * the harness that reads it.
  */
-export const WATCH_TICK_MS = 50;
+export const WATCH_TICK_MS = 200;
+export const TABLE_TICK_MS = 50;
 
 export const WATCH_SCRIPT = String.raw`
-p=$1
-prev_fib= prev_v6= prev_vs=
+p=$1 table=$2
+snap() { local t=$EPOCHREALTIME a; a=$(ip -o addr show 2>/dev/null | while read -r _ _ _ x _; do printf '%s ' "${'$'}{x%/*}"; done); printf 'A %s %s
+' "$t" "$a"; }
+trap 'pkill -P $$ 2>/dev/null' EXIT
+ip -o monitor address 2>/dev/null | while read -r _; do snap; done &
+snap
+prev_vs=
 while :; do
-  mapfile -t f < /proc/net/fib_trie; fib="${'$'}{f[*]}"
-  mapfile -t s < /proc/net/if_inet6 2>/dev/null; v6="${'$'}{s[*]}"
-  if [[ $fib != "$prev_fib" || $v6 != "$prev_v6" ]]; then
-    prev_fib=$fib prev_v6=$v6
-    a=$(ip -o addr show 2>/dev/null | while read -r _ _ _ x _; do printf '%s ' "${'$'}{x%/*}"; done)
-    printf 'A %s %s\n' "$EPOCHREALTIME" "$a"
-  fi
-  if [[ -r /proc/net/ip_vs ]]; then
+  if [[ $table == 1 && -r /proc/net/ip_vs ]]; then
     mapfile -t v < /proc/net/ip_vs; IFS='|'; vs="${'$'}{v[*]}"; unset IFS
-    if [[ $vs != "$prev_vs" ]]; then prev_vs=$vs; printf 'T %s %s\n' "$EPOCHREALTIME" "$vs"; fi
+    if [[ $vs != "$prev_vs" ]]; then prev_vs=$vs; printf 'T %s %s
+' "$EPOCHREALTIME" "$vs"; fi
   fi
-  printf 'H %s\n' "$EPOCHREALTIME"
+  printf 'H %s
+' "$EPOCHREALTIME"
   read -r -t "$p" _; rc=$?
   (( rc > 128 )) || exit 0
 done
 `;
 
-export const watchArgv = (tickMs = WATCH_TICK_MS): string[] => ['bash', '-c', WATCH_SCRIPT, 'lvs-harness-watch', (tickMs / 1000).toFixed(3)];
+export const watchArgv = (o: { table?: boolean } = {}): string[] => ['bash', '-c', WATCH_SCRIPT, 'lvs-harness-watch', ((o.table ? TABLE_TICK_MS : WATCH_TICK_MS) / 1000).toFixed(3), o.table ? '1' : '0'];
 
 export type WatchLine = { kind: 'H'; t: number } | { kind: 'A'; t: number; addresses: string[] } | { kind: 'T'; t: number; lines: string[] };
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { oneVipHolder } from '../../harness/checkers/vip-holder.js';
 import { compressIPv6, parseProcIpVs } from '../../harness/ipvs/proc.js';
 import { changesOnly, holderSamples, observedUntil, tableTimeline, type NodeObservations } from '../../harness/observe/timeline.js';
-import { parseWatchLine, WATCH_SCRIPT, type WatchLine } from '../../harness/observe/watch-script.js';
+import { parseWatchLine, WATCH_SCRIPT, watchArgv, type WatchLine } from '../../harness/observe/watch-script.js';
 
 // /proc/net/ip_vs as kernel 6.1 prints it (a NAT service, an fwmark service with persistence, an IPv6 service)
 const PROC = [
@@ -54,10 +54,14 @@ describe('in-node watcher: its lines', () => {
     for (const bad of ['', 'H', 'H x', 'X 1795980285.1', 'bash: ip: command not found']) expect(parseWatchLine(bad)).to.equal(undefined);
   });
 
-  it('the script reads /proc without forking per tick and exits when its input closes', () => {
-    expect(WATCH_SCRIPT).to.match(/mapfile -t f < \/proc\/net\/fib_trie/);
+  it('the script waits on address events (no polling), reads the table only where asked, and exits when its input closes', () => {
+    expect(WATCH_SCRIPT).to.match(/ip -o monitor address/);
+    expect(WATCH_SCRIPT).to.match(/\$table == 1 && -r \/proc\/net\/ip_vs/);
     expect(WATCH_SCRIPT).to.match(/read -r -t "\$p" _/);
+    expect(WATCH_SCRIPT).to.match(/trap 'pkill -P \$\$/);
     expect(WATCH_SCRIPT).not.to.match(/\bsleep\b/);
+    expect(watchArgv().slice(-2)).to.deep.equal(['0.200', '0']);
+    expect(watchArgv({ table: true }).slice(-2)).to.deep.equal(['0.050', '1']);
   });
 });
 
