@@ -475,8 +475,14 @@ function expectationsOf(t: Topology): Expectations | undefined {
 }
 
 export const trackScriptName = (process: string) => `chk_${process}`;
-/** seconds a tracking script may run before it counts as failed (pgrep takes milliseconds) */
-const TRACK_SCRIPT_TIMEOUT = 1;
+/**
+ * Seconds a tracking script may run before it counts as failed. pgrep takes milliseconds, but
+ * under emulation, while a node is being restored, one overran 1 s (a CI run: keepalived logged
+ * "already running, expect idle - skipping run", then "timed_out", and the MASTER dropped to its
+ * tracked priority with HAProxy alive). keepalived skips a run while the last one still runs, so
+ * only a run past this counts; the bound (trackScriptBound) includes it.
+ */
+const TRACK_SCRIPT_TIMEOUT = 3;
 
 /** The vrrp_script watching a process: the seed's check_haproxy.sh counts haproxy processes; pgrep's exit status says the same. */
 const trackScript = (tp: NonNullable<KeepalivedSpec['vrrp'][number]['track_process']>): VrrpScript => ({

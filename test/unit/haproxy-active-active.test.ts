@@ -78,11 +78,11 @@ describe('haproxy-ha: HAProxy behind a keepalived pair with a vrrp_script (topol
 
   it('keepalived tracks HAProxy with a vrrp_script whose weight drops the MASTER below the BACKUP', () => {
     const k = node(p, 'director1').keepalived!;
-    expect(k.vrrpScripts).to.deep.equal([{ name: 'chk_haproxy', script: ['/usr/bin/pgrep', '-x', 'haproxy'], interval: 1, timeout: 1, fall: 2, rise: 2, weight: -60 }]);
+    expect(k.vrrpScripts).to.deep.equal([{ name: 'chk_haproxy', script: ['/usr/bin/pgrep', '-x', 'haproxy'], interval: 1, timeout: 3, fall: 2, rise: 2, weight: -60 }]);
     expect(k.vrrpInstances![0]!.trackScripts).to.deep.equal([{ name: 'chk_haproxy' }]);
-    expect(p.vrrp![0]!.track).to.deep.equal({ process: 'haproxy', interval: 1, fall: 2, rise: 2, weight: -60, timeout: 1 });
+    expect(p.vrrp![0]!.track).to.deep.equal({ process: 'haproxy', interval: 1, fall: 2, rise: 2, weight: -60, timeout: 3 });
     const conf = renderKeepalivedConf(k);
-    expect(conf).to.contain('vrrp_script chk_haproxy {\n  script "/usr/bin/pgrep -x haproxy"\n  interval 1\n  timeout 1\n  weight -60\n  rise 2\n  fall 2\n}\n');
+    expect(conf).to.contain('vrrp_script chk_haproxy {\n  script "/usr/bin/pgrep -x haproxy"\n  interval 1\n  timeout 3\n  weight -60\n  rise 2\n  fall 2\n}\n');
     expect(conf).to.contain('  track_script {\n    chk_haproxy\n  }\n');
     expect(conf).to.not.contain('virtual_server');
     expect(p.vrrp![0]!.priorities.director1! + -60).to.be.below(p.vrrp![0]!.priorities.director2!);
