@@ -14,6 +14,7 @@ import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, re
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
+import { stepsScript } from '../util/shell.js';
 import { KEEPALIVED_CONF, KEEPALIVED_LOG, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
@@ -278,19 +279,25 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     if (!d) throw new HarnessError('ERR_LVS_CONFIGURE', `node ${n.name}: no interface holds ${i.address} (network ${network})`);
     return d;
   };
-  // idempotent throughout: restoreNode runs it again on a node that may be half configured
-  for (const l of n.linksUp) await st.exec(n.name, ['ip', 'link', 'set', l, 'up']);
+  // idempotent throughout: restoreNode runs it again on a node that may be half configured.
+  // One exec for all of it: under emulation each exec costs a second or so, and a client with
+  // sixteen source addresses and their IPv6 twins had thirty of them
+  const steps: { argv: string[]; unless?: string[] }[] = [];
+  for (const l of n.linksUp) steps.push({ argv: ['ip', 'link', 'set', l, 'up'] });
   for (const a of n.addresses) {
     const dev = 'dev' in a.on ? a.on.dev : devOf(a.on.network);
     // IPv6: skip duplicate address detection, or the address stays tentative (unusable) for a second or more
-    await st.exec(n.name, ['ip', 'addr', 'replace', `${a.address}/${a.prefix}`, 'dev', dev, ...(a.address.includes(':') ? ['nodad'] : [])]);
+    steps.push({ argv: ['ip', 'addr', 'replace', `${a.address}/${a.prefix}`, 'dev', dev, ...(a.address.includes(':') ? ['nodad'] : [])] });
   }
-  for (const r of n.routes) await st.exec(n.name, ['ip', ...(r.family === 6 ? ['-6'] : []), 'route', 'replace', 'default', 'via', r.via]);
+  for (const r of n.routes) steps.push({ argv: ['ip', ...(r.family === 6 ? ['-6'] : []), 'route', 'replace', 'default', 'via', r.via] });
   for (const c of n.commands) {
     const a = c.argv.indexOf('-A');
     // an iptables rule that is already there (-C finds it) is not appended twice
-    if (c.argv[0] === 'iptables' && a > 0 && (await st.exec(n.name, c.argv.map((x, i) => (i === a ? '-C' : x)), { allowFailure: true })).exitCode === 0) continue;
-    await st.exec(n.name, c.argv);
+    steps.push({ argv: [...c.argv], ...(c.argv[0] === 'iptables' && a > 0 ? { unless: c.argv.map((x, i) => (i === a ? '-C' : x)) } : {}) });
+  }
+  if (steps.length) {
+    const r = await st.exec(n.name, ['sh', '-c', stepsScript(steps)], { allowFailure: true, timeoutMs: 120_000 });
+    if (r.exitCode !== 0) throw new HarnessError('ERR_LVS_EXEC_FAILED', `node ${n.name}: configuring it failed: ${(r.stderr || r.stdout).trim()}`);
   }
   // HAProxy before keepalived: a vrrp_script that tracks it must find it running
   if (n.haproxy) await startHaproxy(st, n);
