@@ -1,7 +1,17 @@
 // npm test: unit tests (no Docker) first, then report.html in headless Chromium, then the end-to-end tests in the real lab.
+// The e2e files share one lab boot; the lab's own tests (which take it down, boot it again and stop it) run last.
+// test/unit/mocharc.test.ts keeps every e2e file in this list.
 module.exports = {
   'node-option': ['import=tsx'],
-  spec: ['test/unit/**/*.test.ts', 'test/browser/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+  spec: [
+    'test/unit/**/*.test.ts',
+    'test/browser/**/*.test.ts',
+    'test/e2e/keepalived.test.ts',
+    'test/e2e/modes.test.ts',
+    'test/e2e/nemesis.test.ts',
+    'test/e2e/suites.test.ts',
+    'test/e2e/lab.test.ts',
+  ],
   timeout: 60_000,
   slow: 10_000,
   exit: true,

@@ -22,7 +22,7 @@ import { loadTopology } from './topology/loader.js';
 import { plan as makePlan } from './topology/planner.js';
 import { resolveRuntime } from './runtime/select.js';
 import { execIn } from './runtime/exec.js';
-import { runCleanup } from './util/cleanup.js';
+import { runCleanup, signalExitCode } from './util/cleanup.js';
 import { log, type Logger } from './util/log.js';
 import { REPO_ROOT } from './lab/paths.js';
 import path from 'node:path';
@@ -467,7 +467,7 @@ export async function cli(argv: string[]): Promise<never> {
   } finally {
     await runCleanup();
   }
-  process.exit(code);
+  process.exit(signalExitCode() ?? code);
 }
 
 export { labPaths };

@@ -6,6 +6,13 @@ type Handler = { name: string; fn: () => Promise<void> | void };
 const handlers: Handler[] = [];
 let installed = false;
 let running: Promise<void> | undefined;
+let received: string | undefined;
+
+/**
+ * The exit status a signal this process received calls for (130 for SIGINT, 143 otherwise), or
+ * undefined: a command that ends on its own while a signal's cleanup runs must not exit 1 over it.
+ */
+export const signalExitCode = (): number | undefined => (received === undefined ? undefined : received === 'SIGINT' ? 130 : 143);
 
 /**
  * Hooks that run on a signal before any teardown: a run records what it had while its nodes
@@ -74,6 +81,7 @@ function install() {
   installed = true;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
+      received = sig;
       process.stderr.write(`\n${sig}: cleaning up…\n`);
       void runInterrupt(sig)
         .then(() => runCleanup())

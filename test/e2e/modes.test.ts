@@ -106,7 +106,8 @@ describe('topologies and the modes suite (real lab)', function () {
     const up = await cli(['up', 'dr']);
     process.stderr.write(`      up dr: ${up.seconds.toFixed(1)} s\n`);
     expect(up.code, up.stderr).to.equal(0);
-    expect(up.stdout).to.match(/director\s+director\s+lvsh-dr-director\s+lan 10\.89\.30\.2\/24\s+10\.89\.30\.100\/32 on lan, 3 virtual service/);
+    // the VIP, then the mark service's other destinations (extra_vips), then the services
+    expect(up.stdout).to.match(/director\s+director\s+lvsh-dr-director\s+lan 10\.89\.30\.2\/24\s+10\.89\.30\.100\/32 on lan, 10\.89\.30\.101\/32 on lan, 10\.89\.30\.102\/32 on lan, 10\.89\.30\.103\/32 on lan, 3 virtual service/);
     expect(up.stdout).to.match(/rs1\s+real-server\s+lvsh-dr-rs1\s+lan 10\.89\.30\.11\/24\s+10\.89\.30\.100\/32 on lo/);
     expect(await running(docker, 'dr')).to.equal(5);
 
