@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
+import { NODE_BUNDLE } from '../../harness/load/bundle.js';
 import { fileURLToPath } from 'node:url';
 import { LatencyHistogram } from '../../harness/bench/histogram.js';
 
@@ -85,12 +86,7 @@ describe('bench latency histogram', () => {
         resolveDir: fileURLToPath(new URL('../../harness/bench/', import.meta.url)),
         loader: 'ts',
       },
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      write: false,
-      logLevel: 'silent',
+      ...NODE_BUNDLE,
     });
     const encoded = execFileSync(process.execPath, ['-'], { input: out.outputFiles[0]!.text, encoding: 'utf8' });
     const s = LatencyHistogram.decode(encoded).summary();
