@@ -105,11 +105,6 @@ export class NodeWatch {
     return { up, addresses: up ? addresses : [] };
   }
 
-  /** The node's clock at its latest stamp (lab ms), if it has stamped at all. */
-  lastStamp(): number | undefined {
-    return this.lines.at(-1)?.t;
-  }
-
   async stop(): Promise<NodeObservations> {
     this.stopped = true;
     const s = this.stream;

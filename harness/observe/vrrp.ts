@@ -91,15 +91,15 @@ export interface Watch {
 }
 
 /**
- * Starts an in-node watcher on every director (observe/watch-script.ts: addresses and the IPVS
- * table read from /proc every 50 ms, stamped on the lab's clock inside the node) and a tcpdump
- * of ARP on the client's segment. VIP moves and table changes are seen to within a tick whatever
- * an exec costs under emulation; the checkers get a sample per tick, the history the changes.
+ * Starts an in-node watcher on every director (observe/watch-script.ts: address events as they
+ * come, and on `tableOf`'s director the IPVS table from /proc every 50 ms, stamped on the lab's
+ * clock inside the node) and a tcpdump of ARP on the client's segment. VIP moves are stamped as
+ * the kernel announces them, whatever an exec costs under emulation; the checkers get a sample
+ * at every stamp, the history the changes.
  */
 export async function watch(
   st: StartedTopology,
   history: History,
-  _now: () => number,
   o: { vips: readonly string[]; client?: string; network?: string; tableOf?: { director: string; svc: PlannedService } },
 ): Promise<Watch> {
   const watchers = await Promise.all(st.nodes('director').map((d) => NodeWatch.start(st, d.name, { table: d.name === o.tableOf?.director })));

@@ -100,7 +100,7 @@ export interface ScenarioOptions {
 export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnderTest, o: ScenarioOptions): Promise<ScenarioResult> {
   const t0 = ctx.now();
   const vips = ha.vrrp.vips.map((v) => v.address);
-  const w = await watch(st, ctx.history, () => ctx.now(), {
+  const w = await watch(st, ctx.history, {
     vips,
     client: ha.client,
     network: ha.svc.vipNetwork,
