@@ -68,17 +68,32 @@ describe(`drain on ${ctx.plan.topology}`, function () {
   it('upper threshold (-x): a server at it gets no new connection until below -y', async () => {
     const agent = await ctx.agent(client);
     const target = svc.realServers[0]!;
-    // thresholds relative to what the server already counts (inactive entries of earlier traffic linger)
-    const c0 = (await serverCounts(st, svc))[target.name]!;
-    const upper = c0.active + c0.inactive + 2;
-    const lower = upper - 1;
-    const argv = await setServer(st, svc, target.name, { weight: target.weight, upper, lower });
-    ctx.history.append({ type: 'observe', t: ctx.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv } });
+    const n = svc.realServers.length;
+    // The upper threshold sits just above what the server already counts: inactive entries of
+    // earlier traffic linger and expire while the test runs, so when they have expired enough that
+    // the new connections would no longer reach it, it is set again from the new count. The lower
+    // threshold is 1: the connections held here keep the server overloaded once it is, so an
+    // inactive entry expiring between a count and the next connection cannot clear it unseen.
+    const lower = 1;
+    let upper = 0;
+    const arm = async (total: number) => {
+      upper = total + 2;
+      const argv = await setServer(st, svc, target.name, { weight: target.weight, upper, lower });
+      ctx.history.append({ type: 'observe', t: ctx.now(), node: directorOf(svc), what: 'ipvs-edit', data: { argv } });
+    };
+    const total = (c?: { active: number; inactive: number }) => (c ? c.active + c.inactive : 0);
+    await arm(total((await serverCounts(st, svc))[target.name]));
     const steps: Parameters<typeof thresholds>[0][number][] = [];
+    let overloadedSteps = 0;
     try {
-      for (let i = 0; i < svc.realServers.length * 3; i++) {
+      // until the server has been overloaded for n new connections (each would have been its turn
+      // at least once under rr), or 8n connections
+      for (let i = 0; i < n * 8 && overloadedSteps < n; i++) {
         const counts = await serverCounts(st, svc);
-        const before = Object.fromEntries(Object.entries(counts).map(([n, c]) => [n, { ...c, upper: n === target.name ? upper : 0, lower: n === target.name ? lower : 0 }]));
+        const t = total(counts[target.name]);
+        if (t >= upper) overloadedSteps++;
+        else if (t + 2 < upper && overloadedSteps === 0) await arm(t);
+        const before = Object.fromEntries(Object.entries(counts).map(([name, c]) => [name, { ...c, upper: name === target.name ? upper : 0, lower: name === target.name ? lower : 0 }]));
         const r = await agent.run({ cmd: 'hold', host: svc.vip, port: svc.port!, source: sources[i % sources.length]!, conn: `threshold-${i}`, tag: 'threshold' });
         const op = r.ops.find((o) => o.op === 'hold');
         steps.push({ chosen: op?.server, outcome: op?.outcome ?? 'error', before });

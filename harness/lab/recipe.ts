@@ -13,8 +13,13 @@ export const RECIPE = {
   arch: 'amd64',
   /** Debian metapackage resolved (locally, through apt-cache) to the concrete kernel package */
   kernelMeta: 'linux-image-amd64',
-  /** packages of the VM's own root file system: the Docker engine and little else */
-  labPackages: ['docker.io', 'kmod', 'iproute2', 'iptables', 'procps', 'ipvsadm', 'tini'],
+  /**
+   * packages of the VM's own root file system: the Docker engine and little else. crun is the
+   * engine's default OCI runtime: a small C program, where runc is a large Go one whose every
+   * start (each container start and each `docker exec`) costs far more under software emulation
+   * (an exec 0.82 s with runc, 0.60 s with crun, measured in the lab)
+   */
+  labPackages: ['docker.io', 'crun', 'kmod', 'iproute2', 'iptables', 'procps', 'ipvsadm', 'tini'],
   /** packages of the one node image used by every role (client, director, real server) */
   nodePackages: [
     'ipvsadm',

@@ -14,7 +14,7 @@ import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, re
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
-import { stepsScript } from '../util/shell.js';
+import { NODE_SCRIPT_EXIT, nodeScript, readNodeScriptFailure, type NodeScriptSpec } from './node-script.js';
 import { KEEPALIVED_CONF, KEEPALIVED_LOG, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
@@ -64,8 +64,11 @@ export class StartedTopology {
 
   /** The director's IPVS table with its counters (`-Ln` merged with `-Ln --stats --exact`). */
   async ipvs(name: string): Promise<TableService[]> {
-    const [list, stats] = await Promise.all([this.exec(name, ['ipvsadm', '-Ln']), this.exec(name, ['ipvsadm', '-Ln', '--stats', '--exact'])]);
-    return mergeTable(parseList(list.stdout), parseStats(stats.stdout));
+    // one exec for both listings
+    const SEP = '--lvsh-stats--';
+    const out = (await this.exec(name, ['sh', '-c', `ipvsadm -Ln && echo ${SEP} && ipvsadm -Ln --stats --exact`])).stdout;
+    const at = out.indexOf(`${SEP}\n`);
+    return mergeTable(parseList(out.slice(0, at)), parseStats(out.slice(at + SEP.length + 1)));
   }
 
   async setHealth(name: string, healthy: boolean): Promise<void> {
@@ -191,8 +194,8 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
   });
   const unregister = opts.keep ? () => {} : onCleanup(`topology ${plan.topology}`, () => teardown(docker, { topology: plan.topology }, log).then(() => {}));
   try {
-    for (const n of plan.networks) {
-      await docker
+    await Promise.all(plan.networks.map((n) =>
+      docker
         .createNetwork({
           Name: n.dockerName,
           Driver: 'bridge',
@@ -209,8 +212,8 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
           throw new HarnessError('ERR_LVS_SUBNET_IN_USE', `network ${n.name} of ${plan.topology}: subnet ${n.subnet} is already used by ${holders.join(', ') || 'another network of this engine'}`, {
             hint: `remove that topology (lvs-harness down --all) or give ${plan.topology} another subnet`,
           });
-        });
-    }
+        }),
+    ));
     timings.networks = Date.now() - t0;
     const netId = new Map(plan.networks.map((n) => [n.name, n.dockerName]));
     const containers = new Map<string, Docker.Container>();
@@ -280,47 +283,87 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     return d;
   };
   // idempotent throughout: restoreNode runs it again on a node that may be half configured.
-  // One exec for all of it: under emulation each exec costs a second or so, and a client with
-  // sixteen source addresses and their IPv6 twins had thirty of them
-  const steps: { argv: string[]; unless?: string[] }[] = [];
-  for (const l of n.linksUp) steps.push({ argv: ['ip', 'link', 'set', l, 'up'] });
+  // One exec for all of it (see node-script.ts): under emulation each exec costs half a second or more
+  const spec: NodeScriptSpec = { steps: [], dirs: [], files: [], checks: [], daemons: [] };
+  for (const l of n.linksUp) spec.steps.push({ argv: ['ip', 'link', 'set', l, 'up'] });
   for (const a of n.addresses) {
     const dev = 'dev' in a.on ? a.on.dev : devOf(a.on.network);
     // IPv6: skip duplicate address detection, or the address stays tentative (unusable) for a second or more
-    steps.push({ argv: ['ip', 'addr', 'replace', `${a.address}/${a.prefix}`, 'dev', dev, ...(a.address.includes(':') ? ['nodad'] : [])] });
+    spec.steps.push({ argv: ['ip', 'addr', 'replace', `${a.address}/${a.prefix}`, 'dev', dev, ...(a.address.includes(':') ? ['nodad'] : [])] });
   }
-  for (const r of n.routes) steps.push({ argv: ['ip', ...(r.family === 6 ? ['-6'] : []), 'route', 'replace', 'default', 'via', r.via] });
+  for (const r of n.routes) spec.steps.push({ argv: ['ip', ...(r.family === 6 ? ['-6'] : []), 'route', 'replace', 'default', 'via', r.via] });
   for (const c of n.commands) {
     const a = c.argv.indexOf('-A');
     // an iptables rule that is already there (-C finds it) is not appended twice
-    steps.push({ argv: [...c.argv], ...(c.argv[0] === 'iptables' && a > 0 ? { unless: c.argv.map((x, i) => (i === a ? '-C' : x)) } : {}) });
-  }
-  if (steps.length) {
-    const r = await st.exec(n.name, ['sh', '-c', stepsScript(steps)], { allowFailure: true, timeoutMs: 120_000 });
-    if (r.exitCode !== 0) throw new HarnessError('ERR_LVS_EXEC_FAILED', `node ${n.name}: configuring it failed: ${(r.stderr || r.stdout).trim()}`);
+    spec.steps.push({ argv: [...c.argv], ...(c.argv[0] === 'iptables' && a > 0 ? { unless: c.argv.map((x, i) => (i === a ? '-C' : x)) } : {}) });
   }
   // HAProxy before keepalived: a vrrp_script that tracks it must find it running
-  if (n.haproxy) await startHaproxy(st, n);
-  if (n.keepalived) await startKeepalived(st, n, devOf);
+  let haproxyConf = '';
+  if (n.haproxy) {
+    haproxyConf = renderHaproxyConf(n.haproxy);
+    spec.dirs.push('/etc/haproxy', '/run/lvs-harness');
+    spec.files.push({ path: HAPROXY_CFG, text: haproxyConf });
+    spec.checks.push({ tool: 'haproxy', argv: ['haproxy', '-c', '-f', HAPROXY_CFG] });
+    spec.daemons.push({ process: 'haproxy', argv: ['haproxy', '-db', '-f', HAPROXY_CFG], log: HAPROXY_LOG });
+  }
+  let keepalivedConf = '';
+  if (n.keepalived) {
+    // the operator's own files (validate), else the model rendered; `@net:<network>` names a device
+    const bind = (text: string) => text.replace(/@net:([a-z][a-z0-9-]*)/g, (_, net: string) => devOf(net));
+    const files = n.keepalivedFiles?.length ? n.keepalivedFiles.map((f) => ({ path: f.path, text: bind(f.text) })) : [{ path: KEEPALIVED_CONF, text: renderKeepalivedConf(bindInterfaces(n.keepalived, devOf)) }];
+    keepalivedConf = files[0]!.text;
+    spec.dirs.push('/etc/keepalived', '/opt/lvs-harness', '/run/lvs-harness');
+    spec.files.push(...files, { path: VRRP_NOTIFY, text: NOTIFY_SCRIPT, mode: '755' }, { path: MISC_CHECK, text: MISC_CHECK_SCRIPT, mode: '755' });
+    spec.checks.push({ tool: 'keepalived', argv: keepalivedTestArgv(files[0]!.path) });
+    // /run is no tmpfs in a container: after a kill and a start the old pid files are still there,
+    // and keepalived exits as "already running" when a new process happens to have an old pid
+    spec.daemons.push({ process: 'keepalived', argv: ['keepalived', '--dont-fork', '--log-console', '--log-detail', '--use-file', files[0]!.path], log: KEEPALIVED_LOG, removeFirst: KEEPALIVED_PID_FILES });
+  }
   if (n.app) {
     const rip = n.interfaces[0]!.address;
-    await st.exec(n.name, ['mkdir', '-p', '/etc/lvs-harness', '/opt/lvs-harness', '/run/lvs-harness']);
     const ipv6 = n.interfaces.some((i) => i.address6);
-    await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', NGINX_CONF], { input: renderNginxConf({ name: n.name, rip, httpPorts: n.app.httpPorts, ipv6 }) });
-    await st.exec(n.name, (await runs(st, n.name, 'nginx')) ? ['nginx', '-c', NGINX_CONF, '-s', 'reload'] : ['nginx', '-c', NGINX_CONF]);
+    spec.dirs.push('/etc/lvs-harness', '/opt/lvs-harness', '/run/lvs-harness');
+    spec.files.push({ path: NGINX_CONF, text: renderNginxConf({ name: n.name, rip, httpPorts: n.app.httpPorts, ipv6 }) });
+    spec.nginx = { conf: NGINX_CONF, healthUrl: `http://127.0.0.1:${n.app.httpPort}/health` };
     if (n.app.udpPorts.length) {
-      await st.exec(n.name, ['pkill', '-f', UDP_ECHO], { allowFailure: true });
-      await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', UDP_ECHO], { input: udpEchoSource() });
+      spec.files.push({ path: UDP_ECHO, text: udpEchoSource() });
       const local = [...n.interfaces.flatMap((i) => [i.address, ...(i.address6 ? [i.address6] : [])]), ...n.addresses.map((a) => a.address)];
-      const ex = await st.container(n.name).exec({ Cmd: ['node', UDP_ECHO, n.name, rip, n.app.udpPorts.join(','), ...local], AttachStdout: false, AttachStderr: false });
-      await ex.start({ Detach: true });
+      spec.restart = { argv: ['node', UDP_ECHO, n.name, rip, n.app.udpPorts.join(','), ...local] };
     }
-    await waitFor(
-      `nginx on ${n.name} to answer /health`,
-      async () => (await st.exec(n.name, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${n.app!.httpPort}/health`], { allowFailure: true })).stdout === '200',
-      { timeoutMs: 30_000, intervalMs: 300 },
+  }
+  spec.dirs = [...new Set(spec.dirs)];
+  const r = await st.exec(n.name, ['sh', '-c', nodeScript(spec)], { allowFailure: true, timeoutMs: 180_000 });
+  if (r.exitCode === 0) return;
+  const f = readNodeScriptFailure(r.stderr);
+  const role = n.role === 'director' ? 'director' : 'node';
+  if (r.exitCode === NODE_SCRIPT_EXIT.haproxyCheck) {
+    const lines = haproxyConf.split('\n');
+    // [ALERT] ... : config : parsing [/etc/haproxy/haproxy.cfg:12] : unknown keyword ...
+    const said = f.said
+      .split('\n')
+      .filter((l) => /ALERT|WARNING/.test(l))
+      .map((l) => {
+        const line = Number(l.match(/haproxy\.cfg:(\d+)\]/)?.[1] ?? 0);
+        return `${l.trim()}${line ? `   | ${lines[line - 1]?.trim() ?? ''}` : ''}`;
+      });
+    throw new HarnessError('ERR_LVS_HAPROXY_CONFIG', `director ${n.name}: haproxy -c rejected ${HAPROXY_CFG} (exit ${f.checkStatus}):\n  ${said.join('\n  ') || f.said.trim()}`, { details: { conf: haproxyConf } });
+  }
+  if (r.exitCode === NODE_SCRIPT_EXIT.keepalivedCheck) {
+    const diags = parseKeepalivedTestOutput(f.said, KEEPALIVED_CONF);
+    const lines = keepalivedConf.split('\n');
+    throw new HarnessError(
+      'ERR_LVS_KEEPALIVED_CONFIG',
+      `director ${n.name}: keepalived -t rejected ${KEEPALIVED_CONF} (exit ${f.checkStatus}: ${KEEPALIVED_TEST_EXIT[f.checkStatus!] ?? 'unknown'}):\n  ${diags.map((d) => `${d.file}${d.line ? `:${d.line}` : ''}: ${d.message}${d.line ? `   | ${lines[d.line - 1]?.trim() ?? ''}` : ''}`).join('\n  ') || f.said.trim()}`,
+      { details: { conf: keepalivedConf, stderr: f.said } },
     );
   }
+  if (r.exitCode === NODE_SCRIPT_EXIT.daemon && f.daemon) {
+    const d = spec.daemons.find((x) => x.process === f.daemon);
+    const label = f.daemon === 'haproxy' ? 'HAProxy' : f.daemon;
+    throw new HarnessError(f.daemon === 'haproxy' ? 'ERR_LVS_HAPROXY_START' : 'ERR_LVS_KEEPALIVED_START', `director ${n.name}: ${label} did not run within 20 s of its start; ${d?.log ?? 'its log'} ends:\n${f.said || '(nothing)'}`);
+  }
+  if (r.exitCode === NODE_SCRIPT_EXIT.health) throw new HarnessError('ERR_LVS_APP_START', `${role} ${n.name}: ${f.said}`);
+  throw new HarnessError('ERR_LVS_EXEC_FAILED', `${role} ${n.name}: configuring it failed (exit ${r.exitCode}): ${(f.said || r.stdout).trim()}`);
 }
 
 // Fixed scripts, their inputs as arguments. The notify line: lab-clock milliseconds, instance, state, priority.
@@ -344,86 +387,19 @@ export function bindInterfaces(c: KeepalivedConfig, devOf: (network: string) => 
   };
 }
 
-/** Whether a process of that name runs in the node (the containers' init reaps dead ones, so none lingers as a zombie). */
-const runs = async (st: StartedTopology, node: string, name: string) => (await st.exec(node, ['pgrep', '-x', name], { allowFailure: true })).exitCode === 0;
 
 /** Writes keepalived.conf, has `keepalived -t` check it, and starts keepalived unless it runs. */
-async function startKeepalived(st: StartedTopology, n: PlannedNode, devOf: (network: string) => string): Promise<void> {
-  // the operator's own files (validate), else the model rendered; `@net:<network>` names a device
-  const bind = (text: string) => text.replace(/@net:([a-z][a-z0-9-]*)/g, (_, net: string) => devOf(net));
-  const files = n.keepalivedFiles?.length ? n.keepalivedFiles.map((f) => ({ path: f.path, text: bind(f.text) })) : [{ path: KEEPALIVED_CONF, text: renderKeepalivedConf(bindInterfaces(n.keepalived!, devOf)) }];
-  const conf = files[0]!.text;
-  await st.exec(n.name, ['mkdir', '-p', '/etc/keepalived', '/opt/lvs-harness', '/run/lvs-harness']);
-  for (const f of files) await st.exec(n.name, ['sh', '-c', 'mkdir -p "$(dirname "$1")" && cat > "$1"', 'sh', f.path], { input: f.text });
-  for (const [file, text] of [[VRRP_NOTIFY, NOTIFY_SCRIPT], [MISC_CHECK, MISC_CHECK_SCRIPT]] as const) {
-    await st.exec(n.name, ['sh', '-c', 'cat > "$1" && chmod 755 "$1"', 'sh', file], { input: text });
-  }
-  const t = await st.exec(n.name, keepalivedTestArgv(files[0]!.path), { allowFailure: true, timeoutMs: 30_000 });
-  if (t.exitCode !== 0) {
-    const diags = parseKeepalivedTestOutput(t.stderr, KEEPALIVED_CONF);
-    const lines = conf.split('\n');
-    throw new HarnessError(
-      'ERR_LVS_KEEPALIVED_CONFIG',
-      `director ${n.name}: keepalived -t rejected ${KEEPALIVED_CONF} (exit ${t.exitCode}: ${KEEPALIVED_TEST_EXIT[t.exitCode] ?? 'unknown'}):\n  ${diags.map((d) => `${d.file}${d.line ? `:${d.line}` : ''}: ${d.message}${d.line ? `   | ${lines[d.line - 1]?.trim() ?? ''}` : ''}`).join('\n  ') || t.stderr.trim()}`,
-      { details: { conf, stderr: t.stderr } },
-    );
-  }
-  if (await runs(st, n.name, 'keepalived')) return;
-  // /run is no tmpfs in a container: after a kill and a start the old pid files are still there,
-  // and keepalived exits as "already running" when a new process happens to have an old pid
-  await st.exec(n.name, ['rm', '-f', ...KEEPALIVED_PID_FILES]);
-  await startDaemon(st, n.name, { process: 'keepalived', label: 'keepalived', argv: ['keepalived', '--dont-fork', '--log-console', '--log-detail', '--use-file', files[0]!.path], log: KEEPALIVED_LOG, code: 'ERR_LVS_KEEPALIVED_START' });
-}
-
-/**
- * Starts a daemon in the foreground of a detached exec, its output appended to a log file the
- * harness can show, and waits until it runs. One that exits at once (a bind it could not make,
- * a stale pid file) fails with the end of its log.
- */
-async function startDaemon(st: StartedTopology, node: string, d: { process: string; label: string; argv: string[]; log: string; code: string }): Promise<void> {
-  // every line stamped with the lab clock: keepalived's own stamps have whole seconds, and an
-  // operator's file (validate) has no notify script, so its VRRP states are read from this log
-  const ex = await st.container(node).exec({
-    Cmd: ['bash', '-c', 'log=$1; shift; "$@" 2>&1 | while IFS= read -r l; do printf \'%s %s\\n\' "$EPOCHREALTIME" "$l"; done >> "$log"', 'bash', d.log, ...d.argv],
-    AttachStdout: false,
-    AttachStderr: false,
-  });
-  await ex.start({ Detach: true });
-  await waitFor(`${d.label} to run on ${node}`, () => runs(st, node, d.process), { timeoutMs: 20_000, intervalMs: 300 }).catch(async (e: Error) => {
-    const said = (await st.exec(node, ['tail', '-n', '8', d.log], { allowFailure: true })).stdout.trim();
-    throw new HarnessError(d.code, `director ${node}: ${e.message}; ${d.log} ends:\n${said || '(nothing)'}`, { cause: e });
-  });
-}
-
 /** keepalived's pid files (Debian's build: the parent, the VRRP and checker children, BFD). */
 const KEEPALIVED_PID_FILES = ['/run/keepalived.pid', '/run/vrrp.pid', '/run/checkers.pid', '/run/bfd.pid'];
 
-/** Writes haproxy.cfg, has `haproxy -c` check it, and starts HAProxy (in the foreground of a detached exec) unless it runs. */
-async function startHaproxy(st: StartedTopology, n: PlannedNode): Promise<void> {
-  const conf = renderHaproxyConf(n.haproxy!);
-  await st.exec(n.name, ['mkdir', '-p', '/etc/haproxy', '/run/lvs-harness']);
-  await st.exec(n.name, ['sh', '-c', 'cat > "$1"', 'sh', HAPROXY_CFG], { input: conf });
-  const t = await st.exec(n.name, ['haproxy', '-c', '-f', HAPROXY_CFG], { allowFailure: true, timeoutMs: 30_000 });
-  if (t.exitCode !== 0) {
-    const lines = conf.split('\n');
-    // [ALERT] ... : config : parsing [/etc/haproxy/haproxy.cfg:12] : unknown keyword ...
-    const said = `${t.stdout}\n${t.stderr}`
-      .split('\n')
-      .filter((l) => /ALERT|WARNING/.test(l))
-      .map((l) => {
-        const line = Number(l.match(/haproxy\.cfg:(\d+)\]/)?.[1] ?? 0);
-        return `${l.trim()}${line ? `   | ${lines[line - 1]?.trim() ?? ''}` : ''}`;
-      });
-    throw new HarnessError('ERR_LVS_HAPROXY_CONFIG', `director ${n.name}: haproxy -c rejected ${HAPROXY_CFG} (exit ${t.exitCode}):\n  ${said.join('\n  ') || t.stderr.trim()}`, { details: { conf } });
-  }
-  if (await runs(st, n.name, 'haproxy')) return;
-  await startDaemon(st, n.name, { process: 'haproxy', label: 'HAProxy', argv: ['haproxy', '-db', '-f', HAPROXY_CFG], log: HAPROXY_LOG, code: 'ERR_LVS_HAPROXY_START' });
-}
-
 /** HAProxy directors: every backend server UP by HAProxy's own checks (its stats socket), on every director. */
 async function verifyHaproxy(st: StartedTopology, log: Logger): Promise<void> {
-  for (const d of st.nodes('director')) {
-    if (!d.haproxy) continue;
+  await Promise.all(st.nodes('director').map((d) => verifyDirectorHaproxy(st, d, log)));
+}
+
+async function verifyDirectorHaproxy(st: StartedTopology, d: PlannedNode, log: Logger): Promise<void> {
+  {
+    if (!d.haproxy) return;
     const want = d.haproxy.proxies.flatMap((p) => p.servers.map((x) => `${p.name}/${x.name}`));
     // HAProxy starts its servers UP and marks them DOWN after `fall` failed checks: hold through that window
     const windowMs = Math.max(...d.haproxy.proxies.map(haproxyRemovalBoundMs));
@@ -502,8 +478,13 @@ export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Prom
 
 /** Programs each director from its restore file and proves the kernel holds exactly the model. */
 async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
-  for (const d of st.nodes('director')) {
-    if (!d.ipvs) continue;
+  // every director at once: keepalived's settle window on one runs while the other settles
+  await Promise.all(st.nodes('director').map((d) => verifyDirectorIpvs(st, d, log)));
+}
+
+async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logger): Promise<void> {
+  {
+    if (!d.ipvs) return;
     const restore = renderRestore(d.ipvs);
     let saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
     if (d.keepalived) {

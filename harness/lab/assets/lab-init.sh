@@ -57,6 +57,9 @@ dockerd \
   --tlskey=/etc/lab/tls/server-key.pem \
   --storage-driver=overlay2 \
   --exec-opt native.cgroupdriver=cgroupfs \
+  --add-runtime crun=/usr/bin/crun \
+  --default-runtime=crun \
+  --iptables=false \
   --log-level=warn \
   > /var/log/dockerd.log 2>&1 &
 
