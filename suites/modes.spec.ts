@@ -1,6 +1,8 @@
 import * as modes from '../harness/checkers/modes.js';
 import { observeService, type ModesObservation } from '../harness/observe/modes.js';
 import { suiteContext } from '../harness/suite/context.js';
+import { clientOn } from '../harness/topology/planner.js';
+import { probeOps } from '../harness/observe/modes.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
 
 /**
@@ -28,6 +30,9 @@ describe(`modes on ${ctx.plan.topology}`, function () {
       let obs: ModesObservation;
       before(async () => {
         obs = await observeService(st, svc);
+        // every probe goes into the history like any other client operation: the report's
+        // distribution per real server, timeline and latencies are drawn from it
+        for (const op of probeOps(obs.answers, clientOn(st.plan, svc)!, svc)) ctx.history.append(op);
       });
 
       it('every real server answers through the VIP', () => {

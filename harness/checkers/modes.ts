@@ -18,6 +18,9 @@ export interface ProbeAnswer {
   rip?: string;
   /** the client address the real server saw */
   seenClient?: string;
+  /** when the probe started, on the client node's clock (ms), and how long it took */
+  t?: number;
+  latencyMs?: number;
 }
 
 const tally = (answers: readonly ProbeAnswer[]) => {

@@ -1,5 +1,6 @@
 import type { ArpObservation, CounterDelta, ProbeAnswer } from '../checkers/modes.js';
 import type { Counters, TableService } from '../ipvs/table.js';
+import type { OpEvent } from '../history/history.js';
 import { tableService } from '../ipvs/edit.js';
 import { identityFromBody } from '../load/protocol.js';
 import { clientOn, type PlannedService } from '../topology/planner.js';
@@ -16,9 +17,10 @@ import { sleep } from '../util/wait.js';
 // (the harness lays out which source goes to which destination, see probeTargets).
 const HTTP_PROBE = `while [ $# -ge 2 ]; do
   src=$1; target=$2; shift 2
-  out=$(curl -g -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code}' "http://$target/" 2>/dev/null)
+  t=$(date +%s%3N)
+  out=$(curl -g -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code} time=%{time_total}' "http://$target/" 2>/dev/null)
   rc=$?
-  printf 'src=%s dst=%s rc=%s %s\\n' "$src" "$target" "$rc" "$(printf '%s' "$out" | tr -d '\\n')"
+  printf 'src=%s dst=%s rc=%s t=%s %s\\n' "$src" "$target" "$rc" "$t" "$(printf '%s' "$out" | tr -d '\\n')"
 done`;
 
 // One datagram per probe from a fresh socket (a new flow each time); the echo names the real server.
@@ -26,10 +28,12 @@ const UDP_PROBE = `vip=$1; port=$2; n=$3; fam=$4; shift 4
 for src in "$@"; do
   i=0
   while [ $i -lt $n ]; do
+    t=$(date +%s%3N)
     out=$(printf 'probe %s' "$i" | socat -T 2 -t 2 - "UDP$fam:$vip:$port,bind=$src" 2>/dev/null)
     rc=$?
+    t1=$(date +%s%3N)
     case "$out" in server=*) code=200 ;; *) code=0; [ $rc -eq 0 ] && rc=28 ;; esac
-    printf 'src=%s rc=%s %s code=%s\\n' "$src" "$rc" "$(printf '%s' "$out" | tr -d '\\n')" "$code"
+    printf 'src=%s rc=%s t=%s %s code=%s time=%s\\n' "$src" "$rc" "$t" "$(printf '%s' "$out" | tr -d '\\n')" "$code" "$(( t1 - t ))e-3"
     i=$((i+1))
   done
 done`;
@@ -37,12 +41,26 @@ done`;
 export function parseProbeOutput(text: string): ProbeAnswer[] {
   const out: ProbeAnswer[] = [];
   for (const line of text.split('\n')) {
-    const m = line.match(/^src=(\S+)(?: dst=(\S+))? rc=(\d+)\s?(.*)$/);
+    const m = line.match(/^src=(\S+)(?: dst=(\S+))? rc=(\d+)(?: t=(\d+))?\s?(.*)$/);
     if (!m) continue;
     const rc = Number(m[3]);
-    const status = Number(m[4]!.match(/code=(\d+)/)?.[1] ?? 0);
-    const id = identityFromBody(m[4]!);
-    out.push({ source: m[1]!, ...(m[2] ? { target: m[2] } : {}), rc, ok: rc === 0 && status === 200, status, server: id?.server, rip: id?.rip, seenClient: id?.client });
+    const rest = m[5]!;
+    const status = Number(rest.match(/code=(\d+)/)?.[1] ?? 0);
+    // curl's time_total in seconds; the UDP probe's own (socat included) as "<ms>e-3"
+    const took = rest.match(/time=([\d.]+(?:e-3)?)\s*$/)?.[1];
+    const id = identityFromBody(rest);
+    out.push({
+      source: m[1]!,
+      ...(m[2] ? { target: m[2] } : {}),
+      rc,
+      ok: rc === 0 && status === 200,
+      status,
+      server: id?.server,
+      rip: id?.rip,
+      seenClient: id?.client,
+      ...(m[4] ? { t: Number(m[4]) } : {}),
+      ...(took !== undefined ? { latencyMs: Math.round(Number(took) * 1000 * 10) / 10 } : {}),
+    });
   }
   return out;
 }
@@ -85,6 +103,35 @@ export async function probeService(st: StartedTopology, client: string, svc: Pla
       : ['sh', '-c', HTTP_PROBE, 'probe', ...probeTargets(svc, sources, perSource).flat()];
   const r = await st.exec(client, argv, { allowFailure: true, timeoutMs: 30_000 + sources.length * perSource * 5_000 });
   return parseProbeOutput(r.stdout);
+}
+
+/** curl's exit status as the history's outcome (7 refused, 56 reset, 28 timed out). */
+const outcomeOf = (a: ProbeAnswer): OpEvent['outcome'] => (a.ok ? 'ok' : a.rc === 7 ? 'refused' : a.rc === 56 || a.rc === 52 ? 'reset' : a.rc === 28 ? 'timeout' : 'error');
+
+/** The probes of a service as the history's client operations (those whose start time the probe reported). */
+export function probeOps(answers: readonly ProbeAnswer[], client: string, svc: Pick<PlannedService, 'vip' | 'port' | 'protocol' | 'fwmark'>): OpEvent[] {
+  return answers
+    .filter((a) => a.t !== undefined)
+    .map((a) => {
+      const target = a.target?.match(/^\[?([^\]]+?)\]?:(\d+)$/);
+      return {
+        type: 'op' as const,
+        t: a.t!,
+        latencyMs: a.latencyMs ?? 0,
+        node: client,
+        op: svc.protocol === 'udp' ? ('udp' as const) : ('http' as const),
+        src: a.source,
+        dst: target?.[1] ?? svc.vip,
+        dstPort: Number(target?.[2] ?? svc.port ?? svc.fwmark?.ports[0] ?? 0),
+        outcome: outcomeOf(a),
+        ...(a.status ? { status: a.status } : {}),
+        ...(a.server ? { server: a.server } : {}),
+        ...(a.rip ? { rip: a.rip } : {}),
+        ...(a.seenClient ? { seen: a.seenClient } : {}),
+        ...(a.ok ? {} : { error: `${svc.protocol === 'udp' ? 'socat' : 'curl'} exit ${a.rc}` }),
+        tag: 'modes',
+      };
+    });
 }
 
 const ZERO: Counters = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as modes from '../../harness/checkers/modes.js';
 import { mergeValidity } from '../../harness/checkers/types.js';
-import { counterDelta, parseArping, parseNetDev, parseProbeOutput, probeTargets } from '../../harness/observe/modes.js';
+import { counterDelta, parseArping, parseNetDev, parseProbeOutput, probeOps, probeTargets } from '../../harness/observe/modes.js';
 
 const answer = (source: string, server: string, seenClient = source): modes.ProbeAnswer => ({ source, ok: true, rc: 0, status: 200, server, rip: '10.0.0.1', seenClient });
 const timeout = (source: string): modes.ProbeAnswer => ({ source, ok: false, rc: 28, status: 0 });
@@ -139,6 +139,23 @@ describe('modes observation parsers', () => {
     expect(a[0]).to.deep.include({ source: '10.89.10.3', ok: true, server: 'rs1', rip: '10.89.20.11', seenClient: '10.89.10.3', status: 200 });
     expect(a[1]).to.deep.include({ ok: false, rc: 28 });
     expect(a[2]).to.deep.include({ ok: false, status: 502 });
+  });
+
+  it('reads when each probe started and how long it took, and turns the probes into history operations', () => {
+    const out = [
+      'src=10.89.10.3 dst=10.89.10.100:80 rc=0 t=1796000000123 server=rs1 rip=10.89.20.11 client=10.89.10.3:44118 local=10.89.20.11:80 code=200 time=0.012345',
+      'src=10.89.10.4 dst=[fd89:10::100]:80 rc=7 t=1796000000200  code=000 time=0.001000',
+      'src=10.89.10.5 rc=0 t=1796000000300 server=rs2 rip=10.89.20.12 client=10.89.10.5:5353 code=200 time=41e-3',
+    ].join('\n');
+    const a = parseProbeOutput(out);
+    expect(a[0]).to.deep.include({ t: 1796000000123, latencyMs: 12.3, server: 'rs1', ok: true });
+    expect(a[2]).to.deep.include({ t: 1796000000300, latencyMs: 41, server: 'rs2' });
+    const ops = probeOps(a.slice(0, 2), 'client', { vip: '10.89.10.100', port: 80, protocol: 'tcp' });
+    expect(ops[0]).to.deep.include({ type: 'op', op: 'http', node: 'client', t: 1796000000123, latencyMs: 12.3, src: '10.89.10.3', dst: '10.89.10.100', dstPort: 80, outcome: 'ok', server: 'rs1', seen: '10.89.10.3', tag: 'modes' });
+    expect(ops[1]).to.deep.include({ dst: 'fd89:10::100', dstPort: 80, outcome: 'refused', error: 'curl exit 7' });
+    expect(probeOps(a.slice(2), 'client', { vip: '10.89.10.100', port: 53, protocol: 'udp' })[0]).to.deep.include({ op: 'udp', dstPort: 53, outcome: 'ok' });
+    // an answer without a start time (an older probe) is not an operation of the history
+    expect(probeOps(parseProbeOutput('src=s1 rc=0 code=200'), 'client', { vip: 'v', port: 80, protocol: 'tcp' })).to.deep.equal([]);
   });
 
   it('reads arping replies (several MACs when several hosts answer)', () => {
