@@ -14,6 +14,10 @@ import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, re
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
+import { evidenceArgv } from '../diagnose/script.js';
+import { parseEvidence, type NodeEvidence } from '../diagnose/evidence.js';
+import { splitBrainRule } from '../diagnose/rules/vrrp.js';
+import type { Cause } from '../diagnose/types.js';
 import { NODE_SCRIPT_EXIT, nodeScript, readNodeScriptFailure, type NodeScriptSpec } from './node-script.js';
 import { KEEPALIVED_CONF, KEEPALIVED_LOG, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
@@ -466,14 +470,34 @@ export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Prom
         },
         { timeoutMs, intervalMs: 300 },
       );
-      if (split)
+      if (split) {
+        const heldFor = ((Date.now() - bothSince!) / 1000).toFixed(1);
+        // why, read from the directors while both still hold it (the cause rule the checks use)
+        const causes = await splitBrainCauses(st, v.name).catch(() => []);
         throw new HarnessError(
           'ERR_LVS_SPLIT_BRAIN',
-          `split brain: waited for ${what}, but it was held by ${last.join(', ')} for ${((Date.now() - bothSince!) / 1000).toFixed(1)} s, more than three master-down intervals (${(splitMs / 1000).toFixed(1)} s): each is MASTER and ignores the other`,
-          { hint: 'the directors do not accept each other\'s adverts: compare auth_pass, virtual_router_id and version, and check that VRRP (protocol 112) passes between them' },
+          `split brain: waited for ${what}, but it was held by ${last.join(', ')} for ${heldFor} s, more than three master-down intervals (${(splitMs / 1000).toFixed(1)} s): each is MASTER and ignores the other${causes.map((c) => `\n  cause: ${c.sentence}\n  evidence: ${c.evidence.map((q) => `${q.node} \`${q.command}\`: ${q.note ?? q.lines.join(' | ')}`).join('; ')}\n  fix: ${c.fix}`).join('')}`,
+          {
+            hint: causes.length ? undefined : 'the directors do not accept each other\'s adverts: compare auth_pass, virtual_router_id and version, and check that VRRP (protocol 112) passes between them',
+            details: { causes },
+          },
         );
+      }
     }
   }
+}
+
+/** The split-brain cause of one VRRP instance, from every director's evidence (its config, its log, DROP rules, links). */
+async function splitBrainCauses(st: StartedTopology, instance: string): Promise<Cause[]> {
+  const evidence: Record<string, NodeEvidence> = {};
+  await Promise.all(
+    st.nodes('director').map(async (d) => {
+      const r = await st.exec(d.name, evidenceArgv('director'), { allowFailure: true, timeoutMs: 60_000 });
+      evidence[d.name] = parseEvidence(d.name, r.stdout);
+    }),
+  );
+  const plan = { ...st.plan, vrrp: (st.plan.vrrp ?? []).filter((v) => v.name === instance) };
+  return splitBrainRule.find({ plan, evidence, check: { name: `${instance} held by one director`, valid: false }, services: [] });
 }
 
 /** Programs each director from its restore file and proves the kernel holds exactly the model. */
