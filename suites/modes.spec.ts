@@ -2,7 +2,7 @@ import * as modes from '../harness/checkers/modes.js';
 import { observeService, type ModesObservation } from '../harness/observe/modes.js';
 import { suiteContext } from '../harness/suite/context.js';
 import { clientOn } from '../harness/topology/planner.js';
-import { probeOps } from '../harness/observe/modes.js';
+import { largeBodyProbe, probeOps } from '../harness/observe/modes.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
 
 /**
@@ -16,6 +16,8 @@ import type { StartedTopology } from '../harness/topology/builder.js';
  * - TUN: the real servers received IP-in-IP.
  */
 const ctx = suiteContext('modes');
+/** dozens of full-size packets */
+const LARGE_BODY_BYTES = 64 * 1024;
 
 describe(`modes on ${ctx.plan.topology}`, function () {
   this.timeout(180_000);
@@ -55,6 +57,13 @@ describe(`modes on ${ctx.plan.topology}`, function () {
       }
       if (svc.mode === 'tun') {
         it('real servers receive IP-in-IP', () => ctx.expectValid(group, modes.realServersReceiveIpip(obs.tunnelRx ?? {}, svc.realServers.map((r) => r.name))));
+        if (svc.protocol === 'tcp' && !svc.fwmark) {
+          it('a large request body comes through the tunnel (IP-in-IP adds 20 bytes to each packet)', async () => {
+            const probe = await largeBodyProbe(st, clientOn(st.plan, svc)!, svc, LARGE_BODY_BYTES);
+            ctx.probes.push(probe);
+            ctx.expectValid(group, modes.largeBodyPasses(probe));
+          });
+        }
       }
     });
   }

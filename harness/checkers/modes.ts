@@ -1,3 +1,4 @@
+import type { Probe } from '../diagnose/types.js';
 import type { Counters } from '../ipvs/table.js';
 import type { CheckResult } from './types.js';
 
@@ -181,3 +182,21 @@ export function onlyDirectorAnswersArp(o: ArpObservation): CheckResult {
         : `ARP for ${o.vip} answered by ${intruders.map((m) => `${owner(m)} (${m})`).join(', ')}: clients may send to a real server directly, bypassing the director`,
   };
 }
+
+/**
+ * TUN: a request larger than one packet comes through. IP-in-IP adds 20 bytes to every packet the
+ * director tunnels, so a full-size packet from the client no longer fits the path to the real
+ * server; the director answers "fragmentation needed" and the client must send smaller ones (path
+ * MTU discovery). When that answer is lost or ignored, small requests pass and large ones hang.
+ */
+export function largeBodyPasses(p: Probe): CheckResult {
+  return {
+    name: 'a large request body comes through the tunnel',
+    valid: p.ok,
+    observed: { bytes: p.bytes, outcome: p.outcome },
+    expected: { status: 200 },
+    rule: `a ${p.bytes}-byte request body (many full-size packets, each 20 bytes larger once tunnelled) is answered through the VIP`,
+    detail: p.ok ? `${p.bytes} bytes sent, answered: ${p.outcome}` : `${p.bytes} bytes sent, not answered: ${p.outcome}`,
+  };
+}
+

@@ -1,6 +1,7 @@
 import type { ArpObservation, CounterDelta, ProbeAnswer } from '../checkers/modes.js';
 import type { Counters, TableService } from '../ipvs/table.js';
 import type { OpEvent } from '../history/history.js';
+import type { Probe } from '../diagnose/types.js';
 import { tableService } from '../ipvs/edit.js';
 import { identityFromBody } from '../load/protocol.js';
 import { clientOn, type PlannedService } from '../topology/planner.js';
@@ -132,6 +133,19 @@ export function probeOps(answers: readonly ProbeAnswer[], client: string, svc: P
         tag: 'modes',
       };
     });
+}
+
+/**
+ * One request with a large body (zeros) to the service, from the client: what the tun-mtu cause
+ * rule reads when it fails. curl's status and time, or its exit status (28: no answer in time).
+ */
+export async function largeBodyProbe(st: StartedTopology, client: string, svc: PlannedService, bytes: number): Promise<Probe> {
+  const host = svc.family === 6 ? `[${svc.vip}]` : svc.vip;
+  const r = await st.exec(client, ['sh', '-c', 'head -c "$1" /dev/zero | curl -g -s -m 10 -o /dev/null -w "%{http_code} %{time_total}" --data-binary @- "$2"', 'probe', String(bytes), `http://${host}:${svc.port}/`], { allowFailure: true, timeoutMs: 40_000 });
+  const [code, secs] = r.stdout.trim().split(' ');
+  const ok = r.exitCode === 0 && code === '200';
+  const outcome = r.exitCode === 0 ? `HTTP ${code} in ${Math.round(Number(secs) * 1000)} ms` : r.exitCode === 28 ? 'no answer within 10 s (curl timed out)' : `curl exit ${r.exitCode}${code && code !== '000' ? `, HTTP ${code}` : ''}`;
+  return { kind: 'large-body', service: svc.name, bytes, ok, outcome };
 }
 
 const ZERO: Counters = { conns: 0, inPkts: 0, outPkts: 0, inBytes: 0, outBytes: 0 };

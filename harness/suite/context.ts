@@ -1,3 +1,4 @@
+import type { Probe } from '../diagnose/types.js';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import type { CheckResult } from '../checkers/types.js';
@@ -25,6 +26,8 @@ export interface RecordedCheck extends CheckResult {
 
 export class SuiteContext {
   readonly checks: RecordedCheck[] = [];
+  /** what active probes measured (a large body through a tunnel): the cause rules read it */
+  readonly probes: Probe[] = [];
   suite = '';
   private startedP?: Promise<StartedTopology>;
   private agents = new Map<string, Promise<Agent>>();

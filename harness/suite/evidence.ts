@@ -1,3 +1,4 @@
+import type { Probe } from '../diagnose/types.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { diagnose } from '../diagnose/diagnose.js';
@@ -13,7 +14,7 @@ import type { RecordedCheck } from './context.js';
  * its raw output kept in <run>/evidence/<node>.txt, and each such check given the causes the
  * evidence shows (diagnose/), or "no known cause" with what was gathered.
  */
-export async function explainFailures(st: StartedTopology, plan: Plan, checks: RecordedCheck[], dir: string): Promise<void> {
+export async function explainFailures(st: StartedTopology, plan: Plan, checks: RecordedCheck[], dir: string, probes: Probe[] = []): Promise<void> {
   const failed = checks.filter((c) => c.valid !== true);
   if (!failed.length) return;
   await mkdir(path.join(dir, 'evidence'), { recursive: true });
@@ -29,5 +30,5 @@ export async function explainFailures(st: StartedTopology, plan: Plan, checks: R
       }
     }),
   );
-  for (const c of failed) c.causes = diagnose({ plan, evidence, check: c });
+  for (const c of failed) c.causes = diagnose({ plan, evidence, check: c, probes });
 }

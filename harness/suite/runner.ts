@@ -245,7 +245,8 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   if (st && ctx && ctx.checks.some((x) => x.valid !== true)) {
     const started = st;
     const checks = ctx.checks;
-    await record.step('evidence', () => explainFailures(started, plan, checks, reportDir)).catch((e: unknown) => {
+    const probes = ctx.probes;
+    await record.step('evidence', () => explainFailures(started, plan, checks, reportDir, probes)).catch((e: unknown) => {
       record.errors.push({ title: 'evidence', message: `gathering evidence failed: ${(e as Error).message.split('\n')[0]}`, suite: 'evidence' });
     });
   }

@@ -158,6 +158,15 @@ describe('modes observation parsers', () => {
     expect(probeOps(parseProbeOutput('src=s1 rc=0 code=200'), 'client', { vip: 'v', port: 80, protocol: 'tcp' })).to.deep.equal([]);
   });
 
+  it('a large body through a tunnel: passes when answered, fails saying what happened when not', () => {
+    const ok = modes.largeBodyPasses({ kind: 'large-body', service: 'web', bytes: 65536, ok: true, outcome: 'HTTP 200 in 41 ms' });
+    expect(ok.valid).to.equal(true);
+    expect(ok.detail).to.equal('65536 bytes sent, answered: HTTP 200 in 41 ms');
+    const bad = modes.largeBodyPasses({ kind: 'large-body', service: 'web', bytes: 65536, ok: false, outcome: 'no answer within 10 s (curl timed out)' });
+    expect(bad.valid).to.equal(false);
+    expect(bad.detail).to.equal('65536 bytes sent, not answered: no answer within 10 s (curl timed out)');
+  });
+
   it('reads arping replies (several MACs when several hosts answer)', () => {
     const out = `ARPING 10.89.30.100\n42 bytes from 02:42:0a:59:1e:02 (10.89.30.100): index=0 time=695.950 usec\n42 bytes from 02:42:0a:59:1e:0d (10.89.30.100): index=1 time=75.720 usec\n`;
     expect(parseArping(out)).to.deep.equal(['02:42:0a:59:1e:02', '02:42:0a:59:1e:0d']);
