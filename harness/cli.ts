@@ -16,6 +16,9 @@ import { failureLine } from './report/format.js';
 import { describeNemeses } from './nemesis/registry.js';
 import { createProgress, renderCheckTable, type EndStatus, type Progress } from './report/terminal.js';
 import { availableSuites, keepalivedSuites, runSuites, suiteNames, type RunResult } from './suite/runner.js';
+import { formatShard, parseShard, shardOf } from './suite/shard.js';
+import { formatMatrixPlan, planMatrix } from './suite/matrix.js';
+import { mergeReportsCommand } from './report/merge.js';
 import { buildTopology, teardown } from './topology/builder.js';
 import { findNode, formatTable, ipvsTable, nodeTable, shippedTopologies, topologyFile, topologyName } from './topology/commands.js';
 import { loadTopology } from './topology/loader.js';
@@ -49,9 +52,11 @@ function suiteList(): string {
 export const help = (): string => `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
 
 Usage:
-  lvs-harness main [--docker-host URL]       the main job: start the runtime (the lab by default), run the IPVS
+  lvs-harness main [--shard i/n] [--docker-host URL]
+                                             the main job: start the runtime (the lab by default), run the IPVS
                                              smoke check and the modes suite on nat, dr, tun and fullnat; one
-                                             reports/<run-id>/results.json per run; exit 1 when a check fails
+                                             reports/<run-id>/results.json per run; exit 1 when a check fails;
+                                             --shard i/n: the smoke check and shard i of n of the topologies
   lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone
   lvs-harness up <topology> [--docker-host URL]
                                              ${helpColumn(`build a topology (file, or shipped name: ${shippedTopologies().join(' ')}), print its nodes, leave it running`)}
@@ -64,6 +69,8 @@ Usage:
                                              ${helpColumn(
                                                `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section`,
                                              )}
+  lvs-harness matrix <topology…> --suite <name> [--suite <name>…|all] [--shard i/n] [--out DIR] [--list] [--docker-host URL]
+                                             ${helpColumn("every topology × suite pair (all: every suite; keepalived suites only on topologies with a keepalived pair), each topology's suites in one run; --shard i/n runs only shard i of n of the pairs (as Playwright's --shard: the n shards together run every pair once, cut where the estimated time balances), --out DIR writes the runs under DIR instead of reports/, --list prints the shard's pairs and runs nothing; prints a table as main does; exit 1 when a check fails")}
   lvs-harness faults                         the faults with their targets and parameters
   lvs-harness lint FILE… [--pair A B] [--keepalived-version 2.2.7|2.3.3] [--instance ID] [--format text|json|sarif]
                                              check keepalived.conf files without the lab: what keepalived rejects or
@@ -73,6 +80,8 @@ Usage:
                                              ${helpColumn("an operator's own files run for real: lint them, derive a lab topology (one director per file, the real servers and VIPs they name, a client), print the translation of their addresses and interfaces into the lab, run their own keepalived.conf translated (keepalived -t inside the node first) and the suites that apply (modes; failover, health, sync for a pair); reports as run, with the findings and the translation; exit codes as run")}
   lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
                                              results.json and history.ndjson
+  lvs-harness merge-reports DIR… [--out DIR]
+                                             ${helpColumn('the runs of a sharded matrix as one run: reads each run directory (or every run directory under DIR) and writes one results.json (every check and error with its run of origin, grouped as <topology>/<suite>; the worst verdict), history.ndjson, junit.xml, summary.md and report.html to --out DIR (default reports/<new run-id>); exit 0 once written, 1 when a report file could not be written, 2 on bad input')}
   lvs-harness runs [--reports DIR] [--json]  past runs, newest first, with their verdicts
   lvs-harness compare RUN_A RUN_B [--format text|json] [--html FILE]
                                              ${helpColumn('two run directories side by side: checks whose verdict changed, measured times (with a rank test over the repetitions), distributions and the environment (kernel, keepalived, ipvsadm, Docker); exit 1 when a check went from pass to fail, 2 on a usage error')}
@@ -238,21 +247,33 @@ async function runSmoke(rest: string[]): Promise<number> {
 
 /** The main job: the IPVS smoke check, then the modes suite on every shipped topology. */
 async function runMain(rest: string[]): Promise<number> {
-  const { values } = parse(rest, { 'docker-host': { type: 'string' } }, 'main');
+  const { values } = parse(rest, { 'docker-host': { type: 'string' }, shard: { type: 'string' } }, 'main');
   const dockerHost = values['docker-host'] as string | undefined;
+  // --shard i/n: this machine's part of the topologies (read before anything runs); the smoke check runs in every shard
+  const shard = parseShard(values.shard as string | undefined, 'main');
+  const topologies = shardOf(MAIN_TOPOLOGIES, shard);
+  if (shard) print(`main shard ${formatShard(shard)}: ${topologies.length ? topologies.join(', ') : `no topology (${MAIN_TOPOLOGIES.length} over ${shard.total} shards)`} after the smoke check`);
+  // the overview page, reports/main-<run-id>/index.html, links every run's report
+  const { OVERVIEW_PREFIX, writeMainOverview } = await import('./report/overview.js');
+  const overviewId = `${OVERVIEW_PREFIX}${(await import('./util/run-id.js')).newRunId()}`;
+  const startedAt = new Date();
   const smokeResult = await smoke({ dockerHost });
+  const smokeMs = Date.now() - startedAt.getTime();
+  const mainRuns: { topology: string; result: RunResult; ms: number }[] = [];
   const rows: [string, string, number, number, string][] = [['smoke', smokeResult.error ? 'ERROR' : smokeResult.runtime!.kind, smokeResult.checks.filter((c) => c.valid === true).length, smokeResult.checks.filter((c) => c.valid !== true).length + (smokeResult.error ? 1 : 0), `${smokeResult.reportDir}/results.json`]];
   if (smokeResult.error) print(`ERROR smoke: ${failureLine(smokeResult)}`);
   // without a working smoke check (or runtime) every topology would fail the same way, slowly
   let stop = !!smokeResult.error;
-  for (const t of MAIN_TOPOLOGIES) {
+  for (const t of topologies) {
     if (stop) break;
     const { progress, log: runLog } = runProgress();
+    const t0 = Date.now();
     const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log: runLog, progress }).catch((e) => {
       progress.end('error');
       throw e;
     });
     progress.end(statusOf(r));
+    mainRuns.push({ topology: t, result: r, ms: Date.now() - t0 });
     const passed = r.checks.filter((c) => c.valid === true).length;
     rows.push([`${t} modes`, r.error ? 'ERROR' : r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length + (r.error ? 1 : 0), `${r.reportDir}/report.html`]);
     if (r.error) print(`ERROR ${t}: ${failureLine(r)}`);
@@ -266,7 +287,72 @@ async function runMain(rest: string[]): Promise<number> {
   const failed = rows.reduce((a, r) => a + r[3], 0);
   print(`${passed} passed, ${failed} failed`);
   if (smokeResult.runtime?.kind === 'lab') print('the lab stays up for the next run; stop it with `lvs-harness lab down`');
+  // last: the one page to open; a page that could not be written changes no exit code
+  print(
+    await writeMainOverview({ id: overviewId, startedAt, smoke: smokeResult, smokeMs, runs: mainRuns, planned: topologies }).then(
+      (file) => `overview: ${file}`,
+      (e: unknown) => `overview not written: ${(e as Error).message}`,
+    ),
+  );
   return failed ? 1 : 0;
+}
+
+type TableRow = [what: string, verdict: string, passed: number, failed: number, report: string];
+
+/** The table main and matrix end with: one row per run, then the totals. */
+function printRunTable(rows: readonly TableRow[]): { passed: number; failed: number } {
+  const w = Math.max(14, ...rows.map((r) => r[0].length));
+  for (const [what, verdict, p, f, report] of rows) print(`${what.padEnd(w)} ${verdict.padEnd(5)} ${String(p).padStart(3)} passed ${String(f).padStart(3)} failed   ${report}`);
+  const passed = rows.reduce((a, r) => a + r[2], 0);
+  const failed = rows.reduce((a, r) => a + r[3], 0);
+  print(`${passed} passed, ${failed} failed`);
+  return { passed, failed };
+}
+
+/**
+ * `lvs-harness matrix <topology…> --suite S… [--shard i/n] [--out DIR] [--list]`: the topology ×
+ * suite pairs, or the shard's, each topology's suites in one runSuites call (one build serves
+ * them: harness/suite/matrix.ts says why pairs are the unit a shard is cut from). Prints the
+ * shard's jobs, then per run what main prints, then main's table; exit 1 when anything failed.
+ */
+async function runMatrix(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { suite: { type: 'string', multiple: true }, shard: { type: 'string' }, out: { type: 'string' }, list: { type: 'boolean' }, 'docker-host': { type: 'string' } }, 'matrix');
+  const shard = parseShard(values.shard as string | undefined, 'matrix');
+  const out = values.out as string | undefined;
+  if (out !== undefined && !out.trim()) throw errUsage('matrix: --out needs a directory, e.g. --out shard-reports');
+  // every topology file is read and planned here: a bad one fails before anything is built
+  const p = await planMatrix({ topologies: positionals, suites: (values.suite as unknown as string[] | undefined) ?? [], ...(shard ? { shard } : {}) });
+  print(formatMatrixPlan(p));
+  if (values.list) return 0;
+  const dockerHost = values['docker-host'] as string | undefined;
+  const rows: TableRow[] = [];
+  const notRun: string[] = [];
+  let stop = false;
+  for (const g of p.groups) {
+    const t = g.topology.name;
+    const what = `${t} ${g.suites.join(',')}`;
+    // a runtime that failed fails every run after it the same way, slowly
+    if (stop) {
+      notRun.push(what);
+      continue;
+    }
+    const { progress, log: runLog } = runProgress();
+    const r = await runSuites({ topologyFile: g.topology.file, suites: g.suites, dockerHost, ...(out !== undefined ? { reportsDir: out } : {}), log: runLog, progress }).catch((e) => {
+      progress.end('error');
+      throw e;
+    });
+    progress.end(statusOf(r));
+    const passed = r.checks.filter((c) => c.valid === true).length;
+    rows.push([what, r.error ? 'ERROR' : r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length + (r.error ? 1 : 0), `${r.reportDir}/report.html`]);
+    if (r.error) print(`ERROR ${t}: ${failureLine(r)}`);
+    stop = r.error?.phase === 'runtime';
+    for (const c of r.checks.filter((x) => x.valid !== true)) print(`FAIL  ${t}: ${c.suite}: ${c.group}: ${c.name}\n        ${c.detail ?? ''}`);
+    for (const e of r.errors) print(`ERROR ${t}: ${e.title}: ${e.message}`);
+  }
+  print('');
+  const { failed } = printRunTable(rows);
+  if (notRun.length) print(`not run, the runtime having failed: ${notRun.join('; ')}`);
+  return failed || notRun.length ? 1 : 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -450,6 +536,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'main':
       return runMain(rest);
+    case 'matrix':
+      return runMatrix(rest);
+    case 'merge-reports': {
+      const r = await mergeReportsCommand(rest, { reportsDir: path.join(REPO_ROOT, 'reports') });
+      print(r.text);
+      return r.code;
+    }
     case 'smoke':
       return runSmoke(rest);
     default:

@@ -7,6 +7,7 @@ import {
   environmentParts,
   escapeAttr,
   escapeText,
+  failureLine,
   failuresFirst,
   firstLine,
   pretty,
@@ -280,6 +281,19 @@ function validateSection(r: Results): string {
   return `<section id="validate"><h2>Validate: ${esc(v.sources.join(', '))}</h2><h3>Lint</h3>${findings}<h3>Translation into the lab</h3><table><thead><tr><th>kind</th><th>director</th><th>theirs</th><th>lab</th></tr></thead><tbody>${rows}</tbody></table>${notes}</section>`;
 }
 
+/** merge-reports: the runs the page was merged from, one row each, so a failed shard's run is found at once. */
+function mergedSection(r: Results): string {
+  const runs = r.merged?.runs;
+  if (!runs) return '';
+  const rows = runs
+    .map(
+      (x) =>
+        `<tr class="${x.verdict === 'passed' ? 'passed' : x.verdict === 'unknown' || x.verdict === 'interrupted' ? 'unknown' : x.verdict === 'error' ? 'error' : 'failed'}" data-verdict="${x.verdict}"><td>${badge(x.verdict)}</td><td><b>${esc(x.label)}</b></td><td><code>${esc(x.runId)}</code></td><td>${esc(x.suites.join(', ') || 'none')}</td><td>${esc(tallyText(x.checks, x.errors))}${x.error ? `<br>${esc(failureLine(x) ?? '')}` : ''}</td><td><code>${esc(x.dir)}</code></td></tr>`,
+    )
+    .join('');
+  return `<section id="runs"><h2>Runs merged</h2><table class="runs"><thead><tr><th>verdict</th><th>label</th><th>run</th><th>suites</th><th>checks</th><th>directory</th></tr></thead><tbody>${rows}</tbody></table><p class="muted">Checks and errors are grouped as <code>label/suite</code>; history nodes are named <code>label/node</code>. Each run's environment is in results.json (merged.runs).</p></section>`;
+}
+
 /** The head every page of ours has: self-contained (no request leaves the file), the styles inline. */
 export const htmlHead = (title: string, css: string) => `<!doctype html>
 <html lang="en">
@@ -300,6 +314,7 @@ export function renderHtml(r: Results, history: readonly HistoryEvent[]): string
 <body>
 ${header(r, history.length)}
 <main>
+${mergedSection(r)}
 ${validateSection(r)}
 ${checksSection(r)}
 ${distributionSection(r)}

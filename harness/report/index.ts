@@ -4,6 +4,7 @@ import type { HistoryEvent } from '../history/history.js';
 import { failureLine, runVerdictOf, tally, type RunVerdict, type Tally } from './format.js';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
+import { OVERVIEW_PREFIX } from './overview.js';
 import { loadResults, type Results } from './results.js';
 import { renderSummary } from './summary.js';
 
@@ -135,6 +136,8 @@ export async function listRuns(reportsDir: string): Promise<RunSummary[]> {
       () => false,
     );
     if (!has) {
+      // the main job's overview page (main-<run-id>/index.html) is no run of its own
+      if (id.startsWith(OVERVIEW_PREFIX)) continue;
       runs.push({ id, dir, status: 'incomplete', startedAt: startOfRunId(id) ?? st.mtime.toISOString(), suites: [] });
       continue;
     }

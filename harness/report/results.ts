@@ -4,6 +4,7 @@ import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
 import { formatPath, valueAt } from '../util/object-path.js';
 import type { RecordedCheck } from '../suite/context.js';
+import type { RunVerdict } from './format.js';
 
 export type { RecordedCheck };
 
@@ -20,6 +21,18 @@ export interface RunError {
   title: string;
   message: string;
   /** the suite that was running; absent in results@0, where only the title tells */
+  suite?: string;
+  /** merge-reports: the run it was recorded in */
+  origin?: RunOrigin;
+}
+
+/**
+ * Where a check or an error of a merged run (`lvs-harness merge-reports`) was recorded: the run,
+ * its topology, and the suite under its own name (the merged run names it `<label>/<suite>`).
+ */
+export interface RunOrigin {
+  runId: string;
+  topology: string;
   suite?: string;
 }
 
@@ -84,6 +97,35 @@ export interface ResultsV1 {
   interrupted?: RunInterruption;
   /** `validate`: what was found in the operator's files before the run, and how they were put in the lab */
   validate?: ValidateSection;
+  /** `merge-reports`: the runs this one was merged from */
+  merged?: MergedSection;
+}
+
+/** One run a merged run was made from, as it ended. */
+export interface MergedRun {
+  /** its directory, as merge-reports was given it */
+  dir: string;
+  runId: string;
+  /** the prefix of its suites, timings and history nodes in the merged run: the topology's name, with the run id when two runs share it */
+  label: string;
+  topology: ResultsTopology;
+  suites: string[];
+  startedAt: string;
+  finishedAt?: string;
+  valid: Validity;
+  verdict: RunVerdict;
+  checks: { total: number; passed: number; failed: number; unknown: number };
+  errors: number;
+  error?: RunFailure;
+  interrupted?: RunInterruption;
+  environment?: Environment;
+  runtime?: ResultsRuntime;
+  /** events of its history.ndjson in the merged history (0 without one) */
+  historyEvents: number;
+}
+
+export interface MergedSection {
+  runs: MergedRun[];
 }
 
 export interface ValidateFinding {
@@ -181,6 +223,25 @@ const v1 = z.looseObject({
   }),
   error: z.looseObject({ phase: z.string(), message: z.string(), code: z.string().optional(), hint: z.string().optional() }).optional(),
   interrupted: z.looseObject({ signal: z.string(), phase: z.string() }).optional(),
+  merged: z
+    .looseObject({
+      runs: z.array(
+        z.looseObject({
+          dir: z.string(),
+          runId: z.string().min(1),
+          label: z.string().min(1),
+          topology: topologyV0.extend({ configRevision: z.string().optional() }),
+          suites: z.array(z.string()),
+          startedAt: isoTime,
+          valid: validity,
+          verdict: z.enum(['passed', 'failed', 'unknown', 'error', 'interrupted']),
+          checks: z.looseObject({ total: z.number(), passed: z.number(), failed: z.number(), unknown: z.number() }),
+          errors: z.number(),
+          historyEvents: z.number(),
+        }),
+      ),
+    })
+    .optional(),
 });
 
 /** checks[3].valid */

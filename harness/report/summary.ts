@@ -36,7 +36,8 @@ export function renderSummary(r: Results): string {
   const t = tally(r.checks);
   const v = runVerdictOf(r);
   const out: string[] = [];
-  out.push(`## ${MARK[v]} lvs-harness ${v}: ${r.topology.name}, ${r.suites.join(', ') || 'no suite'}`);
+  // a merged run's suites are every <label>/<suite> of the matrix: the runs table below lists them
+  out.push(`## ${MARK[v]} lvs-harness ${v}: ${r.topology.name}, ${r.merged ? `${r.merged.runs.length} runs merged` : r.suites.join(', ') || 'no suite'}`);
   out.push('');
   if (r.error) {
     // first, before any count: a run that ended early must not read as a short passing one
@@ -46,6 +47,12 @@ export function renderSummary(r: Results): string {
   }
   out.push(`**${v.toUpperCase()}**: ${tallyText(t, r.errors.length)}. Run \`${r.runId}\`, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}.`);
   out.push('');
+  if (r.merged) {
+    // merge-reports: which run (which shard) each verdict came from, before the failures
+    out.push(`### Runs merged (${r.merged.runs.length})`, '', '| | label | run | suites | checks | directory |', '| --- | --- | --- | --- | --- | --- |');
+    for (const x of r.merged.runs) out.push(`| ${MARK[x.verdict]} | ${cell(x.label)} | ${codeCell(x.runId)} | ${cell(x.suites.join(', '))} | ${cell(tallyText(x.checks, x.errors))}${x.error ? `; ${cell(failureLine(x) ?? '')}` : ''} | ${codeCell(x.dir)} |`);
+    out.push('');
+  }
 
   const bad = failuresFirst(r.checks).filter((c) => c.valid !== true);
   if (r.errors.length || bad.length) {

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import type { CheckResult } from '../checkers/types.js';
 import type { Cause } from '../diagnose/types.js';
+import type { RunOrigin } from '../report/results.js';
 import { applyExpectations } from '../expect/apply.js';
 import { HarnessError } from '../errors.js';
 import { parseTopology } from '../topology/loader.js';
@@ -22,6 +23,8 @@ export interface RecordedCheck extends CheckResult {
   group: string;
   /** a check that is not true: what the evidence gathered before teardown says caused it */
   causes?: Cause[];
+  /** merge-reports: the run it was recorded in */
+  origin?: RunOrigin;
 }
 
 export class SuiteContext {

@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { REPO_ROOT } from '../../harness/lab/paths.js';
+import { BUILD_SECONDS, formatMatrixPlan, groupJobs, jobWeights, planMatrix, suiteSeconds, type MatrixDeps, type MatrixTopology } from '../../harness/suite/matrix.js';
+import { keepalivedSuites, suiteNames } from '../../harness/suite/runner.js';
+import { rejection } from '../helpers.js';
+
+/**
+ * `lvs-harness matrix`: which topology × suite pairs there are and which a shard runs. Planned
+ * from the shipped topology files (read and planned, nothing started); no engine is involved.
+ */
+const pairs = (js: readonly { topology: MatrixTopology; suite: string }[]) => js.map((j) => `${j.topology.name} ${j.suite}`);
+
+/** Made-up topologies, so that a test can have as many as it likes. */
+const fake = (keepalived: string[]): MatrixDeps => ({
+  suites: () => ['drain', 'failover', 'health', 'modes', 'schedulers'],
+  keepalivedSuites: () => ['failover', 'health'],
+  resolveTopology: async (arg) => ({ arg, file: `/t/${arg}.yaml`, name: arg, keepalived: keepalived.includes(arg) }),
+});
+
+describe('matrix: topology × suite jobs and shards', () => {
+  it('pairs every topology with every suite, topology first, and skips keepalived suites where there is no pair', async () => {
+    const p = await planMatrix({ topologies: ['nat', 'dr', 'nat-ha'], suites: ['modes', 'failover'] });
+    expect(pairs(p.jobs)).to.deep.equal(['nat modes', 'dr modes', 'nat-ha modes', 'nat-ha failover']);
+    expect(pairs(p.skipped)).to.deep.equal(['nat failover', 'dr failover']);
+    expect(p.mine).to.deep.equal(p.jobs);
+    expect(p.groups.map((g) => [g.topology.name, g.suites])).to.deep.equal([
+      ['nat', ['modes']],
+      ['dr', ['modes']],
+      ['nat-ha', ['modes', 'failover']],
+    ]);
+    expect(p.groups[2]!.topology.file).to.equal(path.join(REPO_ROOT, 'topologies', 'nat-ha.yaml'));
+    expect(formatMatrixPlan(p)).to.equal('matrix: 4 jobs: nat (modes), dr (modes), nat-ha (modes, failover)\nskipped (no keepalived pair): nat (failover), dr (failover)');
+  });
+
+  it('all is every suite in suites/, the keepalived ones on keepalived topologies only', async () => {
+    const p = await planMatrix({ topologies: ['dr', 'dr-ha'], suites: ['all'] });
+    const ha = keepalivedSuites();
+    expect(ha).to.include.members(['failover', 'health', 'sync', 'splitbrain']);
+    expect(pairs(p.jobs)).to.deep.equal([...suiteNames().filter((s) => !ha.includes(s)).map((s) => `dr ${s}`), ...suiteNames().map((s) => `dr-ha ${s}`)]);
+    expect(pairs(p.skipped)).to.deep.equal(ha.map((s) => `dr ${s}`));
+  });
+
+  it('refuses, before anything runs: no topology, no suite, an unknown suite, a topology twice, a missing file', async () => {
+    expect((await rejection(planMatrix({ topologies: [], suites: ['modes'] }))).message).to.match(/^matrix: give one or more topologies/);
+    const none = await rejection(planMatrix({ topologies: ['nat'], suites: [] }));
+    expect(none.code).to.equal('ERR_LVS_USAGE');
+    expect(none.message).to.match(/^matrix: name at least one --suite \(drain, failover, .*, or all\)$/);
+    const unknown = await rejection(planMatrix({ topologies: ['nat'], suites: ['modes', 'mode'] }));
+    expect(unknown.code).to.equal('ERR_LVS_USAGE');
+    expect(unknown.message).to.match(/^matrix: --suite mode: no such suite \(drain, .*modes.*, or all\)$/);
+    const twice = await rejection(planMatrix({ topologies: ['nat', 'topologies/nat.yaml'], suites: ['modes'] }));
+    expect(twice.code).to.equal('ERR_LVS_USAGE');
+    expect(twice.message).to.equal('matrix: topology topologies/nat.yaml is given twice (as nat and topologies/nat.yaml)');
+    expect((await rejection(planMatrix({ topologies: ['nat', 'no-such-topology'], suites: ['modes'] }))).code).to.equal('ERR_LVS_TOPOLOGY');
+  });
+
+  it('the shards of n partition the jobs exactly, for every n', async () => {
+    const tops = ['t1', 't2', 't3', 't4', 'h1', 'h2', 'h3'];
+    for (let n = 1; n <= 30; n++) {
+      const shards = await Promise.all(Array.from({ length: n }, (_, i) => planMatrix({ topologies: tops, suites: ['all'], shard: { index: i + 1, total: n } }, fake(['h1', 'h2', 'h3']))));
+      const all = shards[0]!.jobs;
+      expect(all).to.have.length(4 * 3 + 3 * 5);
+      expect(shards.flatMap((s) => pairs(s.mine)), `n=${n}`).to.deep.equal(pairs(all));
+      // one build per topology per shard that has any of its jobs: at most n − 1 more than unsharded
+      const builds = shards.reduce((a, s) => a + s.groups.length, 0);
+      expect(builds, `n=${n}`).to.be.at.most(tops.length + n - 1);
+      for (const s of shards) expect(s.groups.flatMap((g) => g.suites.map((x) => `${g.topology.name} ${x}`))).to.deep.equal(pairs(s.mine));
+    }
+  });
+
+  it('the same shard is planned the same on every call', async () => {
+    const o = { topologies: ['nat', 'dr', 'tun', 'fullnat', 'nat-ha', 'dr-ha'], suites: ['modes', 'schedulers', 'failover'], shard: { index: 3, total: 4 } };
+    const first = pairs((await planMatrix(o)).mine);
+    expect(first).to.not.have.length(0);
+    for (let k = 0; k < 5; k++) expect(pairs((await planMatrix({ ...o, topologies: [...o.topologies] })).mine)).to.deep.equal(first);
+  });
+
+  it('balances the shards by estimated seconds, a build on the first job of each topology', async () => {
+    const p = await planMatrix({ topologies: ['t1', 'h1'], suites: ['modes', 'failover', 'drain'] }, fake(['h1']));
+    const w = jobWeights(p.jobs);
+    expect(p.jobs.map((j) => w.get(j))).to.deep.equal([BUILD_SECONDS + suiteSeconds('modes'), suiteSeconds('drain'), BUILD_SECONDS + suiteSeconds('modes'), suiteSeconds('failover'), suiteSeconds('drain')]);
+    expect(suiteSeconds('a-suite-not-measured-yet')).to.equal(60);
+    // h1 failover 165 s | h1 drain 18 s + t1 drain 63 s; by count it would be two jobs and one
+    const shard = (i: number) => planMatrix({ topologies: ['h1', 't1'], suites: ['failover', 'drain'], shard: { index: i, total: 2 } }, fake(['h1']));
+    expect(pairs((await shard(1)).mine)).to.deep.equal(['h1 failover']);
+    expect(pairs((await shard(2)).mine)).to.deep.equal(['h1 drain', 't1 drain']);
+  });
+
+  it('says what a shard runs, and when it has nothing to run', async () => {
+    const two = await planMatrix({ topologies: ['t1', 't2'], suites: ['modes'], shard: { index: 2, total: 2 } }, fake([]));
+    expect(formatMatrixPlan(two)).to.equal('matrix shard 2/2: 1 of 2 jobs: t2 (modes)');
+    const empty = await planMatrix({ topologies: ['t1', 't2'], suites: ['modes'], shard: { index: 4, total: 4 } }, fake([]));
+    expect(empty.mine).to.deep.equal([]);
+    expect(empty.groups).to.deep.equal([]);
+    expect(formatMatrixPlan(empty)).to.equal('matrix shard 4/4: 0 of 2 jobs: nothing to run in this shard');
+  });
+
+  it('groups only consecutive jobs of one topology', () => {
+    const t = (name: string): MatrixTopology => ({ arg: name, file: `/t/${name}.yaml`, name, keepalived: false });
+    const a = t('a');
+    const b = t('b');
+    const g = groupJobs([
+      { topology: a, suite: 'modes' },
+      { topology: a, suite: 'drain' },
+      { topology: b, suite: 'modes' },
+      { topology: a, suite: 'schedulers' },
+    ]);
+    expect(g.map((x) => [x.topology.name, x.suites])).to.deep.equal([
+      ['a', ['modes', 'drain']],
+      ['b', ['modes']],
+      ['a', ['schedulers']],
+    ]);
+  });
+});
