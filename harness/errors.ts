@@ -51,3 +51,24 @@ export function indent(text: string, by = '    '): string {
     .map((l) => by + l)
     .join('\n');
 }
+
+/*
+ * Remote hosts over SSH (harness/runtime/ssh-node.ts). Every message names the host as
+ * `name (user@host:port)`, so a run over several hosts says which one failed.
+ */
+
+/** The host could not be reached, or did not finish the SSH handshake in time. */
+export const errSshConnect = (where: string, what: string, opts: { hint?: string; cause?: unknown } = {}) =>
+  new HarnessError('ERR_LVS_SSH_CONNECT', `cannot connect to ${where}: ${what}`, opts);
+
+/** The host answered but refused every key we offered. */
+export const errSshAuth = (where: string, what: string, opts: { hint?: string; cause?: unknown } = {}) =>
+  new HarnessError('ERR_LVS_SSH_AUTH', `SSH authentication to ${where} failed: ${what}`, opts);
+
+/** The host's key is unknown, or differs from the pinned or known one: the connection is refused. */
+export const errSshHostKey = (where: string, what: string, opts: { hint?: string; details?: Record<string, unknown> } = {}) =>
+  new HarnessError('ERR_LVS_SSH_HOST_KEY', `host key of ${where}: ${what}`, opts);
+
+/** The connection went away while a command ran: whether the command took effect is unknown. */
+export const errSshLost = (where: string, what: string, opts: { hint?: string; cause?: unknown } = {}) =>
+  new HarnessError('ERR_LVS_SSH_LOST', `lost the SSH connection to ${where} ${what}`, opts);

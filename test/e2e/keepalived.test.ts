@@ -174,6 +174,9 @@ describe('keepalived pairs (real lab)', function () {
     expect(r.stderr).to.match(/10\.89\.110\.100 \(VI_NAT\) to be held by director1 alone/);
     expect(r.stderr).to.match(/held by director1, director2/);
     expect(r.stderr).to.match(/split brain: .* more than three master-down intervals/);
+    // and why, read from the directors before they were removed (the split-brain cause rule)
+    expect(r.stderr).to.match(/cause: both director1 and director2 hold 10\.89\.110\.100.* of VI_NAT: each is MASTER \(split brain\).*why: their authentication differs, so each drops the other's adverts/);
+    expect(r.stderr).to.match(/fix: .*write the same auth_type and auth_pass/);
   });
 
   it('a health check on the wrong port (broken on purpose) takes every real server out, and the run says so', async () => {

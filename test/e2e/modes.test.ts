@@ -43,6 +43,9 @@ describe('topologies and the modes suite (real lab)', function () {
 
   /** virtual services per shipped topology: web, echo (UDP), mark (fwmark), and web6 (IPv6) on nat */
   const SERVICES: Record<string, number> = { nat: 4, dr: 3, tun: 3, fullnat: 3 };
+  /** checks one service has beyond its mode's signature: TUN's TCP service (not the fwmark one) sends a large body */
+  const LARGE = 'a large request body comes through the tunnel';
+  const expectedNames = (t: string) => (t === 'tun' ? [...signature.tun!, LARGE, ...signature.tun!, ...signature.tun!] : Array.from({ length: SERVICES[t]! }, () => signature[t]!).flat());
   const signature: Record<string, string[]> = {
     nat: ['every real server answers through the VIP', 'real servers see the client address', 'the director carries the replies'],
     dr: ['every real server answers through the VIP', 'replies bypass the director', 'only the director answers ARP for the VIP'],
@@ -61,19 +64,39 @@ describe('topologies and the modes suite (real lab)', function () {
       expect(main.code, main.stdout + main.stderr).to.equal(0);
       expect(main.stdout).to.match(/^smoke\s+lab\s+2 passed\s+0 failed\s+\S+results\.json$/m);
       // the signature of each mode once per virtual service (TCP, UDP and fwmark everywhere; IPv6 on nat), and the smoke check
-      const total = Object.entries(signature).reduce((a, [t, sig]) => a + sig.length * SERVICES[t]!, 2);
+      const total = Object.keys(signature).reduce((a, t) => a + expectedNames(t).length, 2);
       expect(main.stdout).to.match(new RegExp(`^${total} passed, 0 failed$`, 'm'));
+    });
+
+    it('ends with the path of one overview page that links every run', async () => {
+      const last = main.stdout.trim().split('\n').pop()!;
+      expect(last, main.stdout).to.match(/^overview: \S+index\.html$/);
+      const file = last.slice('overview: '.length);
+      const html = await readFile(file, 'utf8');
+      for (const t of Object.keys(signature)) {
+        const line = main.stdout.split('\n').find((l) => l.startsWith(`${t} modes `))!;
+        const runDir = path.basename(path.dirname(line.trim().split(/\s+/).pop()!));
+        expect(html, t).to.contain(`../${runDir}/report.html`);
+        expect(existsSync(path.join(path.dirname(file), '..', runDir, 'report.html')), t).to.equal(true);
+      }
     });
 
     for (const t of Object.keys(signature)) {
       it(`${t}: comes up and passes the modes suite, leaving nothing behind`, async () => {
         const line = main.stdout.split('\n').find((l) => l.startsWith(`${t} modes `));
-        expect(line, main.stdout).to.match(new RegExp(`^${t} modes\\s+pass\\s+${signature[t]!.length * SERVICES[t]!} passed\\s+0 failed`));
+        expect(line, main.stdout).to.match(new RegExp(`^${t} modes\\s+pass\\s+${expectedNames(t).length} passed\\s+0 failed`));
         const dir = path.dirname(line!.trim().split(/\s+/).pop()!);
         const res = JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) as Awaited<ReturnType<typeof results>>;
         expect(res.topology.name).to.equal(t);
         expect(res.valid).to.equal(true);
-        expect(res.checks.map((c) => c.name)).to.deep.equal(Array.from({ length: SERVICES[t]! }, () => signature[t]!).flat());
+        expect(res.checks.map((c) => c.name)).to.deep.equal(expectedNames(t));
+        // the probes are in the history as client operations (the report's distribution, timeline and latencies)
+        const ops = (await readFile(path.join(dir, 'history.ndjson'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; tag?: string; server?: string; latencyMs?: number });
+        const probes = ops.filter((o) => o.type === 'op' && o.tag === 'modes');
+        expect(probes.length, `${t}: modes probes in the history`).to.be.greaterThan(12 * SERVICES[t]! - 1);
+        expect(new Set(probes.filter((o) => o.server).map((o) => o.server)).size, t).to.equal(3);
+        expect(probes.every((o) => typeof o.latencyMs === 'number')).to.equal(true);
+        expect(await readFile(path.join(dir, 'report.html'), 'utf8')).to.not.contain('No client operation in the history');
         for (const f of ['history.ndjson', 'junit.xml', 'summary.md', 'report.html']) expect(existsSync(path.join(dir, f)), `${t}: ${f}`).to.equal(true);
         expect(res.checks.every((c) => c.valid === true)).to.equal(true);
         expect(await running(docker, t), 'a transient run leaves nothing behind').to.equal(0);
