@@ -129,9 +129,23 @@ export class StartedTopology {
 export async function teardown(docker: Docker, by: { topology?: string; all?: boolean }, log: Logger = defaultLog): Promise<number> {
   const label = by.all ? [`${L.base}=true`] : [`${L.topology}=${by.topology}`];
   const containers = await docker.listContainers({ all: true, filters: { label } });
-  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
   const networks = await docker.listNetworks({ filters: { label } });
-  for (const n of networks) await docker.getNetwork(n.Id).remove().catch(() => {});
+  // Removed until gone, each retried: under emulation the engine can still hold a container's
+  // endpoint on a network for a moment after the container went, and a network left behind
+  // blocks every later build of the topology (its name is taken). What stays is said, not swallowed.
+  const deadline = Date.now() + 60_000;
+  let left: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    const cs = attempt ? await docker.listContainers({ all: true, filters: { label } }) : containers;
+    const errors: string[] = [];
+    await Promise.all(cs.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch((e: Error) => void (/no such container/i.test(e.message) || errors.push(`container ${c.Names[0]?.replace(/^\//, '') ?? c.Id}: ${e.message}`)))));
+    const ns = attempt ? await docker.listNetworks({ filters: { label } }) : networks;
+    for (const n of ns) await docker.getNetwork(n.Id).remove().catch((e: Error) => void (/not found|no such network/i.test(e.message) || errors.push(`network ${n.Name}: ${e.message}`)));
+    left = errors;
+    if (!errors.length || Date.now() > deadline) break;
+    await sleep(Math.min(2_000, 250 * 2 ** attempt));
+  }
+  if (left.length) throw new HarnessError('ERR_LVS_TEARDOWN', `could not remove everything of ${by.topology ?? 'the topologies'}:\n  ${left.join('\n  ')}`, { hint: 'remove them by hand with docker rm -f / docker network rm, then run again' });
   if (containers.length || networks.length) log(`removed ${containers.length} containers and ${networks.length} networks${by.topology ? ` of ${by.topology}` : ''}`);
   return containers.length + networks.length;
 }
@@ -174,6 +188,8 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
   const t0 = Date.now();
   await reap(docker, log);
   const existing = await docker.listContainers({ all: true, filters: { label: [`${L.topology}=${plan.topology}`] } });
+  // networks of the topology without its containers (a teardown cut short): removed, or their names block the build
+  if (!existing.length && (await docker.listNetworks({ filters: { label: [`${L.topology}=${plan.topology}`] } })).length) await teardown(docker, { topology: plan.topology }, log);
   if (existing.length) {
     const same = existing.length === plan.nodes.length && existing.every((c) => c.Labels[L.plan] === planLabel(plan) && c.State === 'running');
     if (same && opts.reuse !== false) {
@@ -259,7 +275,8 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
     if (opts.keep) unregister();
     return st;
   } catch (e) {
-    await teardown(docker, { topology: plan.topology }, () => {});
+    // the build's own error is the one to see; what teardown could not remove is said beside it
+    await teardown(docker, { topology: plan.topology }, () => {}).catch((t: Error) => log(`after the failed build: ${t.message}`));
     unregister();
     throw e;
   }
