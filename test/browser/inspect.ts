@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /**
  * Opens a report.html in Debian's headless Chromium (playwright-core drives it) and returns
@@ -49,7 +49,8 @@ export class ReportBrowser {
     return new ReportBrowser(dir, context);
   }
 
-  async inspect(file: string, screenshot: string): Promise<PageInspection> {
+  /** A page on the file, loaded, with a full-page screenshot: every request and console error it made are collected. The caller closes it. */
+  async open(file: string, screenshot: string): Promise<{ url: string; page: Page; requests: string[]; errors: string[] }> {
     const url = pathToFileURL(file).href;
     const page = await this.context.newPage();
     const requests: string[] = [];
@@ -62,6 +63,16 @@ export class ReportBrowser {
     try {
       await page.goto(url, { waitUntil: 'load' });
       await page.screenshot({ path: screenshot, fullPage: true });
+    } catch (e) {
+      await page.close();
+      throw e;
+    }
+    return { url, page, requests, errors };
+  }
+
+  async inspect(file: string, screenshot: string): Promise<PageInspection> {
+    const { url, page, requests, errors } = await this.open(file, screenshot);
+    try {
       const charts = await page.$$eval('svg[data-chart]', (svgs) =>
         svgs.map((svg) => {
           const box = svg.getBoundingClientRect();

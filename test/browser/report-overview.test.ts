@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { renderHtml } from '../../harness/report/html.js';
 import { writeMainOverview } from '../../harness/report/overview.js';
 import { fixture } from '../fixtures/report/fixtures.js';
@@ -40,19 +40,9 @@ describe('the main job overview page in headless Chromium', function () {
     }
     const file = await writeMainOverview({ id: 'main-20261129T192800-zz00', startedAt: new Date(Date.now() - 300_000), smoke, smokeMs: 4_300, runs, planned: ['nat', 'dr', 'tun', 'full<nat>&"x"'] });
 
-    const url = pathToFileURL(file).href;
-    const page = await browser.context.newPage();
-    const requests: string[] = [];
-    const errors: string[] = [];
-    page.on('request', (r) => requests.push(r.url()));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
+    const png = path.join(browser.dir, 'overview.png');
+    const { url, page, requests, errors } = await browser.open(file, png);
     try {
-      await page.goto(url, { waitUntil: 'load' });
-      const png = path.join(browser.dir, 'overview.png');
-      await page.screenshot({ path: png, fullPage: true });
       expect(requests).to.deep.equal([url]);
       expect(errors).to.deep.equal([]);
       expect(statSync(png).size).to.be.greaterThan(20_000);

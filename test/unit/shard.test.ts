@@ -1,23 +1,13 @@
 import { expect } from 'chai';
 import { HarnessError } from '../../harness/errors.js';
 import { formatShard, parseShard, shardAssignment, shardOf } from '../../harness/suite/shard.js';
+import { seeded } from './bench-fixture.js';
 
 /**
  * The shard planner: n machines that never talk to each other each run `--shard i/n` of the
  * same list, so the n shards must partition the list exactly, every time, on every machine.
  */
 
-/** A small deterministic PRNG (mulberry32), so the "random" weights are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const jobsOf = (n: number) => Array.from({ length: n }, (_, i) => `job${i}`);
 
@@ -104,7 +94,7 @@ describe('shard planner', () => {
 
   describe('with weights', () => {
     it('every job lands in exactly one shard, contiguously, and no shard is idle while another has two jobs', () => {
-      const rand = prng(12);
+      const rand = seeded(12);
       for (let trial = 0; trial < 300; trial++) {
         const count = 1 + Math.floor(rand() * 40);
         const n = 1 + Math.floor(rand() * 12);
@@ -146,7 +136,7 @@ describe('shard planner', () => {
     });
 
     it('is the same on every call', () => {
-      const rand = prng(7);
+      const rand = seeded(7);
       const jobs = jobsOf(30).map((name) => ({ name, w: Math.round(rand() * 100) }));
       const first = shardAssignment(jobs, 7, (j) => j.w);
       for (let k = 0; k < 20; k++) expect(shardAssignment(jobs.map((j) => ({ ...j })), 7, (j) => j.w)).to.deep.equal(first);
