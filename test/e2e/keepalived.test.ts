@@ -159,25 +159,8 @@ describe('keepalived pairs (real lab)', function () {
     expect(r.code).to.equal(0);
   });
 
-  // The three broken pairs run side by side (their topologies share no subnet): each fails by
-  // design and none is judged against a tight time bound, so sharing the lab's CPU changes no
-  // verdict, and CI waits for the slowest instead of the sum. The first of the three tests starts all.
-  let broken: { weak: ReturnType<typeof runAndRead>; auth: ReturnType<typeof cli>; wrongport: ReturnType<typeof cli> } | undefined;
-  const brokenRuns = () => {
-    if (!broken) {
-      broken = {
-        weak: runAndRead(['test/fixtures/broken/haproxy-ha-weak.yaml', '--suite', 'failover', '--grep', 'kill-haproxy'], 'haproxy-ha-weak'),
-        auth: cli(['run', 'test/fixtures/broken/nat-ha-auth.yaml', '--suite', 'failover'], 20 * 60_000),
-        wrongport: cli(['run', 'test/fixtures/broken/dr-ha-wrongport.yaml', '--suite', 'health'], 20 * 60_000),
-      };
-      // awaited by their own tests; a rejection before then is not unhandled
-      for (const p of Object.values(broken)) (p as Promise<unknown>).catch(() => undefined);
-    }
-    return broken;
-  };
-
   it('a vrrp_script whose weight cannot drop the MASTER below the BACKUP (broken on purpose): HAProxy dies and nobody takes over, and the run says so', async () => {
-    const { r, res } = await brokenRuns().weak;
+    const { r, res } = await runAndRead(['test/fixtures/broken/haproxy-ha-weak.yaml', '--suite', 'failover', '--grep', 'kill-haproxy'], 'haproxy-ha-weak');
     expect(r.code, r.stdout + r.stderr).to.equal(1);
     const failed = res.checks.filter((c) => c.valid === false);
     expect(failed.map((c) => c.group), r.stdout).to.include('VI_1 proxy kill-haproxy failover time');
@@ -186,7 +169,7 @@ describe('keepalived pairs (real lab)', function () {
   });
 
   it('a pair with mismatched auth_pass (broken on purpose) ends in split brain, and the run says so', async () => {
-    const r = await brokenRuns().auth;
+    const r = await cli(['run', 'test/fixtures/broken/nat-ha-auth.yaml', '--suite', 'failover']);
     expect(r.code, r.stdout + r.stderr).to.equal(1);
     expect(r.stderr).to.match(/10\.89\.110\.100 \(VI_NAT\) to be held by director1 alone/);
     expect(r.stderr).to.match(/held by director1, director2/);
@@ -197,7 +180,7 @@ describe('keepalived pairs (real lab)', function () {
   });
 
   it('a health check on the wrong port (broken on purpose) takes every real server out, and the run says so', async () => {
-    const r = await brokenRuns().wrongport;
+    const r = await cli(['run', 'test/fixtures/broken/dr-ha-wrongport.yaml', '--suite', 'health']);
     expect(r.code, r.stdout + r.stderr).to.equal(1);
     expect(r.stderr).to.match(/IPVS table differs from the model \(keepalived programs it and removes real servers whose health check fails\)/);
     expect(r.stderr).to.match(/8099/);
