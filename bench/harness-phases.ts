@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../harness/lab/paths.js';
 import { labDown, labUp } from '../harness/lab/vm.js';
 import { resolveRuntime } from '../harness/runtime/select.js';
 import { runSuites } from '../harness/suite/runner.js';
+import { createProgress } from '../harness/report/terminal.js';
 import { teardown } from '../harness/topology/builder.js';
 import { percentile } from '../harness/stats.js';
 
@@ -51,7 +52,8 @@ for (const topo of topologies) {
   for (let i = 0; i < repeat; i++) {
     // every repeat builds from nothing: a topology left up would be reused
     await teardown(docker, { topology: topo }, quiet);
-    const r = await runSuites({ topologyFile: path.join(REPO_ROOT, 'topologies', `${topo}.yaml`), suites, log: quiet });
+    // a progress sink that writes nothing: the table below is the output, not mocha's reporter
+    const r = await runSuites({ topologyFile: path.join(REPO_ROOT, 'topologies', `${topo}.yaml`), suites, log: quiet, progress: createProgress({ tty: false, write: () => {}, intervalMs: 0 }) });
     const res = JSON.parse(await readFile(path.join(r.reportDir, 'results.json'), 'utf8')) as { timings?: Record<string, number> };
     const tm = res.timings ?? {};
     if (tm.build !== undefined) add(`${topo}: up`, tm.build);
