@@ -5,7 +5,7 @@ import { diagnose } from '../diagnose/diagnose.js';
 import { parseEvidence, unreachable, type NodeEvidence } from '../diagnose/evidence.js';
 import { evidenceArgv } from '../diagnose/script.js';
 import type { StartedTopology } from '../topology/builder.js';
-import type { Plan } from '../topology/planner.js';
+import type { Plan, PlannedNode } from '../topology/planner.js';
 import type { RecordedCheck } from './context.js';
 
 /**
@@ -14,21 +14,32 @@ import type { RecordedCheck } from './context.js';
  * its raw output kept in <run>/evidence/<node>.txt, and each such check given the causes the
  * evidence shows (diagnose/), or "no known cause" with what was gathered.
  */
-export async function explainFailures(st: StartedTopology, plan: Plan, checks: RecordedCheck[], dir: string, probes: Probe[] = []): Promise<void> {
-  const failed = checks.filter((c) => c.valid !== true);
-  if (!failed.length) return;
-  await mkdir(path.join(dir, 'evidence'), { recursive: true });
+/**
+ * Every named node's evidence, one read-only script each, at once; a node that does not answer
+ * is evidence too (unreachable). The raw output per node comes back beside the parsed evidence.
+ */
+export async function readEvidence(st: StartedTopology, nodes: readonly Pick<PlannedNode, 'name' | 'role'>[]): Promise<{ evidence: Record<string, NodeEvidence>; raw: Record<string, string> }> {
   const evidence: Record<string, NodeEvidence> = {};
+  const raw: Record<string, string> = {};
   await Promise.all(
-    plan.nodes.map(async (n) => {
+    nodes.map(async (n) => {
       try {
         const r = await st.exec(n.name, evidenceArgv(n.role), { allowFailure: true, timeoutMs: 60_000 });
         evidence[n.name] = parseEvidence(n.name, r.stdout);
-        await writeFile(path.join(dir, 'evidence', `${n.name}.txt`), r.stdout);
+        raw[n.name] = r.stdout;
       } catch (e) {
         evidence[n.name] = unreachable(n.name, (e as Error).message);
       }
     }),
   );
+  return { evidence, raw };
+}
+
+export async function explainFailures(st: StartedTopology, plan: Plan, checks: RecordedCheck[], dir: string, probes: Probe[] = []): Promise<void> {
+  const failed = checks.filter((c) => c.valid !== true);
+  if (!failed.length) return;
+  await mkdir(path.join(dir, 'evidence'), { recursive: true });
+  const { evidence, raw } = await readEvidence(st, plan.nodes);
+  await Promise.all(Object.entries(raw).map(([node, text]) => writeFile(path.join(dir, 'evidence', `${node}.txt`), text)));
   for (const c of failed) c.causes = diagnose({ plan, evidence, check: c, probes });
 }

@@ -14,11 +14,10 @@ import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, re
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
-import { evidenceArgv } from '../diagnose/script.js';
-import { parseEvidence, type NodeEvidence } from '../diagnose/evidence.js';
+import { readEvidence } from '../suite/evidence.js';
 import { splitBrainRule } from '../diagnose/rules/vrrp.js';
 import type { Cause } from '../diagnose/types.js';
-import { NODE_SCRIPT_EXIT, nodeScript, readNodeScriptFailure, type NodeScriptSpec } from './node-script.js';
+import { DAEMON_WAIT_S, NODE_SCRIPT_EXIT, nodeScript, readNodeScriptFailure, type NodeScriptSpec } from './node-script.js';
 import { KEEPALIVED_CONF, KEEPALIVED_LOG, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
 export const L = {
@@ -381,7 +380,7 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
   if (r.exitCode === NODE_SCRIPT_EXIT.daemon && f.daemon) {
     const d = spec.daemons.find((x) => x.process === f.daemon);
     const label = f.daemon === 'haproxy' ? 'HAProxy' : f.daemon;
-    throw new HarnessError(f.daemon === 'haproxy' ? 'ERR_LVS_HAPROXY_START' : 'ERR_LVS_KEEPALIVED_START', `director ${n.name}: ${label} did not run within 20 s of its start; ${d?.log ?? 'its log'} ends:\n${f.said || '(nothing)'}`);
+    throw new HarnessError(f.daemon === 'haproxy' ? 'ERR_LVS_HAPROXY_START' : 'ERR_LVS_KEEPALIVED_START', `director ${n.name}: ${label} did not run within ${DAEMON_WAIT_S} s of its start; ${d?.log ?? 'its log'} ends:\n${f.said || '(nothing)'}`);
   }
   if (r.exitCode === NODE_SCRIPT_EXIT.health) throw new HarnessError('ERR_LVS_APP_START', `${role} ${n.name}: ${f.said}`);
   throw new HarnessError('ERR_LVS_EXEC_FAILED', `${role} ${n.name}: configuring it failed (exit ${r.exitCode}): ${(f.said || r.stdout).trim()}`);
@@ -408,8 +407,6 @@ export function bindInterfaces(c: KeepalivedConfig, devOf: (network: string) => 
   };
 }
 
-
-/** Writes keepalived.conf, has `keepalived -t` check it, and starts keepalived unless it runs. */
 /** keepalived's pid files (Debian's build: the parent, the VRRP and checker children, BFD). */
 const KEEPALIVED_PID_FILES = ['/run/keepalived.pid', '/run/vrrp.pid', '/run/checkers.pid', '/run/bfd.pid'];
 
@@ -419,29 +416,27 @@ async function verifyHaproxy(st: StartedTopology, log: Logger): Promise<void> {
 }
 
 async function verifyDirectorHaproxy(st: StartedTopology, d: PlannedNode, log: Logger): Promise<void> {
-  {
-    if (!d.haproxy) return;
-    const want = d.haproxy.proxies.flatMap((p) => p.servers.map((x) => `${p.name}/${x.name}`));
-    // HAProxy starts its servers UP and marks them DOWN after `fall` failed checks: hold through that window
-    const windowMs = Math.max(...d.haproxy.proxies.map(haproxyRemovalBoundMs));
-    let upSince: number | undefined;
-    await waitFor(
-      `HAProxy on ${d.name} to report every server UP for ${windowMs} ms`,
-      async () => {
-        const r = await st.exec(d.name, haproxyStatArgv, { allowFailure: true });
-        const status = new Map((r.exitCode === 0 ? parseHaproxyStat(r.stdout) : []).map((x) => [`${x.proxy}/${x.server}`, x.status]));
-        const down = want.filter((w) => status.get(w) !== 'UP');
-        if (down.length) {
-          upSince = undefined;
-          throw new Error(`not UP: ${down.map((w) => `${w} (${status.get(w) ?? 'not listed'})`).join(', ')}`);
-        }
-        upSince ??= Date.now();
-        return Date.now() - upSince >= windowMs;
-      },
-      { timeoutMs: 30_000 + windowMs, intervalMs: 500 },
-    );
-    log(`${d.name}: HAProxy checks every server UP (${want.length} servers)`);
-  }
+  if (!d.haproxy) return;
+  const want = d.haproxy.proxies.flatMap((p) => p.servers.map((x) => `${p.name}/${x.name}`));
+  // HAProxy starts its servers UP and marks them DOWN after `fall` failed checks: hold through that window
+  const windowMs = Math.max(...d.haproxy.proxies.map(haproxyRemovalBoundMs));
+  let upSince: number | undefined;
+  await waitFor(
+    `HAProxy on ${d.name} to report every server UP for ${windowMs} ms`,
+    async () => {
+      const r = await st.exec(d.name, haproxyStatArgv, { allowFailure: true });
+      const status = new Map((r.exitCode === 0 ? parseHaproxyStat(r.stdout) : []).map((x) => [`${x.proxy}/${x.server}`, x.status]));
+      const down = want.filter((w) => status.get(w) !== 'UP');
+      if (down.length) {
+        upSince = undefined;
+        throw new Error(`not UP: ${down.map((w) => `${w} (${status.get(w) ?? 'not listed'})`).join(', ')}`);
+      }
+      upSince ??= Date.now();
+      return Date.now() - upSince >= windowMs;
+    },
+    { timeoutMs: 30_000 + windowMs, intervalMs: 500 },
+  );
+  log(`${d.name}: HAProxy checks every server UP (${want.length} servers)`);
 }
 
 /** A health check as a person names it: TCP_CHECK on port 8099, HTTP_GET /health for 200 on port 80. */
@@ -506,13 +501,7 @@ export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Prom
 
 /** The split-brain cause of one VRRP instance, from every director's evidence (its config, its log, DROP rules, links). */
 async function splitBrainCauses(st: StartedTopology, instance: string): Promise<Cause[]> {
-  const evidence: Record<string, NodeEvidence> = {};
-  await Promise.all(
-    st.nodes('director').map(async (d) => {
-      const r = await st.exec(d.name, evidenceArgv('director'), { allowFailure: true, timeoutMs: 60_000 });
-      evidence[d.name] = parseEvidence(d.name, r.stdout);
-    }),
-  );
+  const { evidence } = await readEvidence(st, st.nodes('director'));
   const plan = { ...st.plan, vrrp: (st.plan.vrrp ?? []).filter((v) => v.name === instance) };
   return splitBrainRule.find({ plan, evidence, check: { name: `${instance} held by one director`, valid: false }, services: [] });
 }
@@ -524,41 +513,39 @@ async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
 }
 
 async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logger): Promise<void> {
-  {
-    if (!d.ipvs) return;
-    const restore = renderRestore(d.ipvs);
-    let saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
-    if (d.keepalived) {
-      // keepalived programs the table; wait for it rather than write it
-      const read = async () => parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
-      await waitFor(`keepalived to program IPVS on ${d.name}`, async () => !diffRules(d.ipvs!, (saved = await read())).length, { timeoutMs: 30_000, intervalMs: 500 }).catch(() => undefined);
-      // keepalived adds every real server before its first health checks: the table only counts once
-      // it has held through a whole check cycle (the removal bound), so a failing check shows here
-      const until = Date.now() + keepalivedSettleMs(d.keepalived);
-      while (!diffRules(d.ipvs, saved).length && Date.now() < until) {
-        await sleep(500);
-        saved = await read();
-      }
-    } else if (diffRules(d.ipvs, saved).length) {
-      await st.exec(d.name, ['ipvsadm', '-C']);
-      await st.exec(d.name, ['ipvsadm', '-R'], { input: restore });
-      saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+  if (!d.ipvs) return;
+  const restore = renderRestore(d.ipvs);
+  let saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+  if (d.keepalived) {
+    // keepalived programs the table; wait for it rather than write it
+    const read = async () => parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+    await waitFor(`keepalived to program IPVS on ${d.name}`, async () => !diffRules(d.ipvs!, (saved = await read())).length, { timeoutMs: 30_000, intervalMs: 500 }).catch(() => undefined);
+    // keepalived adds every real server before its first health checks: the table only counts once
+    // it has held through a whole check cycle (the removal bound), so a failing check shows here
+    const until = Date.now() + keepalivedSettleMs(d.keepalived);
+    while (!diffRules(d.ipvs, saved).length && Date.now() < until) {
+      await sleep(500);
+      saved = await read();
     }
-    const diffs = diffRules(d.ipvs, saved);
-    if (diffs.length) {
-      // keepalived leaves out real servers its health checks fail: its log says which and why
-      // what keepalived checked and what it said about it (the failures, not the VRRP chatter)
-      const kLog = d.keepalived ? (await st.exec(d.name, ['sh', '-c', `grep -iE "fail|remov|timeout|refused" ${KEEPALIVED_LOG} | tail -n 8`], { allowFailure: true })).stdout.trim() : '';
-      const checks = d.keepalived ? [...new Set((d.keepalived.virtualServers ?? []).flatMap((vs) => vs.realServers.map((r) => describeCheck(r.check))))].join('; ') : '';
-      throw new HarnessError(
-        'ERR_LVS_IPVS_MISMATCH',
-        `director ${d.name}: the kernel's IPVS table differs from the model${d.keepalived ? ' (keepalived programs it and removes real servers whose health check fails)' : ''}:\n  ${diffs.join('\n  ')}`,
-        {
-          details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout },
-          hint: d.keepalived ? `keepalived's health checks: ${checks}; its log on ${d.name}:\n${kLog}` : `expected (ipvsadm -R):\n${restore}`,
-        },
-      );
-    }
-    log(`${d.name}: IPVS programmed and read back (${d.ipvs.length} service${d.ipvs.length > 1 ? 's' : ''}, ${d.ipvs.reduce((a, s) => a + s.realServers.length, 0)} real servers)`);
+  } else if (diffRules(d.ipvs, saved).length) {
+    await st.exec(d.name, ['ipvsadm', '-C']);
+    await st.exec(d.name, ['ipvsadm', '-R'], { input: restore });
+    saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
   }
+  const diffs = diffRules(d.ipvs, saved);
+  if (diffs.length) {
+    // keepalived leaves out real servers its health checks fail: its log says which and why
+    // what keepalived checked and what it said about it (the failures, not the VRRP chatter)
+    const kLog = d.keepalived ? (await st.exec(d.name, ['sh', '-c', `grep -iE "fail|remov|timeout|refused" ${KEEPALIVED_LOG} | tail -n 8`], { allowFailure: true })).stdout.trim() : '';
+    const checks = d.keepalived ? [...new Set((d.keepalived.virtualServers ?? []).flatMap((vs) => vs.realServers.map((r) => describeCheck(r.check))))].join('; ') : '';
+    throw new HarnessError(
+      'ERR_LVS_IPVS_MISMATCH',
+      `director ${d.name}: the kernel's IPVS table differs from the model${d.keepalived ? ' (keepalived programs it and removes real servers whose health check fails)' : ''}:\n  ${diffs.join('\n  ')}`,
+      {
+        details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout },
+        hint: d.keepalived ? `keepalived's health checks: ${checks}; its log on ${d.name}:\n${kLog}` : `expected (ipvsadm -R):\n${restore}`,
+      },
+    );
+  }
+  log(`${d.name}: IPVS programmed and read back (${d.ipvs.length} service${d.ipvs.length > 1 ? 's' : ''}, ${d.ipvs.reduce((a, s) => a + s.realServers.length, 0)} real servers)`);
 }

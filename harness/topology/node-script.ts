@@ -22,6 +22,9 @@ export const NODE_SCRIPT_EXIT = {
   health: 13,
 } as const;
 
+/** Seconds a started daemon is waited for (pgrep), unless the spec says otherwise. */
+export const DAEMON_WAIT_S = 20;
+
 /** The marker line after a config check's own output: `lvsh-check-exit <tool> <status>`. */
 export const CHECK_EXIT_MARK = 'lvsh-check-exit';
 
@@ -60,7 +63,7 @@ export interface NodeScriptSpec {
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
 
 export function nodeScript(spec: NodeScriptSpec): string {
-  const wait = spec.waitSeconds ?? 20;
+  const wait = spec.waitSeconds ?? DAEMON_WAIT_S;
   const out: string[] = [stepsScript(spec.steps).trimEnd()];
   out.push(
     // a file from base64 (no quoting or heredoc delimiter can break it)
