@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
-import { RELEASES, type KeepalivedRelease } from './keepalived/conf/keywords.js';
+import { DEFAULT_RELEASE_NAME, RELEASE_FLAGS_USAGE, resolveTarget } from './keepalived/releases.js';
 import { prepareValidate, validateRunOptions } from './validate/command.js';
 import { HarnessError, errUsage, isHarnessError } from './errors.js';
 import { parseExpectSpec } from './expect/spec.js';
@@ -72,12 +72,14 @@ Usage:
   lvs-harness matrix <topology…> --suite <name> [--suite <name>…|all] [--shard i/n] [--out DIR] [--list] [--docker-host URL]
                                              ${helpColumn("every topology × suite pair (all: every suite; keepalived suites only on topologies with a keepalived pair), each topology's suites in one run; --shard i/n runs only shard i of n of the pairs (as Playwright's --shard: the n shards together run every pair once, cut where the estimated time balances), --out DIR writes the runs under DIR instead of reports/, --list prints the shard's pairs and runs nothing; prints a table as main does; exit 1 when a check fails")}
   lvs-harness faults                         the faults with their targets and parameters
-  lvs-harness lint FILE… [--pair A B] [--keepalived-version 2.2.7|2.3.3] [--instance ID] [--format text|json|sarif]
+  lvs-harness lint FILE… [--pair A B] ${RELEASE_FLAGS_USAGE} [--instance ID] [--format text|json|sarif]
                                              check keepalived.conf files without the lab: what keepalived rejects or
                                              silently changes, and, for a pair, what splits the brain or blocks a
-                                             failover; exit 1 on an error or warning, 2 on a usage error
-  lvs-harness validate --keepalived A.conf [--peer B.conf] [--ipvsadm RULES] [--suite <name>…] [--expect <targets>] [--instance ID] [--keep]
-                                             ${helpColumn("an operator's own files run for real: lint them, derive a lab topology (one director per file, the real servers and VIPs they name, a client), print the translation of their addresses and interfaces into the lab, run their own keepalived.conf translated (keepalived -t inside the node first) and the suites that apply (modes; failover, health, sync for a pair); reports as run, with the findings and the translation; exit codes as run")}
+                                             failover; --release (default ${DEFAULT_RELEASE_NAME}) or --keepalived-version
+                                             picks the keepalived whose keywords count; exit 1 on an error or
+                                             warning, 2 on a usage error
+  lvs-harness validate --keepalived A.conf [--peer B.conf] [--ipvsadm RULES] [--suite <name>…] [--expect <targets>] [--instance ID] ${RELEASE_FLAGS_USAGE} [--keep]
+                                             ${helpColumn("an operator's own files run for real: lint them (for the keywords of --release's keepalived, or --keepalived-version's), derive a lab topology (one director per file, the real servers and VIPs they name, a client), print the translation of their addresses and interfaces into the lab, run their own keepalived.conf translated (keepalived -t inside the node first) and the suites that apply (modes; failover, health, sync for a pair); reports as run, with the findings and the translation; exit codes as run")}
   lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
                                              results.json and history.ndjson
   lvs-harness merge-reports DIR… [--out DIR]
@@ -481,6 +483,7 @@ export async function main(argv: string[]): Promise<number> {
           expect: { type: 'string', multiple: true },
           grep: { type: 'string' },
           instance: { type: 'string' },
+          release: { type: 'string' },
           'keepalived-version': { type: 'string' },
           keep: { type: 'boolean' },
           'docker-host': { type: 'string' },
@@ -493,8 +496,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const expectSpecs = (values.expect as unknown as string[] | undefined) ?? [];
       const expect = expectSpecs.length ? parseExpectSpec(expectSpecs.join(',')) : undefined;
-      const release = values['keepalived-version'] as KeepalivedRelease | undefined;
-      if (release !== undefined && !RELEASES.includes(release)) throw errUsage(`validate: --keepalived-version ${release}: known releases are ${RELEASES.join(', ')}`);
+      const release = resolveTarget({ release: values.release as string | undefined, keepalivedVersion: values['keepalived-version'] as string | undefined }, 'validate').version;
       const prepared = prepareValidate({
         ...(values.keepalived ? { keepalived: values.keepalived as string } : {}),
         ...(values.peer ? { peer: values.peer as string } : {}),

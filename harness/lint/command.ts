@@ -1,16 +1,16 @@
 /**
- * `lvs-harness lint FILE… [--pair A B] [--ipvsadm RULES] [--keepalived-version V] [--instance ID] [--format F]`:
+ * `lvs-harness lint FILE… [--pair A B] [--ipvsadm RULES] [--release R] [--keepalived-version V] [--instance ID] [--format F]`:
  * the argv to a lint run, its output and its exit code (0 clean, 1 an error or warning; usage
  * errors throw ERR_LVS_USAGE, which the CLI turns into exit 2).
  */
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { errUsage, isHarnessError } from '../errors.js';
-import { RELEASES, type KeepalivedRelease } from '../keepalived/conf/keywords.js';
+import { RELEASE_FLAGS_USAGE, resolveTarget } from '../keepalived/releases.js';
 import { formatJson, formatSarif, formatText, LINT_FORMATS, lintExitCode, type LintFormat } from './format.js';
 import { lint, RULES } from './lint.js';
 
-const USAGE = 'lvs-harness lint FILE… [--pair A B] [--ipvsadm RULES] [--keepalived-version 2.2.7|2.3.3] [--instance ID] [--format text|json|sarif]';
+const USAGE = `lvs-harness lint FILE… [--pair A B] [--ipvsadm RULES] ${RELEASE_FLAGS_USAGE} [--instance ID] [--format text|json|sarif]`;
 
 /** `--pair A B` takes two values, which parseArgs cannot express: take them out first. */
 function takePair(argv: string[]): { rest: string[]; pair?: [string, string] } {
@@ -38,15 +38,14 @@ export function lintCommand(argv: string[], cwd = process.cwd()): LintCommandOut
   const { rest, pair } = takePair(argv);
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { ipvsadm: { type: 'string' }, 'keepalived-version': { type: 'string' }, instance: { type: 'string' }, format: { type: 'string' } } });
+    parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { ipvsadm: { type: 'string' }, release: { type: 'string' }, 'keepalived-version': { type: 'string' }, instance: { type: 'string' }, format: { type: 'string' } } });
   } catch (e) {
     throw errUsage(`lint: ${(e as Error).message.split('\n')[0]}`, USAGE);
   }
   const { values, positionals } = parsed;
   const files = positionals;
   if (!files.length && !pair && !values.ipvsadm) throw errUsage('lint: name at least one keepalived.conf or --ipvsadm RULES', USAGE);
-  const release = (values['keepalived-version'] ?? '2.2.7') as KeepalivedRelease;
-  if (!RELEASES.includes(release)) throw errUsage(`lint: --keepalived-version ${release}: known releases are ${RELEASES.join(', ')}`, USAGE);
+  const release = resolveTarget({ release: values.release, keepalivedVersion: values['keepalived-version'] }, 'lint', USAGE).version;
   const format = (values.format ?? 'text') as LintFormat;
   if (!LINT_FORMATS.includes(format)) throw errUsage(`lint: --format ${format}: use ${LINT_FORMATS.join(', ')}`, USAGE);
   for (const f of [...files, ...(pair ?? []), ...(values.ipvsadm ? [values.ipvsadm] : [])]) mustBeFile(f);

@@ -10,6 +10,7 @@ import type { ParsedConf, ParseOptions } from '../keepalived/conf/ast.js';
 import { DEFAULT_RELEASE, type KeepalivedRelease } from '../keepalived/conf/keywords.js';
 import { parseConfFile } from '../keepalived/conf/parse.js';
 import { typeConf } from '../keepalived/conf/typed-build.js';
+import type { KeywordLifecycle } from '../keepalived/releases.js';
 import { boundRules } from './rules-bounds.js';
 import { ipvsadmRules, type IpvsadmRule, type LintedRules } from './rules-ipvsadm.js';
 import { pairRules } from './rules-pair.js';
@@ -33,6 +34,8 @@ export interface LintRequest {
   instance?: string;
   /** for tests: file contents instead of the disk */
   readFile?: (path: string) => string;
+  /** for tests: another keyword history than keepalived's own (harness/keepalived/releases.ts) */
+  lifecycle?: readonly KeywordLifecycle[];
 }
 
 export interface LintResult {
@@ -43,9 +46,9 @@ export interface LintResult {
 }
 
 /** One file parsed, read as keepalived reads it, and typed. */
-export function loadForLint(file: string, release: KeepalivedRelease, opts: Pick<ParseOptions, 'instance' | 'readFile'> = {}): LintedFile {
-  const parsed = parseConfFile(file, opts);
-  const { reading, typed } = typeConf(parsed, release);
+export function loadForLint(file: string, release: KeepalivedRelease, opts: Pick<ParseOptions, 'instance' | 'readFile'> & { lifecycle?: readonly KeywordLifecycle[] } = {}): LintedFile {
+  const parsed = parseConfFile(file, { instance: opts.instance, readFile: opts.readFile });
+  const { reading, typed } = typeConf(parsed, release, opts.lifecycle);
   const lines = new Map<string, string[] | null>();
   const read = opts.readFile ?? ((p: string) => readFileSync(p, 'latin1'));
   const source = (f: string, line: number) => {
@@ -85,7 +88,7 @@ function run(rule: Rule | IpvsadmRule, files: readonly LintedFile[], release: Ke
 export function lint(req: LintRequest): LintResult[] {
   const release = req.release ?? DEFAULT_RELEASE;
   const names = [...new Set([...req.files, ...(req.pair ?? [])])];
-  const loaded = new Map(names.map((f) => [f, loadForLint(f, release, { instance: req.instance, readFile: req.readFile })]));
+  const loaded = new Map(names.map((f) => [f, loadForLint(f, release, { instance: req.instance, readFile: req.readFile, lifecycle: req.lifecycle })]));
   const byFile = new Map<string, Finding[]>(names.map((f) => [f, []]));
   const put = (fs: Finding[], owner: string) => {
     for (const x of fs) (byFile.get(x.file) ?? byFile.get(owner)!).push(x);

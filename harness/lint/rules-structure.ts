@@ -3,6 +3,7 @@
  * differently from how the braces look (unknown keywords, a missing or extra `}`).
  */
 import type { ReadIssue } from '../keepalived/conf/reading.js';
+import { describeVersion, releasesReading, type KeywordLifecycle } from '../keepalived/releases.js';
 import { finding, type Finding, type LintedFile, type Rule } from './types.js';
 
 const where = (i: ReadIssue) => (i.enclosing ? `${i.enclosing.keyword}${i.enclosing.args.length ? ` ${i.enclosing.args.join(' ')}` : ''} (line ${i.enclosing.line})` : 'the top level');
@@ -77,31 +78,67 @@ export const unknownKeyword: Rule = {
   id: 'unknown-keyword',
   severity: 'error',
   scope: 'file',
-  summary: 'a keyword keepalived does not know in its block (typo, wrong block, or a keyword of a later release)',
+  summary: 'a keyword keepalived does not know in its block (a typo, or a keyword in the wrong block)',
   why: 'keepalived logs "Unknown keyword" and ignores the line: the setting silently does not apply, and `keepalived -t` fails',
   check: (files) =>
     files.flatMap((f) =>
-      issuesOf(f, ['unknown-keyword']).map((i) =>
-        finding(
-          unknownKeyword,
-          i,
-          `unknown keyword "${i.keyword}" in ${where(i)}${i.addedIn ? `: it was added in keepalived ${i.addedIn}, and ${f.typed.release} does not know it` : ''}; keepalived ignores the line${i.absorbed ? `, ignores its \`{\`${absorbed(i)}, and its \`}\` ends ${where(i)} early` : ''}`,
-          i.suggestion ? `did you mean "${i.suggestion}"?` : i.addedIn ? `run keepalived ${i.addedIn} (--keepalived-version ${i.addedIn}) or remove the line` : `check keepalived.conf(5) for the keywords of ${i.path.at(-1) ?? 'the top level'}`,
+      issuesOf(f, ['unknown-keyword'])
+        // a keyword of another release: release-keyword names the release
+        .filter((i) => !i.verdict)
+        .map((i) =>
+          finding(
+            unknownKeyword,
+            i,
+            `unknown keyword "${i.keyword}" in ${where(i)}; keepalived ignores the line${i.absorbed ? `, ignores its \`{\`${absorbed(i)}, and its \`}\` ends ${where(i)} early` : ''}`,
+            i.suggestion ? `did you mean "${i.suggestion}"?` : `check keepalived.conf(5) for the keywords of ${i.path.at(-1) ?? 'the top level'}`,
+          ),
         ),
-      ),
     ),
 };
 
-export const deprecatedKeyword: Rule = {
-  id: 'deprecated-keyword',
-  severity: 'warning',
+/** a keyword in backticks; a phrase ("one SMTP_CHECK per host") as it is */
+const code = (w: string) => (/^[\w-]+$/.test(w) ? `\`${w}\`` : w);
+
+/** "--release trixie (keepalived 2.3.3)": the releases of ours that read a keyword, for the hint. */
+const readers = (e: KeywordLifecycle) => releasesReading(e).map((r) => `--release ${r.name} (keepalived ${r.keepalived})`);
+
+export const releaseKeyword: Rule = {
+  id: 'release-keyword',
+  severity: 'error',
   scope: 'file',
-  summary: 'a keyword keepalived still reads but announces as deprecated',
-  why: 'it works today and logs a warning; a later release may drop it',
-  check: (files) =>
+  summary: 'a keyword the target release (`--release`, `--keepalived-version`) does not read yet, no longer reads (error), or reads but deprecates (warning)',
+  why: 'an upgrade (or a config written for a newer keepalived) changes what keepalived reads: an unknown keyword is ignored and fails `keepalived -t`; a deprecated one is logged and may go',
+  check: (files, opts) =>
     files.flatMap((f) =>
-      issuesOf(f, ['deprecated-keyword']).map((i) => finding(deprecatedKeyword, i, `"${i.keyword}" is deprecated (${i.deprecation?.note ?? 'keepalived logs a warning'})`, i.deprecation?.use ? `write ${i.deprecation.use} instead` : 'remove it')),
+      issuesOf(f, ['unknown-keyword', 'deprecated-keyword']).flatMap((i) => {
+        const v = i.verdict;
+        if (!v) return [];
+        const target = describeVersion(opts.release);
+        const e = v.entry;
+        const instead = e.use ? `: use ${code(e.use)}` : '';
+        const block = i.absorbed ? `, ignores its \`{\`${absorbed(i)}, and its \`}\` ends ${where(i)} early` : '';
+        if (v.kind === 'deprecated')
+          return [finding(releaseKeyword, i, `\`${i.keyword}\` is deprecated in ${target}${instead} (deprecated since keepalived ${v.since}; ${e.note})`, e.use ? `write ${e.use} instead` : 'remove the line', 'warning')];
+        const others = readers(e);
+        if (v.kind === 'too-new')
+          return [
+            finding(
+              releaseKeyword,
+              i,
+              `\`${i.keyword}\` in ${where(i)} is not known to ${target}: it was added in keepalived ${v.since}; keepalived ignores the line${block}`,
+              `remove the line for ${target}${others.length ? `, or lint for the release that runs it: ${others.join(', ')}` : ''}`,
+            ),
+          ];
+        return [
+          finding(
+            releaseKeyword,
+            i,
+            `\`${i.keyword}\` in ${where(i)} was removed in keepalived ${v.since}: ${target} does not know it and ignores the line${block}${instead}`,
+            e.use ? `write ${e.use} instead` : `remove the line${others.length ? `, or lint for a release that still reads it: ${others.join(', ')}` : ''}`,
+          ),
+        ];
+      }),
     ),
 };
 
-export const structureRules: readonly Rule[] = [syntax, braceBalance, unknownKeyword, deprecatedKeyword];
+export const structureRules: readonly Rule[] = [syntax, braceBalance, unknownKeyword, releaseKeyword];

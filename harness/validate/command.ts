@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { HarnessError } from '../errors.js';
 import { parseRulesFile } from '../ipvs/parse-rules.js';
-import type { KeepalivedRelease } from '../keepalived/conf/keywords.js';
+import { DEFAULT_RELEASE, type KeepalivedRelease } from '../keepalived/conf/keywords.js';
 import { lint } from '../lint/lint.js';
 import type { ValidateSection } from '../report/results.js';
 import type { RunOptions } from '../suite/runner.js';
@@ -86,7 +86,7 @@ export function suitesFor(plan: Plan): string[] {
 }
 
 export function prepareValidate(input: ValidateInput): Prepared {
-  const release = input.release ?? '2.2.7';
+  const release = input.release ?? DEFAULT_RELEASE;
   const confs = [input.keepalived, input.peer].filter((x): x is string => !!x);
   if (!confs.length && !input.ipvsadm) throw new HarnessError('ERR_LVS_USAGE', 'validate: give --keepalived FILE (and --peer FILE for a pair), or --ipvsadm RULES for a single director');
   if (input.peer && !input.keepalived) throw new HarnessError('ERR_LVS_USAGE', 'validate: --peer goes with --keepalived (the two directors of a pair)');

@@ -3,6 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { help } from '../../harness/cli.js';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
+import { DEBIAN_RELEASES } from '../../harness/keepalived/releases.js';
 
 /**
  * `lvs-harness --help` and the README's CLI table name the same commands, and the help names
@@ -45,5 +46,14 @@ describe('--help matches the README and the checkout', () => {
     expect(suites).to.include.members(['modes', 'failover', 'health', 'sync', 'splitbrain']);
     const runText = text.slice(text.indexOf('lvs-harness run '), text.indexOf('lvs-harness faults'));
     for (const s of suites) expect(runText, s).to.match(new RegExp(`[\\s(]${s}[,)]`));
+  });
+
+  it('lint and validate name every release and keepalived version they accept, and the default release', () => {
+    for (const cmd of ['lint', 'validate']) {
+      const line = text.split('\n').find((l) => l.startsWith(`  lvs-harness ${cmd} `))!;
+      expect(line, cmd).to.include(`[--release ${DEBIAN_RELEASES.map((r) => r.name).join('|')}]`);
+      expect(line, cmd).to.include(`[--keepalived-version ${DEBIAN_RELEASES.map((r) => r.keepalived).join('|')}]`);
+    }
+    expect(text).to.include('--release (default bookworm)');
   });
 });

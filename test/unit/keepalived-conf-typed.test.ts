@@ -70,5 +70,8 @@ virtual_server fwmark 7 {
     expect(tableAt(['vrrp_instance'], '2.3.3')!.has('no_virtual_ipaddress')).to.equal(true);
     expect(tableAt(['virtual_server', 'real_server', 'HTTP_GET'])!.has('nb_get_retry')).to.equal(true);
     expect(tableAt(['virtual_server', 'real_server', 'TCP_CHECK'])!.has('nb_get_retry')).to.equal(false);
+    // tls_compliant is SSL_GET's (keepalived/check/check_http.c@v2.3.3), not HTTP_GET's
+    expect(tableAt(['virtual_server', 'real_server', 'SSL_GET', 'url'], '2.3.3')!.has('tls_compliant')).to.equal(true);
+    expect(tableAt(['virtual_server', 'real_server', 'HTTP_GET'], '2.3.3')!.has('tls_compliant')).to.equal(false);
   });
 });

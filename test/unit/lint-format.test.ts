@@ -53,5 +53,6 @@ describe('lint command: formats and exit codes', () => {
     usage(['--pair', F('good-a.conf')], /--pair needs two files/);
     usage(['--format', 'xml', F('good-a.conf')], /use text, json, sarif/);
     usage(['--keepalived-version', '1.3.5', F('good-a.conf')], /2\.2\.7, 2\.3\.3/);
+    usage(['--release', 'stretch', F('good-a.conf')], /--release stretch: known releases are bookworm \(Debian 12, keepalived 2\.2\.7\), trixie/);
   });
 });

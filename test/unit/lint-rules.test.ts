@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { lint, RULES } from '../../harness/lint/lint.js';
 import type { Finding } from '../../harness/lint/types.js';
+import type { KeywordLifecycle } from '../../harness/keepalived/releases.js';
 
 const DIR = path.join(import.meta.dirname, '../fixtures/lint');
 const fx = (f: string) => path.join(DIR, f);
@@ -41,7 +42,7 @@ describe('lint: fixture corpus', () => {
     ['vrrp-strict.conf', undefined, 'vrrp-strict', 'drop'],
     ['no-script-security.conf', undefined, 'script-security', 'SECURITY VIOLATION'],
     ['unicast-no-src.conf', undefined, 'unicast-no-src', 'primary address'],
-    ['deprecated-nb-get-retry.conf', undefined, 'deprecated-keyword', 'nb_get_retry'],
+    ['deprecated-nb-get-retry.conf', undefined, 'release-keyword', '`nb_get_retry` is deprecated in keepalived 2.2.7 (Debian 12 bookworm): use `retry`'],
   ];
   for (const [a, b, rule, text] of cases)
     it(`${a}${b ? ` + ${b}` : ''} → ${rule}`, () => {
@@ -120,11 +121,9 @@ describe('lint: each rule fires and stays silent', () => {
     expect(loud(lintText(conf.replace('interface eth0 {\n  }', 'interface eth0'))).filter((x) => x.rule === 'brace-balance')).to.deep.equal([]);
   });
 
-  it('unknown-keyword: a 2.3.3 keyword under 2.2.7 says so; under 2.3.3 it is silent', () => {
-    const conf = BASE('', '  owner_ignore_adverts');
-    const f = loud(lintText(conf)).find((x) => x.rule === 'unknown-keyword')!;
-    expect(f.message).to.include('added in keepalived 2.3.3');
-    expect(rulesOf(lintText(conf, undefined, '2.3.3'))).to.deep.equal([]);
+  it('unknown-keyword leaves a keyword of another release to release-keyword', () => {
+    expect(rulesOf(lintText(BASE('', '  owner_ignore_adverts')))).to.deep.equal(['release-keyword']);
+    expect(rulesOf(lintText(BASE('', '  owner_ignore_advert')))).to.deep.equal(['unknown-keyword']);
   });
 
   it('vip-not-held stays silent when the file has no VRRP (a single director on its own address)', () => {
@@ -152,5 +151,74 @@ describe('lint: each rule fires and stays silent', () => {
   it('every rule has an id, a summary and a why', () => {
     for (const r of RULES) expect(r.id && r.summary && r.why, r.id).to.be.a('string');
     expect(new Set(RULES.map((r) => r.id)).size).to.equal(RULES.length);
+  });
+});
+
+describe('lint: release-keyword, per target release', () => {
+  /** one file in memory, linted for a keepalived version, optionally with another keyword history */
+  const lintFor = (text: string, release: '2.2.7' | '2.3.3', lifecycle?: readonly KeywordLifecycle[]) =>
+    lint({ files: ['/m/a.conf'], readFile: (p) => (p === '/m/a.conf' ? text : (() => { throw new Error('ENOENT'); })()), release, ...(lifecycle ? { lifecycle } : {}) }).flatMap((r) => r.findings);
+  const hits = (fs: Finding[]) => fs.filter((f) => f.rule === 'release-keyword');
+
+  it('too new: a keyword 2.2.8+ added is an error under 2.2.7 (bookworm), naming the release and where; silent under 2.3.3 (trixie)', () => {
+    const conf = BASE('', '  timer_expired_backup');
+    const [f, ...more] = hits(lintFor(conf, '2.2.7'));
+    expect(more).to.deep.equal([]);
+    expect(f).to.include({ severity: 'error', file: '/m/a.conf', line: 14 });
+    expect(f!.message).to.equal('`timer_expired_backup` in vrrp_instance VI_1 (line 6) is not known to keepalived 2.2.7 (Debian 12 bookworm): it was added in keepalived 2.2.8; keepalived ignores the line');
+    expect(f!.hint).to.include('--release trixie (keepalived 2.3.3)');
+    expect(rulesOf(lintFor(conf, '2.3.3'))).to.deep.equal([]);
+  });
+
+  it('too new, per block: tls_compliant is read in SSL_GET from 2.2.8 on, and in HTTP_GET by neither release', () => {
+    const vs = (checker: string) => `virtual_server 192.0.2.10 443 {\n lb_kind NAT\n real_server 10.0.0.1 443 {\n  ${checker} {\n   tls_compliant\n   url {\n    path /\n   }\n  }\n }\n}\n`;
+    expect(hits(lintFor(BASE('', '', vs('SSL_GET')), '2.2.7')).map((f) => f.line)).to.deep.equal([20]);
+    expect(rulesOf(lintFor(BASE('', '', vs('SSL_GET')), '2.3.3'))).to.deep.equal([]);
+    expect(rulesOf(lintFor(BASE('', '', vs('HTTP_GET')), '2.3.3'))).to.deep.equal(['unknown-keyword']);
+  });
+
+  it('deprecated in the target: a warning naming the release and what to use; the replacement is silent', () => {
+    const conf = BASE('', '  thread_timer_expired');
+    const f = hits(lintFor(conf, '2.3.3'))[0]!;
+    expect(f).to.include({ severity: 'warning', line: 14 });
+    expect(f.message).to.match(/^`thread_timer_expired` is deprecated in keepalived 2\.3\.3 \(Debian 13 trixie\): use `timer_expired_backup`/);
+    expect(f.hint).to.equal('write timer_expired_backup instead');
+    // under 2.2.7 the same keyword is too new, not deprecated
+    expect(hits(lintFor(conf, '2.2.7')).map((x) => x.severity)).to.deep.equal(['error']);
+    expect(rulesOf(lintFor(BASE('', '  timer_expired_backup'), '2.3.3'))).to.deep.equal([]);
+  });
+
+  it('deprecated in both releases: lvs_process_name warns under each with its release; checker_process_name is silent', () => {
+    for (const [v, name] of [['2.2.7', 'Debian 12 bookworm'], ['2.3.3', 'Debian 13 trixie']] as const) {
+      const f = hits(lintFor(BASE('  lvs_process_name chk'), v))[0]!;
+      expect(f.message).to.include(`\`lvs_process_name\` is deprecated in keepalived ${v} (${name}): use \`checker_process_name\``);
+      expect(rulesOf(lintFor(BASE('  checker_process_name chk'), v))).to.deep.equal([]);
+    }
+    // deprecated only in an instance: linkbeat_use_polling at the top level is silent
+    expect(rulesOf(lintFor(BASE('', '  linkbeat_use_polling'), '2.3.3'))).to.deep.equal(['release-keyword']);
+    expect(rulesOf(lintFor('linkbeat_use_polling\n' + BASE(), '2.3.3'))).to.deep.equal([]);
+  });
+
+  it('old synonyms keepalived neither logs nor plans to drop (lb_algo, lb_kind) are silent under both releases', () => {
+    const vs = 'virtual_server 192.0.2.10 80 {\n lb_algo rr\n lb_kind NAT\n real_server 10.0.0.1 80 {\n }\n}\n';
+    for (const v of ['2.2.7', '2.3.3'] as const) expect(rulesOf(lintFor(BASE('', '', vs), v))).to.deep.equal([]);
+  });
+
+  // keepalived removed no keyword between 2.2.7 and 2.3.3: a history of our own says what a removal looks like
+  const removedIn233: KeywordLifecycle[] = [{ keyword: 'smtp_alert', blocks: ['vrrp_instance'], removed: '2.3.3', use: 'smtp_alert_vrrp', note: 'test entry', source: 'test' }];
+
+  it('removed in the target: an error naming the release, with the replacement; silent for the release that still reads it', () => {
+    const conf = BASE('', '  smtp_alert');
+    const f = hits(lintFor(conf, '2.3.3', removedIn233))[0]!;
+    expect(f).to.include({ severity: 'error', line: 14 });
+    expect(f.message).to.equal('`smtp_alert` in vrrp_instance VI_1 (line 6) was removed in keepalived 2.3.3: keepalived 2.3.3 (Debian 13 trixie) does not know it and ignores the line: use `smtp_alert_vrrp`');
+    expect(rulesOf(lintFor(conf, '2.2.7', removedIn233))).to.deep.equal([]);
+    // and with keepalived's own history, smtp_alert is read by both
+    expect(rulesOf(lintFor(conf, '2.3.3'))).to.deep.equal([]);
+  });
+
+  it('every keyword of the target release is silent: a file without keywords of another release lints as before', () => {
+    expect(loud(lintFor(BASE(), '2.2.7'))).to.deep.equal([]);
+    expect(loud(lintFor(BASE(), '2.3.3'))).to.deep.equal([]);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * keepalived 2.2.7's keyword tree (Debian 12), derived from the `install_keyword*` /
- * `install_sublevel*` calls of its parsers with every build option on. keywords.ts adds what
- * 2.3.3 changed. Encoding: a block is `{ _: 'leaf leaf values= …', child: {…} }`; `name=` marks a
- * keyword whose `{ … }` holds values (addresses, names), not keywords.
+ * `install_sublevel*` calls of its parsers with every build option on. keywords.ts adds and
+ * removes what later releases changed (their history: ../releases.ts). Encoding: a block is
+ * `{ _: 'leaf leaf values= …', child: {…} }`; `name=` marks a keyword whose `{ … }` holds
+ * values (addresses, names), not keywords.
  */
 export interface Encoded {
   _: string;

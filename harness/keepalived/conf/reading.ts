@@ -8,7 +8,8 @@
  * tree and reports what it changed, so lint and the typed model see what keepalived will run.
  */
 import type { ConfNode, Loc } from './ast.js';
-import { addedLater, deprecation, keywordTable, type Deprecation, type KeepalivedRelease, type KeywordTable } from './keywords.js';
+import { keywordVerdict, type KeywordLifecycle, type KeywordVerdict } from '../releases.js';
+import { keywordTable, type KeepalivedRelease, type KeywordTable } from './keywords.js';
 import { nearest } from './nearest.js';
 
 export type ReadIssueCode =
@@ -22,7 +23,7 @@ export type ReadIssueCode =
   | 'missing-open'
   /** a `}` left over at the top level (keepalived: Unknown keyword '}') */
   | 'extra-close'
-  /** a keyword both releases read but announce as deprecated */
+  /** a keyword the release reads but announces as deprecated */
   | 'deprecated-keyword';
 
 export interface ReadIssue extends Loc {
@@ -34,9 +35,8 @@ export interface ReadIssue extends Loc {
   enclosing?: Loc & { keyword: string; args: string[] };
   /** nearest known keyword of that block (unknown-keyword) */
   suggestion?: string;
-  /** a later release reads it (unknown-keyword) */
-  addedIn?: KeepalivedRelease;
-  deprecation?: Deprecation;
+  /** the keyword's life explains the issue (unknown-keyword: too new or removed; deprecated-keyword: deprecated) */
+  verdict?: KeywordVerdict;
   /** lines of its block that keepalived reads as part of the enclosing block (misplaced/unexpected) */
   absorbed?: string[];
   /** for extra-close whose `}` stands in another file than its block: the block's last line, all that is known (otherwise `line` is the `}`'s own) */
@@ -82,8 +82,9 @@ class Reader {
   constructor(
     private readonly ev: Ev[],
     private readonly release: KeepalivedRelease,
+    private readonly lifecycle?: readonly KeywordLifecycle[],
   ) {
-    this.top = keywordTable(release);
+    this.top = keywordTable(release, lifecycle);
   }
 
   /** One block's lines until its `}` (process_stream); `opener` is the line that opened it. */
@@ -116,6 +117,9 @@ class Reader {
           continue;
         }
         const isTop = path.length > 0 && this.top.get(n.keyword)?.block !== undefined;
+        // a keyword this release does not read because it came later or went earlier: the release-keyword rule says so
+        const v = isTop ? undefined : keywordVerdict(path, n.keyword, this.release, this.lifecycle);
+        const verdict = v && v.kind !== 'deprecated' ? v : undefined;
         const issue: ReadIssue = isTop
           ? { code: 'misplaced-block', file: n.file, line: n.line, keyword: n.keyword, path, enclosing, absorbed: [] }
           : {
@@ -125,16 +129,15 @@ class Reader {
               keyword: n.keyword,
               path,
               enclosing,
-              suggestion: nearest(n.keyword, table.keys()),
-              addedIn: addedLater(path, n.keyword, this.release),
+              ...(verdict ? { verdict } : { suggestion: nearest(n.keyword, table.keys()) }),
               ...(n.children ? { absorbed: [] } : {}),
             };
         this.issues.push(issue);
         if (n.children) this.foreign.set(n, issue);
         continue;
       }
-      const dep = deprecation(path, n.keyword);
-      if (dep) this.issues.push({ code: 'deprecated-keyword', file: n.file, line: n.line, keyword: n.keyword, path, enclosing, deprecation: dep });
+      const verdict = keywordVerdict(path, n.keyword, this.release, this.lifecycle);
+      if (verdict?.kind === 'deprecated') this.issues.push({ code: 'deprecated-keyword', file: n.file, line: n.line, keyword: n.keyword, path, enclosing, verdict });
       if (info.block) {
         out.push({ ...plain(n), children: this.read(info.block, [...path, n.keyword], n, true) });
       } else if (info.values) {
@@ -172,9 +175,9 @@ class Reader {
   }
 }
 
-/** Reads the grammar layer's tree the way `release` of keepalived does. */
-export function readAsKeepalived(nodes: readonly ConfNode[], release: KeepalivedRelease): Reading {
-  const r = new Reader(linearize(nodes, undefined, []), release);
-  const out = r.read(keywordTable(release), [], undefined, false);
+/** Reads the grammar layer's tree the way `release` of keepalived does (`lifecycle`: another keyword history than keepalived's, for tests). */
+export function readAsKeepalived(nodes: readonly ConfNode[], release: KeepalivedRelease, lifecycle?: readonly KeywordLifecycle[]): Reading {
+  const r = new Reader(linearize(nodes, undefined, []), release, lifecycle);
+  const out = r.read(keywordTable(release, lifecycle), [], undefined, false);
   return { nodes: out, issues: r.issues };
 }

@@ -4,6 +4,7 @@
  * items. Never throws: a value that does not parse is kept as text with a NaN value.
  */
 import type { Loc, ParsedConf } from './ast.js';
+import type { KeywordLifecycle } from '../releases.js';
 import { DEFAULT_RELEASE, type KeepalivedRelease } from './keywords.js';
 import { readAsKeepalived, type Reading, type ReadNode } from './reading.js';
 import type { At, CheckerType, Flag, TChecker, TGlobalDefs, TNotify, TRealServer, TSyncGroup, TTiming, TTrack, TVip, TVirtualServer, TVrrpInstance, TVrrpScript, TVsGroup, TypedConf } from './typed.js';
@@ -270,12 +271,12 @@ export function typedFromReading(r: Reading, release: KeepalivedRelease = DEFAUL
     }
   }
   for (const g of t.vrrpSyncGroups) for (const m of g.group) for (const i of t.vrrpInstances) if (i.name === m.value) i.syncGroup = g.name;
-  for (const u of r.issues) if (u.code === 'unknown-keyword') t.unknown.push({ file: u.file, line: u.line, keyword: u.keyword, block: u.path, ...(u.suggestion ? { suggestion: u.suggestion } : {}), ...(u.addedIn ? { addedIn: u.addedIn } : {}) });
+  for (const u of r.issues) if (u.code === 'unknown-keyword') t.unknown.push({ file: u.file, line: u.line, keyword: u.keyword, block: u.path, ...(u.suggestion ? { suggestion: u.suggestion } : {}), ...(u.verdict?.kind === 'too-new' ? { addedIn: u.verdict.since } : {}) });
   return t;
 }
 
-/** The grammar layer's result, read as `release` of keepalived reads it and typed. */
-export function typeConf(p: ParsedConf, release: KeepalivedRelease = DEFAULT_RELEASE): { reading: Reading; typed: TypedConf } {
-  const reading = readAsKeepalived(p.nodes, release);
+/** The grammar layer's result, read as `release` of keepalived reads it and typed (`lifecycle`: another keyword history, for tests). */
+export function typeConf(p: ParsedConf, release: KeepalivedRelease = DEFAULT_RELEASE, lifecycle?: readonly KeywordLifecycle[]): { reading: Reading; typed: TypedConf } {
+  const reading = readAsKeepalived(p.nodes, release, lifecycle);
   return { reading, typed: typedFromReading(reading, release) };
 }

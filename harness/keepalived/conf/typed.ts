@@ -197,7 +197,8 @@ export interface UnknownKeyword extends Loc {
   /** the enclosing blocks' keywords, outermost first */
   block: string[];
   suggestion?: string;
-  addedIn?: KeepalivedRelease;
+  /** the keepalived release that first reads it, when a later one does */
+  addedIn?: string;
 }
 
 export interface TypedConf {
