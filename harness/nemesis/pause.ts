@@ -24,6 +24,7 @@ export const pause: Nemesis = {
     };
     const startedAt = env.now();
     await injecting(heal, async () => {
+      st.dropShell(target);
       await c.pause();
       await waitContainer(st, target, { paused: true }, 15_000);
     });

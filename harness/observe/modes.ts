@@ -16,28 +16,70 @@ import { sleep } from '../util/wait.js';
 // Fixed scripts; every input arrives as a positional argument, never spliced into the text.
 // The HTTP probe takes pairs of arguments: a source address and the host:port it probes
 // (the harness lays out which source goes to which destination, see probeTargets).
-const HTTP_PROBE = `while [ $# -ge 2 ]; do
-  src=$1; target=$2; shift 2
-  t=$(date +%s%3N)
-  out=$(curl -g -s -m 3 --connect-timeout 2 -H 'Connection: close' --interface "$src" -w ' code=%{http_code} time=%{time_total}' "http://$target/" 2>/dev/null)
-  rc=$?
-  printf 'src=%s dst=%s rc=%s t=%s %s\\n' "$src" "$target" "$rc" "$t" "$(printf '%s' "$out" | tr -d '\\n')"
-done`;
+const HTTP_PROBE = `'use strict';
+const http = require('node:http');
+const args = process.argv.slice(1);
+// one new connection per probe (no keep-alive, Connection: close), bound to its source address;
+// failures are told with curl's exit statuses (7 refused, 28 timed out, 56 reset, 52 empty reply)
+const probe = (src, target) => new Promise((resolve) => {
+  const m = target.match(/^\\[?([^\\]]+?)\\]?:(\\d+)$/);
+  const t = Date.now();
+  let done = false;
+  const end = (rc, out, code) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    clearTimeout(connectTimer);
+    req.destroy();
+    process.stdout.write('src=' + src + ' dst=' + target + ' rc=' + rc + ' t=' + t + ' ' + out.replace(/\\n/g, '') + ' code=' + code + ' time=' + (Date.now() - t) + 'e-3\\n');
+    resolve();
+  };
+  const req = http.request({ host: m[1], port: Number(m[2]), path: '/', localAddress: src, agent: false, headers: { Connection: 'close' } }, (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => (body += d));
+    res.on('end', () => end(0, body, res.statusCode));
+    res.on('error', () => end(56, body, res.statusCode));
+  });
+  let connected = false;
+  req.on('socket', (sock) => sock.on('connect', () => (connected = true)));
+  // curl's --connect-timeout 2 and -m 3
+  const timer = setTimeout(() => end(28, '', 0), 3000);
+  const connectTimer = setTimeout(() => connected || end(28, '', 0), 2000);
+  req.on('error', (e) => end(e.code === 'ECONNREFUSED' || e.code === 'ENETUNREACH' || e.code === 'EHOSTUNREACH' ? 7 : e.code === 'ECONNRESET' ? (connected ? 56 : 7) : e.code === 'EADDRNOTAVAIL' ? 45 : 1, '', 0));
+  req.end();
+});
+(async () => {
+  for (let i = 0; i + 1 < args.length; i += 2) await probe(args[i], args[i + 1]);
+})();`;
 
 // One datagram per probe from a fresh socket (a new flow each time); the echo names the real server.
-const UDP_PROBE = `vip=$1; port=$2; n=$3; fam=$4; shift 4
-for src in "$@"; do
-  i=0
-  while [ $i -lt $n ]; do
-    t=$(date +%s%3N)
-    out=$(printf 'probe %s' "$i" | socat -T 2 -t 2 - "UDP$fam:$vip:$port,bind=$src" 2>/dev/null)
-    rc=$?
-    t1=$(date +%s%3N)
-    case "$out" in server=*) code=200 ;; *) code=0; [ $rc -eq 0 ] && rc=28 ;; esac
-    printf 'src=%s rc=%s t=%s %s code=%s time=%s\\n' "$src" "$rc" "$t" "$(printf '%s' "$out" | tr -d '\\n')" "$code" "$(( t1 - t ))e-3"
-    i=$((i+1))
-  done
-done`;
+const UDP_PROBE = `'use strict';
+const dgram = require('node:dgram');
+const [vip, port, n, fam, ...sources] = process.argv.slice(1);
+// one datagram per flow from its own socket (a new source port: a new IPVS connection), the
+// first answer ends the probe at once; no answer within 2 s is a timeout (curl's 28)
+const probe = (src, i) => new Promise((resolve) => {
+  const sock = dgram.createSocket(fam === '6' ? 'udp6' : 'udp4');
+  const t = Date.now();
+  let done = false;
+  const end = (rc, out) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    try { sock.close(); } catch {}
+    const ms = Date.now() - t;
+    process.stdout.write('src=' + src + ' rc=' + rc + ' t=' + t + ' ' + out.replace(/\\n/g, '') + ' code=' + (rc === 0 ? 200 : 0) + ' time=' + ms + 'e-3\\n');
+    resolve();
+  };
+  const timer = setTimeout(() => end(28, ''), 2000);
+  sock.on('error', () => end(7, ''));
+  sock.on('message', (msg) => end(msg.toString().startsWith('server=') ? 0 : 28, msg.toString()));
+  sock.bind(0, src, () => sock.send('probe ' + i, Number(port), vip, (e) => e && end(7, '')));
+});
+(async () => {
+  for (const src of sources) for (let i = 0; i < Number(n); i++) await probe(src, i);
+})();`;
 
 export function parseProbeOutput(text: string): ProbeAnswer[] {
   const out: ProbeAnswer[] = [];
@@ -47,7 +89,7 @@ export function parseProbeOutput(text: string): ProbeAnswer[] {
     const rc = Number(m[3]);
     const rest = m[5]!;
     const status = Number(rest.match(/code=(\d+)/)?.[1] ?? 0);
-    // curl's time_total in seconds; the UDP probe's own (socat included) as "<ms>e-3"
+    // curl's time_total in seconds; the UDP probe's own as "<ms>e-3"
     const took = rest.match(/time=([\d.]+(?:e-3)?)\s*$/)?.[1];
     const id = identityFromBody(rest);
     out.push({
@@ -100,8 +142,8 @@ export async function probeService(st: StartedTopology, client: string, svc: Pla
   const sources = clientSources(st, client, svc.vipNetwork, svc.family);
   const argv =
     svc.protocol === 'udp'
-      ? ['sh', '-c', UDP_PROBE, 'probe', svc.vip, String(svc.port), String(perSource), svc.family === 6 ? '6' : '4', ...sources]
-      : ['sh', '-c', HTTP_PROBE, 'probe', ...probeTargets(svc, sources, perSource).flat()];
+      ? ['node', '-e', UDP_PROBE, '--', svc.vip, String(svc.port), String(perSource), svc.family === 6 ? '6' : '4', ...sources]
+      : ['node', '-e', HTTP_PROBE, '--', ...probeTargets(svc, sources, perSource).flat()];
   const r = await st.exec(client, argv, { allowFailure: true, timeoutMs: 30_000 + sources.length * perSource * 5_000 });
   return parseProbeOutput(r.stdout);
 }
@@ -162,18 +204,26 @@ export const counterDelta = (a: Counters, b: Counters): CounterDelta => ({
   outBytes: b.outBytes - a.outBytes,
 });
 
+/** the IPVS estimator's period: the kernel folds its per-CPU counters into what ipvsadm reads this often */
+export const ESTIMATOR_PERIOD_MS = 2_000;
+
 /**
- * Counters after traffic, once the kernel's 2 s estimator has folded them: read until two
- * reads at least 2.1 s apart agree and at least `minConns` connections are counted (deadline 20 s).
+ * The service's counters with all the traffic before this call in them. The kernel (6.1) folds
+ * its per-CPU counters into what ipvsadm reads every 2 s (the estimator), so a read can lag the
+ * traffic. The counters are complete once a fold has happened after the traffic: the first read
+ * that differs from the one at the call is such a fold; no difference for one estimator period
+ * means the read at the call was already complete. At least `minConns` connections are waited
+ * for (deadline 20 s). With `quiet`, the first read (before any traffic) is returned as is.
  */
-export async function settledCounters(st: StartedTopology, director: string, svc: PlannedService, minConns: number): Promise<Counters> {
-  const deadline = Date.now() + 20_000;
-  let prev = serviceCounters(await st.ipvs(director), svc);
-  for (;;) {
-    await sleep(2_100);
-    const cur = serviceCounters(await st.ipvs(director), svc);
-    if ((JSON.stringify(cur) === JSON.stringify(prev) && cur.conns >= minConns) || Date.now() > deadline) return cur;
-    prev = cur;
+export async function settledCounters(st: StartedTopology, director: string, svc: PlannedService, minConns: number, opts: { quiet?: boolean } = {}): Promise<Counters> {
+  const start = Date.now();
+  const first = serviceCounters(await st.ipvs(director), svc);
+  if (opts.quiet) return first;
+  for (let cur = first; ; cur = serviceCounters(await st.ipvs(director), svc)) {
+    const waited = Date.now() - start;
+    const folded = JSON.stringify(cur) !== JSON.stringify(first) || waited > ESTIMATOR_PERIOD_MS + 100;
+    if ((folded && cur.conns >= minConns) || waited > 20_000) return cur;
+    await sleep(300);
   }
 }
 
@@ -248,7 +298,7 @@ export async function observeService(st: StartedTopology, svc: PlannedService, o
   const perSource = opts.perSource ?? Math.max(1, Math.ceil(12 / nSources), Math.ceil(all.length / nSources));
   // an HAProxy service has no IPVS counters: HAProxy opens its own connections to the real servers
   if (svc.mode === 'proxy') return { answers: await probeService(st, client, svc, perSource), destinations, director, counters: { ...ZERO } };
-  const before = await settledCounters(st, director, svc, 0);
+  const before = await settledCounters(st, director, svc, 0, { quiet: true });
   const rxBefore = tun ? await tunnelRx(st, rsNames) : undefined;
   const answers = await probeService(st, client, svc, perSource);
   const after = await settledCounters(st, director, svc, before.conns + answers.filter((a) => a.ok).length);

@@ -5,6 +5,7 @@ import { HEALTH_FLAG, NGINX_CONF, UDP_ECHO, renderNginxConf, udpEchoSource } fro
 import { diffRules, parseSave, renderRestore } from '../ipvs/rules.js';
 import { mergeTable, parseList, parseStats, type TableService } from '../ipvs/table.js';
 import { execIn, type ExecResult } from '../runtime/exec.js';
+import { NodeShell } from '../runtime/node-shell.js';
 import { HARNESS_LABEL } from '../runtime/node-image.js';
 import type { Runtime } from '../runtime/select.js';
 import { onCleanup } from '../util/cleanup.js';
@@ -33,7 +34,7 @@ export const L = {
 const owner = () => `${hostname()}:${process.pid}`;
 
 /** Bumped when the builder makes containers differently (e.g. with an init), so running ones from before are replaced, not reused. */
-const BUILDER_REVISION = 2;
+const BUILDER_REVISION = 3;
 const planLabel = (plan: Plan) => `${plan.hash}.${BUILDER_REVISION}`;
 
 /** A topology whose containers run and whose IPVS tables match the plan. */
@@ -61,8 +62,54 @@ export class StartedTopology {
     return this.containers.get(name)!;
   }
 
-  exec(name: string, argv: readonly string[], opts?: Parameters<typeof execIn>[2]): Promise<ExecResult> {
-    return execIn(this.container(name), argv, opts);
+  /**
+   * Runs argv in a node: over the node's shell (one process per node, see runtime/node-shell.ts),
+   * or by docker exec while the node has none (stopped, paused, or LVSH_NODE_SHELL=0).
+   */
+  async exec(name: string, argv: readonly string[], opts?: Parameters<typeof execIn>[2]): Promise<ExecResult> {
+    const shell = process.env.LVSH_NODE_SHELL === '0' ? undefined : await this.shellOf(name);
+    return shell?.alive ? shell.run(argv, opts) : execIn(this.container(name), argv, opts);
+  }
+
+  private readonly shells = new Map<string, Promise<NodeShell | undefined>>();
+  private readonly shellRetryAt = new Map<string, number>();
+
+  private shellOf(name: string): Promise<NodeShell | undefined> {
+    const cur = this.shells.get(name);
+    if (!cur) return this.openShell(name, undefined);
+    return cur.then((sh) => (sh?.alive ? sh : this.shells.get(name) === cur ? this.openShell(name, cur) : this.shellOf(name)));
+  }
+
+  private openShell(name: string, replacing: Promise<NodeShell | undefined> | undefined): Promise<NodeShell | undefined> {
+    if (this.shells.get(name) !== replacing) return this.shellOf(name);
+    // a node that could not open one (stopped, paused) is asked again at most once a second
+    if ((this.shellRetryAt.get(name) ?? 0) > Date.now()) return Promise.resolve(undefined);
+    const p = NodeShell.open(this.container(name)).then((sh) => {
+      if (!sh) this.shellRetryAt.set(name, Date.now() + 1_000);
+      return sh;
+    });
+    this.shells.set(name, p);
+    return p;
+  }
+
+  /** Starts opening a node's shell now, so that the next command finds it open. */
+  warmShell(name: string): void {
+    if (process.env.LVSH_NODE_SHELL !== '0') void this.shellOf(name);
+  }
+
+  /**
+   * Closes a node's shell before its container is paused, stopped, killed or restarted: until
+   * a new one opens, commands go by docker exec and fail as docker says ("is paused", "is not running").
+   */
+  dropShell(name: string): void {
+    const p = this.shells.get(name);
+    this.shells.delete(name);
+    this.shellRetryAt.delete(name);
+    void p?.then((sh) => sh?.close());
+  }
+
+  closeShells(): void {
+    for (const name of [...this.shells.keys()]) this.dropShell(name);
   }
 
   /** The director's IPVS table with its counters (`-Ln` merged with `-Ln --stats --exact`). */
@@ -87,6 +134,7 @@ export class StartedTopology {
     const n = this.node(name);
     const c = this.container(name);
     const state = (await c.inspect()).State;
+    if (state.Paused || !state.Running) this.dropShell(name);
     if (state.Paused) await c.unpause();
     else if (!state.Running) await c.start();
     await configureNode(this, n);
@@ -120,6 +168,7 @@ export class StartedTopology {
   }
 
   down(log: Logger = defaultLog): Promise<number> {
+    this.closeShells();
     return teardown(this.docker, { topology: this.plan.topology }, log);
   }
 }
@@ -133,13 +182,26 @@ export async function teardown(docker: Docker, by: { topology?: string; all?: bo
   // endpoint on a network for a moment after the container went, and a network left behind
   // blocks every later build of the topology (its name is taken). What stays is said, not swallowed.
   const deadline = Date.now() + 60_000;
+  const names = containers.map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id);
   let left: string[] = [];
   for (let attempt = 0; ; attempt++) {
     const cs = attempt ? await docker.listContainers({ all: true, filters: { label } }) : containers;
     const errors: string[] = [];
     await Promise.all(cs.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch((e: Error) => void (/no such container/i.test(e.message) || errors.push(`container ${c.Names[0]?.replace(/^\//, '') ?? c.Id}: ${e.message}`)))));
     const ns = attempt ? await docker.listNetworks({ filters: { label } }) : networks;
-    for (const n of ns) await docker.getNetwork(n.Id).remove().catch((e: Error) => void (/not found|no such network/i.test(e.message) || errors.push(`network ${n.Name}: ${e.message}`)));
+    for (const n of ns) {
+      await docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(async (e: Error) => {
+          if (/not found|no such network/i.test(e.message)) return;
+          // "has active endpoints" after its containers are gone: the engine kept a stale endpoint
+          // (seen when several topologies are removed at once). It is let go by force-disconnecting
+          // it by the container's name, which the engine still knows though the container is gone.
+          if (/active endpoints/i.test(e.message)) await releaseStaleEndpoints(docker, n.Id, names);
+          errors.push(`network ${n.Name}: ${e.message}`);
+        });
+    }
     left = errors;
     if (!errors.length || Date.now() > deadline) break;
     await sleep(Math.min(2_000, 250 * 2 ** attempt));
@@ -147,6 +209,17 @@ export async function teardown(docker: Docker, by: { topology?: string; all?: bo
   if (left.length) throw new HarnessError('ERR_LVS_TEARDOWN', `could not remove everything of ${by.topology ?? 'the topologies'}:\n  ${left.join('\n  ')}`, { hint: 'remove them by hand with docker rm -f / docker network rm, then run again' });
   if (containers.length || networks.length) log(`removed ${containers.length} containers and ${networks.length} networks${by.topology ? ` of ${by.topology}` : ''}`);
   return containers.length + networks.length;
+}
+
+/**
+ * Force-disconnects what a network still lists as attached (and the removed containers by name,
+ * which a stale endpoint may still carry without being listed), so that the network can go.
+ */
+async function releaseStaleEndpoints(docker: Docker, networkId: string, removed: string[]): Promise<void> {
+  const net = docker.getNetwork(networkId);
+  const info = (await net.inspect().catch(() => undefined)) as { Containers?: Record<string, { Name?: string }> } | undefined;
+  const attached = Object.entries(info?.Containers ?? {}).map(([id, c]) => c.Name ?? id);
+  for (const who of new Set([...attached, ...removed])) await net.disconnect({ Container: who, Force: true }).catch(() => {});
 }
 
 /** Removes what crashed harness runs on this host left behind (their owner process is gone). */
@@ -352,7 +425,9 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     }
   }
   spec.dirs = [...new Set(spec.dirs)];
-  const r = await st.exec(n.name, ['sh', '-c', nodeScript(spec)], { allowFailure: true, timeoutMs: 180_000 });
+  // by docker exec, while the node's shell starts beside it for every later command
+  st.warmShell(n.name);
+  const r = await execIn(st.container(n.name), ['sh', '-c', nodeScript(spec)], { allowFailure: true, timeoutMs: 180_000 });
   if (r.exitCode === 0) return;
   const f = readNodeScriptFailure(r.stderr);
   const role = n.role === 'director' ? 'director' : 'node';
