@@ -16,7 +16,7 @@ import { sleep } from '../util/wait.js';
 // Fixed scripts; every input arrives as a positional argument, never spliced into the text.
 // The HTTP probe takes pairs of arguments: a source address and the host:port it probes
 // (the harness lays out which source goes to which destination, see probeTargets).
-const HTTP_PROBE = `'use strict';
+export const HTTP_PROBE = `'use strict';
 const http = require('node:http');
 const args = process.argv.slice(1);
 // one new connection per probe (no keep-alive, Connection: close), bound to its source address;
@@ -54,7 +54,7 @@ const probe = (src, target) => new Promise((resolve) => {
 })();`;
 
 // One datagram per probe from a fresh socket (a new flow each time); the echo names the real server.
-const UDP_PROBE = `'use strict';
+export const UDP_PROBE = `'use strict';
 const dgram = require('node:dgram');
 const [vip, port, n, fam, ...sources] = process.argv.slice(1);
 // one datagram per flow from its own socket (a new source port: a new IPVS connection), the
