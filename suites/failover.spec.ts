@@ -61,42 +61,45 @@ describe(`failover on ${ctx.plan.topology}`, function () {
           // a takeover that does not come is judged (an outage past the bound), not an error
           untilTimeoutMs: Math.max(30_000, 3 * (b.boundMs + b.toleranceMs)),
         });
-        ctx.expectValid(group(`${fault} failover time`), failoverTime(r.ops, { t: r.faultT, fault, target: vrrp.master }, b, { until: r.healT }));
-        // one holder from the bound after the fault, or, when the MASTER let go of its VIPs later,
-        // from one advert interval (+ tolerance) after it did: a MASTER that lets go gracefully
-        // (priority 0, or a higher priority heard) is followed within the BACKUP's skew time. A
-        // graceful stop under emulation kept the VIPs 2.1 s after SIGTERM in one CI run, and the
-        // handover's real 35 ms gap then fell past a window counted from the signal
-        const before = r.holders.filter((x) => x.t < r.healT);
-        const released = releasedAt(before, vrrp.master, r.faultT) ?? r.faultT;
-        const settleMs = Math.max(b.boundMs + b.toleranceMs, released - r.faultT + vrrp.advertInt * 1000 + b.toleranceMs);
-        ctx.expectValid(group(`${fault} one holder`), oneVipHolder(before, { settleFrom: r.faultT, settleMs }));
-        const takeover = becameMaster(r.states, backup, r.faultT);
-        const vips = vrrp.vips.filter((v) => v.network === svc.vipNetwork).map((v) => v.address);
-        ctx.expectValid(group(`${fault} gratuitous ARP`), gratuitousArpSeen(r.garps, { t: takeover?.t ?? r.faultT, node: backup, mac: await directorMac(st, ha, backup) }, { vips }));
-        // a frozen MASTER never left MASTER: when it thaws it simply outranks the BACKUP again, with no state change to judge
-        if (fault !== 'pause') {
-          const pb = preemptBound({ version: vrrp.version, advertInt: vrrp.advertInt, priority: vrrp.priorities[vrrp.master]!, preemptDelay: vrrp.preemptDelay ?? 0 });
-          // keepalived is back when the MASTER logs its first state (BACKUP while it listens for adverts).
-          // HAProxy comes back somewhere inside the heal (restoreNode starts it early, then keepalived's
-          // config test and the checks run): from the heal's start, its script counts as good again
-          // after `rise` runs, and the heal's own duration is added to the tolerance
-          const back = tracked ? { t: r.healT } : r.states.find((x) => x.node === vrrp.master && x.t >= r.healT);
-          const riseMs = tracked ? tracked.rise * tracked.interval * 1000 : 0;
-          const healMs = tracked ? r.healedT - r.healT : 0;
-          ctx.expectValid(
-            group(`${fault} preemption`),
-            preemption(r.states, {
-              returningNode: vrrp.master,
-              returnT: back?.t ?? r.healT,
-              preempt: !vrrp.nopreempt,
-              preemptDelayMs: (vrrp.preemptDelay ?? 0) * 1000,
-              boundMs: pb.boundMs + riseMs,
-              toleranceMs: 2000 + healMs,
-              windowMs: 60_000,
-            }),
-          );
-        }
+        // every verdict of the scenario recorded, whatever the others say; the test fails at the end
+        await ctx.judge(async () => {
+          ctx.expectValid(group(`${fault} failover time`), failoverTime(r.ops, { t: r.faultT, fault, target: vrrp.master }, b, { until: r.healT }));
+          // one holder from the bound after the fault, or, when the MASTER let go of its VIPs later,
+          // from one advert interval (+ tolerance) after it did: a MASTER that lets go gracefully
+          // (priority 0, or a higher priority heard) is followed within the BACKUP's skew time. A
+          // graceful stop under emulation kept the VIPs 2.1 s after SIGTERM in one CI run, and the
+          // handover's real 35 ms gap then fell past a window counted from the signal
+          const before = r.holders.filter((x) => x.t < r.healT);
+          const released = releasedAt(before, vrrp.master, r.faultT) ?? r.faultT;
+          const settleMs = Math.max(b.boundMs + b.toleranceMs, released - r.faultT + vrrp.advertInt * 1000 + b.toleranceMs);
+          ctx.expectValid(group(`${fault} one holder`), oneVipHolder(before, { settleFrom: r.faultT, settleMs }));
+          const takeover = becameMaster(r.states, backup, r.faultT);
+          const vips = vrrp.vips.filter((v) => v.network === svc.vipNetwork).map((v) => v.address);
+          ctx.expectValid(group(`${fault} gratuitous ARP`), gratuitousArpSeen(r.garps, { t: takeover?.t ?? r.faultT, node: backup, mac: await directorMac(st, ha, backup) }, { vips }));
+          // a frozen MASTER never left MASTER: when it thaws it simply outranks the BACKUP again, with no state change to judge
+          if (fault !== 'pause') {
+            const pb = preemptBound({ version: vrrp.version, advertInt: vrrp.advertInt, priority: vrrp.priorities[vrrp.master]!, preemptDelay: vrrp.preemptDelay ?? 0 });
+            // keepalived is back when the MASTER logs its first state (BACKUP while it listens for adverts).
+            // HAProxy comes back somewhere inside the heal (restoreNode starts it early, then keepalived's
+            // config test and the checks run): from the heal's start, its script counts as good again
+            // after `rise` runs, and the heal's own duration is added to the tolerance
+            const back = tracked ? { t: r.healT } : r.states.find((x) => x.node === vrrp.master && x.t >= r.healT);
+            const riseMs = tracked ? tracked.rise * tracked.interval * 1000 : 0;
+            const healMs = tracked ? r.healedT - r.healT : 0;
+            ctx.expectValid(
+              group(`${fault} preemption`),
+              preemption(r.states, {
+                returningNode: vrrp.master,
+                returnT: back?.t ?? r.healT,
+                preempt: !vrrp.nopreempt,
+                preemptDelayMs: (vrrp.preemptDelay ?? 0) * 1000,
+                boundMs: pb.boundMs + riseMs,
+                toleranceMs: 2000 + healMs,
+                windowMs: 60_000,
+              }),
+            );
+          }
+        });
       });
     }
   }

@@ -76,12 +76,40 @@ export class SuiteContext {
     return this.startedP;
   }
 
-  /** Records a verdict, with the operator's targets of the plan applied, for the report and fails the test unless it is valid. */
+  /** failures of the verdicts judged inside judge(), thrown together at its end */
+  private deferred: string[] | undefined;
+
+  /**
+   * Records a verdict, with the operator's targets of the plan applied, for the report and fails
+   * the test unless it is valid (inside judge(): at the end of it, after every verdict is recorded).
+   */
   expectValid(group: string, measured: CheckResult): void {
     const check = applyExpectations(measured, this.plan.expect);
     this.checks.push({ ...check, suite: this.suite, group });
     const msg = `${check.name}: ${check.detail ?? ''}\n  observed: ${JSON.stringify(check.observed)}\n  expected: ${JSON.stringify(check.expected)}`;
+    if (this.deferred) {
+      if (check.valid !== true) this.deferred.push(`${group}: ${msg}\n  verdict: ${String(check.valid)}`);
+      return;
+    }
     expect(check.valid, msg).to.equal(true);
+  }
+
+  /**
+   * Several verdicts of one test, each recorded whatever the others say: a failover time past
+   * its bound must not hide whether one director held the VIP, the gratuitous ARP or the
+   * preemption. The test fails at the end, with every verdict that was not true.
+   */
+  async judge(fn: () => Promise<void> | void): Promise<void> {
+    const outer = this.deferred;
+    this.deferred = [];
+    let failures: string[];
+    try {
+      await fn();
+    } finally {
+      failures = this.deferred;
+      this.deferred = outer;
+    }
+    if (failures.length) expect.fail(`${failures.length} verdict${failures.length > 1 ? 's' : ''} not true:\n${failures.join('\n')}`);
   }
 }
 

@@ -17,6 +17,8 @@ import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bo
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
 import { readEvidence } from '../suite/evidence.js';
 import { splitBrainRule } from '../diagnose/rules/vrrp.js';
+import { keepalivedRemovedRule } from '../diagnose/rules/keepalived-removed.js';
+import { portRule } from '../diagnose/rules/port.js';
 import type { Cause } from '../diagnose/types.js';
 import { DAEMON_WAIT_S, NODE_SCRIPT_EXIT, nodeScript, readNodeScriptFailure, type NodeScriptSpec } from './node-script.js';
 import { KEEPALIVED_CONF, KEEPALIVED_LOG, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
@@ -563,7 +565,7 @@ export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Prom
         const causes = await splitBrainCauses(st, v.name).catch(() => []);
         throw new HarnessError(
           'ERR_LVS_SPLIT_BRAIN',
-          `split brain: waited for ${what}, but it was held by ${last.join(', ')} for ${heldFor} s, more than three master-down intervals (${(splitMs / 1000).toFixed(1)} s): each is MASTER and ignores the other${causes.map((c) => `\n  cause: ${c.sentence}\n  evidence: ${c.evidence.map((q) => `${q.node} \`${q.command}\`: ${q.note ?? q.lines.join(' | ')}`).join('; ')}\n  fix: ${c.fix}`).join('')}`,
+          `split brain: waited for ${what}, but it was held by ${last.join(', ')} for ${heldFor} s, more than three master-down intervals (${(splitMs / 1000).toFixed(1)} s): each is MASTER and ignores the other${formatCauses(causes)}`,
           {
             hint: causes.length ? undefined : 'the directors do not accept each other\'s adverts: compare auth_pass, virtual_router_id and version, and check that VRRP (protocol 112) passes between them',
             details: { causes },
@@ -572,6 +574,17 @@ export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Prom
       }
     }
   }
+}
+
+/** Causes as a build error's message lists them: the sentence, the evidence quoted, the fix. */
+const formatCauses = (causes: readonly Cause[]): string =>
+  causes.map((c) => `\n  cause: ${c.sentence}\n  evidence: ${c.evidence.map((q) => `${q.node} \`${q.command}\`: ${q.note ?? q.lines.join(' | ')}`).join('; ')}\n  fix: ${c.fix}`).join('');
+
+/** Why a director's table is not the model's, from its evidence. */
+async function ipvsMismatchCauses(st: StartedTopology, d: PlannedNode): Promise<Cause[]> {
+  const { evidence } = await readEvidence(st, [d]);
+  const ctx = { plan: st.plan, evidence, check: { name: `${d.name}: the IPVS table read back`, valid: false as const }, services: st.plan.services };
+  return [...keepalivedRemovedRule.find(ctx), ...portRule.find(ctx)];
 }
 
 /** The split-brain cause of one VRRP instance, from every director's evidence (its config, its log, DROP rules, links). */
@@ -607,17 +620,30 @@ async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logg
     await st.exec(d.name, ['ipvsadm', '-R'], { input: restore });
     saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
   }
+  if (d.keepalived && diffRules(d.ipvs, saved).length) {
+    // a check that fails on one server fails on the others within one removal bound: what the
+    // table holds then is what keepalived decided (every server gone, or only some)
+    const until = Date.now() + keepalivedSettleMs(d.keepalived);
+    const empty = (rules: typeof saved) => d.ipvs!.every((svc) => !rules.find((r) => r.protocol === svc.protocol && r.address === svc.address && r.port === svc.port && r.fwmark === svc.fwmark)?.realServers.some((rs) => (rs.weight ?? 1) > 0));
+    while (!empty(saved) && Date.now() < until) {
+      await sleep(500);
+      saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+    }
+  }
   const diffs = diffRules(d.ipvs, saved);
   if (diffs.length) {
     // keepalived leaves out real servers its health checks fail: its log says which and why
     // what keepalived checked and what it said about it (the failures, not the VRRP chatter)
     const kLog = d.keepalived ? (await st.exec(d.name, ['sh', '-c', `grep -iE "fail|remov|timeout|refused" ${KEEPALIVED_LOG} | tail -n 8`], { allowFailure: true })).stdout.trim() : '';
     const checks = d.keepalived ? [...new Set((d.keepalived.virtualServers ?? []).flatMap((vs) => vs.realServers.map((r) => describeCheck(r.check))))].join('; ') : '';
+    // why, from the director's evidence, by the rules the checks use (keepalived removed every
+    // real server; a DR/TUN real server planned on another port, which the kernel does not keep)
+    const causes = await ipvsMismatchCauses(st, d).catch(() => [] as Cause[]);
     throw new HarnessError(
       'ERR_LVS_IPVS_MISMATCH',
-      `director ${d.name}: the kernel's IPVS table differs from the model${d.keepalived ? ' (keepalived programs it and removes real servers whose health check fails)' : ''}:\n  ${diffs.join('\n  ')}`,
+      `director ${d.name}: the kernel's IPVS table differs from the model${d.keepalived ? ' (keepalived programs it and removes real servers whose health check fails)' : ''}:\n  ${diffs.join('\n  ')}${formatCauses(causes)}`,
       {
-        details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout },
+        details: { expected: restore, actual: (await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout, causes },
         hint: d.keepalived ? `keepalived's health checks: ${checks}; its log on ${d.name}:\n${kLog}` : `expected (ipvsadm -R):\n${restore}`,
       },
     );

@@ -184,5 +184,8 @@ describe('keepalived pairs (real lab)', function () {
     expect(r.code, r.stdout + r.stderr).to.equal(1);
     expect(r.stderr).to.match(/IPVS table differs from the model \(keepalived programs it and removes real servers whose health check fails\)/);
     expect(r.stderr).to.match(/8099/);
+    // the cause, read from the director's evidence before teardown, with keepalived's own lines
+    expect(r.stderr).to.match(/cause: keepalived on director[12] removed every real server from web \([^)]*10\.89\.130\.100:80\): .*failed on rs1, rs2, rs3/);
+    expect(r.stderr).to.match(/fix: /);
   });
 });

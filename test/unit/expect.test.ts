@@ -158,4 +158,24 @@ describe('operator expectations: the topology\u2019s expect: section and the sui
     expect(() => strict.expectValid('g', slow)).to.throw(/over the operator's target 2 s/);
     expect(strict.checks[0]!.valid).to.equal(false);
   });
+
+  it('judge records every verdict of a test, and fails at its end with each one that was not true', async () => {
+    const slow = failoverTime(outage(3400), fault, bound);
+    const p = plan(parseTopology(yaml(''), 'nat-ha.yaml'));
+    const ctx = new SuiteContext({ ...p, expect: parseExpectSpec('failover=2s') });
+    const ok = { name: 'one holder', valid: true as const, observed: {}, expected: {}, rule: 'r' };
+    const e = await ctx
+      .judge(() => {
+        ctx.expectValid('first', slow);
+        ctx.expectValid('second', ok);
+        ctx.expectValid('third', { ...ok, name: 'gratuitous ARP', valid: 'unknown' });
+      })
+      .then(() => undefined, (x: Error) => x);
+    // the failure did not stop the verdicts after it
+    expect(ctx.checks.map((c) => [c.group, c.valid])).to.deep.equal([['first', false], ['second', true], ['third', 'unknown']]);
+    expect(e?.message).to.match(/^2 verdicts not true:/).and.match(/first: .*over the operator's target 2 s/).and.match(/third: gratuitous ARP/);
+    // all true: no failure; outside judge, expectValid fails at once as before
+    await ctx.judge(() => ctx.expectValid('fourth', ok));
+    expect(() => ctx.expectValid('fifth', slow)).to.throw(/over the operator's target/);
+  });
 });
