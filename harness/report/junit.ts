@@ -21,7 +21,12 @@ function failureBody(c: RecordedCheck): string {
   if (c.detail) lines.push(`detail:   ${c.detail}`);
   for (const k of c.causes ?? []) {
     lines.push(`${k.id === 'no-known-cause' ? 'no known cause' : 'cause'}:    ${k.sentence}`);
-    for (const q of k.evidence.slice(0, 6)) lines.push(`  ${q.node}$ ${q.command}${q.note ? `   # ${q.note}` : ''}`, ...q.lines.slice(0, 12).map((l) => `    ${l}`));
+    for (const q of k.evidence.slice(0, 6)) {
+      lines.push(`  ${q.node}$ ${q.command}${q.note ? `   # ${q.note}` : ''}`, ...q.lines.slice(0, 12).map((l) => `    ${l}`));
+      if (q.lines.length > 12) lines.push(`    … and ${q.lines.length - 12} more line${q.lines.length - 12 === 1 ? '' : 's'} in results.json`);
+    }
+    // "no known cause" quotes every command of every node: say what the failure text leaves out
+    if (k.evidence.length > 6) lines.push(`  … and ${k.evidence.length - 6} more command${k.evidence.length - 6 === 1 ? '' : 's'} in results.json`);
     lines.push(`fix:      ${k.fix}`);
   }
   lines.push(`observed: ${pretty(c.observed)}`, `expected: ${pretty(c.expected)}`);

@@ -68,6 +68,8 @@ export function renderSummary(r: Results): string {
       for (const k of c.causes ?? []) {
         out.push(`**${k.id === 'no-known-cause' ? 'No known cause' : 'Cause'}**: ${cell(k.sentence)}`, '');
         for (const q of k.evidence.slice(0, 6)) out.push(fence(cut(`${q.node}$ ${q.command}${q.note ? `   # ${q.note}` : ''}\n${q.lines.join('\n')}`)), '');
+        // "no known cause" quotes every command of every node: say what the comment leaves out
+        if (k.evidence.length > 6) out.push(`… and ${k.evidence.length - 6} more command${k.evidence.length - 6 === 1 ? '' : 's'} in results.json and report.html`, '');
         out.push(`Fix: ${cell(k.fix)}`, '');
       }
       if (c.rule) out.push(`Rule: ${cell(c.rule)}`, '');

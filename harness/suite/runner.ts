@@ -8,9 +8,8 @@ import { HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../lab/paths.js';
 import { resolveRuntime, type Runtime } from '../runtime/select.js';
 import { buildTopology, teardown } from '../topology/builder.js';
-import { loadTopology } from '../topology/loader.js';
 import { mergeExpectations, type Expectations } from '../expect/spec.js';
-import { plan as makePlan, type Plan } from '../topology/planner.js';
+import type { Plan } from '../topology/planner.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { History } from '../history/history.js';
 import { parseFaultSpec, runFault } from '../nemesis/registry.js';
@@ -22,7 +21,7 @@ import type { StartedTopology } from '../topology/builder.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
 import { RunRecord } from './record.js';
 import { explainFailures } from './evidence.js';
-import { formatStaticWarning, staticWarnings } from '../diagnose/static.js';
+import { loadPlan } from './load-plan.js';
 
 export const SUITES_DIR = path.join(REPO_ROOT, 'suites');
 
@@ -167,12 +166,8 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   const faultSpecs = (opts.faults ?? []).map((f) => parseFaultSpec(f));
   let planned: Plan;
   if (opts.plan) planned = opts.plan;
-  else {
-    const topology = await loadTopology(opts.topologyFile);
-    planned = makePlan(topology);
-    // a topology whose own sysctls undo what its mode needs: said now, with the run-time cause's sentence
-    for (const w of staticWarnings(topology, planned)) log(`warning: ${formatStaticWarning(opts.topologyFile, w)}`);
-  }
+  // a topology whose own sysctls undo what its mode needs: said now, with the run-time cause's sentence
+  else planned = await loadPlan(opts.topologyFile, log);
   const expect = mergeExpectations(planned.expect, opts.expect);
   const plan: Plan = expect ? { ...planned, expect } : planned;
   const runId = newRunId();

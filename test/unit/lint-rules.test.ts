@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { lint, RULES } from '../../harness/lint/lint.js';
 import type { Finding } from '../../harness/lint/types.js';
@@ -135,6 +137,105 @@ describe('lint: each rule fires and stays silent', () => {
     const master = BASE('', '  state MASTER');
     expect(rulesOf(lintText(master, master))).to.deep.equal(['pair-election']);
     expect(rulesOf(lintText(master, BASE().replace('priority 100', 'priority 90')))).to.deep.equal([]);
+  });
+
+  describe('syntax', () => {
+    const SCRIPT = (quoted: string) => `vrrp_script chk {\n  script ${quoted}\n}\n` + BASE('', '  track_script {\n    chk\n  }');
+    const syntaxOf = (fs: Finding[]) => fs.filter((f) => f.rule === 'syntax').map((f) => `${f.severity} ${f.line}: ${f.message}`);
+
+    it('fires on a quote never closed (line 2); the closed quote is silent', () => {
+      const fs = lintText(SCRIPT('"/usr/bin/test -d /proc/net/ip_vs'));
+      expect(syntaxOf(fs)).to.have.length(1);
+      expect(syntaxOf(fs)[0]).to.match(/^error 2: a '"' is never closed: keepalived logs "Unterminated quote"/);
+      expect(fs.find((f) => f.rule === 'syntax')!.hint).to.equal('rewrite the line as keepalived.conf(5) shows it');
+      expect(rulesOf(lintText(SCRIPT('"/usr/bin/test -d /proc/net/ip_vs"')))).to.deep.equal([]);
+    });
+
+    it('fires (warning) on a $NAME never defined; the defined name is silent', () => {
+      const conf = (name: string) => '$IFACE=eth0\n' + BASE().replace('interface eth0', `interface ${name}`);
+      expect(syntaxOf(lintText(conf('$IFAC')))).to.deep.equal(['warning 9: $IFAC is not defined (above this line); keepalived leaves it as written']);
+      expect(rulesOf(lintText(conf('$IFACE')))).to.deep.equal([]);
+    });
+
+    it('fires on an include whose file does not exist, naming the path it looked for; once the file exists it is silent', () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'lvsh-lint-include-'));
+      try {
+        const main = path.join(dir, 'keepalived.conf');
+        writeFileSync(main, BASE() + 'include conf.d/extra.conf\n');
+        const lintDisk = () => lint({ files: [main] }).flatMap((r) => r.findings);
+        const fs = lintDisk().filter((f) => f.rule === 'syntax');
+        expect(fs.map((f) => [f.severity, f.file, f.line])).to.deep.equal([['error', main, 17]]);
+        expect(fs[0]!.message).to.equal(`include conf.d/extra.conf: ${path.join(dir, 'conf.d/extra.conf')} does not exist; plain include skips it silently`);
+        expect(fs[0]!.hint).to.equal('fix the include path (relative to the including file) or create the file');
+        writeFileSync(path.join(dir, 'extra.conf'), 'vrrp_script chk {\n  script "/bin/true"\n}\n');
+        writeFileSync(main, BASE() + 'include extra.conf\n');
+        expect(rulesOf(lintDisk())).to.deep.equal([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('track-weight-need (info)', () => {
+    const conf = (state: string, priority: number, track: string) =>
+      `vrrp_script chk {\n  script "/bin/true"\n  weight -20\n}\n` + BASE('', track).replace('state BACKUP', `state ${state}`).replace('priority 100', `priority ${priority}`);
+    const need = (fs: Finding[]) => fs.filter((f) => f.rule === 'track-weight-need');
+
+    it('fires on the MASTER for a script\u2019s negative weight and a track entry\u2019s own positive one, with the arithmetic, and stays info', () => {
+      const fs = lintText(conf('MASTER', 150, '  track_script {\n    chk\n  }\n  track_interface {\n    eth1 weight 10\n  }'));
+      expect(need(fs).map((f) => [f.severity, f.line, f.message])).to.deep.equal([
+        ['info', 19, 'vrrp_instance VI_1 (priority 150): track_script chk weight -20: on failure 150 − 20 = 130, so only a peer whose priority is above 130 takes the VIP over'],
+        ['info', 22, 'vrrp_instance VI_1 (priority 150): track_interface eth1 weight +10: on failure this director stays at 150 while a peer that tracks it too rises by 10, so only such a peer with a priority above 140 takes the VIP over'],
+      ]);
+      expect(need(fs)[0]!.hint).to.include('keep the BACKUP\'s priority within 19 of 150');
+      expect(rulesOf(fs)).to.deep.equal([]);
+    });
+
+    it('fires on a BACKUP whose priority is 200 or more (it is the MASTER in practice)', () => {
+      expect(need(lintText(conf('BACKUP', 200, '  track_script {\n    chk\n  }'))).map((f) => f.message)).to.deep.equal([
+        'vrrp_instance VI_1 (priority 200): track_script chk weight -20: on failure 200 − 20 = 180, so only a peer whose priority is above 180 takes the VIP over',
+      ]);
+    });
+
+    it('silent on a BACKUP below 200, on a weight of 0 (FAULT, not a priority change), and without tracking', () => {
+      expect(need(lintText(conf('BACKUP', 100, '  track_script {\n    chk\n  }')))).to.deep.equal([]);
+      expect(need(lintText(conf('MASTER', 150, '  track_script {\n    chk weight 0\n  }\n  track_interface {\n    eth1\n  }')))).to.deep.equal([]);
+      expect(need(lintText(conf('MASTER', 150, '')))).to.deep.equal([]);
+    });
+  });
+
+  describe('pair-mismatch: advert_int and version', () => {
+    const peer = (inst = '', extra = '') => BASE(extra, inst).replace('priority 100', 'priority 90');
+    const mismatch = (fs: Finding[]) => fs.filter((f) => f.rule === 'pair-mismatch').map((f) => `${f.severity} ${f.file}:${f.line}: ${f.message}`);
+    const W = 'vrrp_instance VI_1 (/m/a.conf:6) and VI_1 (/m/b.conf:6)';
+
+    it('advert_int under VRRPv2: an error (each drops the other\u2019s adverts); the same interval, written or by default, is silent', () => {
+      expect(mismatch(lintText(BASE('', '  advert_int 2'), peer()))).to.deep.equal([
+        `error /m/a.conf:14: ${W}: advert_int 2 s vs 1 s under VRRPv2: keepalived drops adverts whose interval differs from its own ("advertisement interval mismatch"), so both become MASTER`,
+      ]);
+      expect(rulesOf(lintText(BASE('', '  advert_int 2'), peer('  advert_int 2')))).to.deep.equal([]);
+      expect(rulesOf(lintText(BASE('', '  advert_int 1'), peer()))).to.deep.equal([]);
+    });
+
+    it('advert_int under VRRPv3: a warning (the BACKUP adopts the MASTER\u2019s interval); the same interval is silent', () => {
+      const v3 = (adv: string) => `  version 3${adv ? `\n  advert_int ${adv}` : ''}`;
+      const fs = lintText(BASE('', v3('0.5')), peer(v3('')));
+      expect(mismatch(fs)).to.deep.equal([`warning /m/a.conf:15: ${W}: advert_int 0.5 s vs 1 s: under VRRPv3 a BACKUP adopts the MASTER's interval, so the takeover time depends on which director is MASTER`]);
+      expect(fs.find((f) => f.rule === 'pair-mismatch')!.hint).to.equal('use one advert_int on both directors');
+      expect(rulesOf(lintText(BASE('', v3('0.5')), peer(v3('0.5'))))).to.deep.equal([]);
+    });
+
+    it('version: an instance\u2019s version or global_defs vrrp_version that differs from the peer\u2019s; the same version either way is silent', () => {
+      expect(mismatch(lintText(BASE('', '  version 3'), peer()))).to.deep.equal([`error /m/a.conf:14: ${W}: VRRP version 3 vs 2: neither accepts the other's adverts`]);
+      // no version line: the instance takes global_defs vrrp_version, and the finding points at the instance
+      expect(mismatch(lintText(BASE('  vrrp_version 3'), peer()))).to.deep.equal([`error /m/a.conf:6: ${W}: VRRP version 3 vs 2: neither accepts the other's adverts`]);
+      expect(rulesOf(lintText(BASE('  vrrp_version 3'), peer('  version 3')))).to.deep.equal([]);
+      expect(rulesOf(lintText(BASE('', '  version 2'), peer()))).to.deep.equal([]);
+    });
+
+    it('a version mismatch is reported once, not again as an advert_int mismatch', () => {
+      expect(mismatch(lintText(BASE('', '  version 3\n  advert_int 0.5'), peer()))).to.deep.equal([`error /m/a.conf:14: ${W}: VRRP version 3 vs 2: neither accepts the other's adverts`]);
+    });
   });
 
   it('info rules state the bounds with their formula', () => {

@@ -3,6 +3,8 @@ import { renderHtml } from '../../harness/report/html.js';
 import { bucketFor, faultWindows, percentile, distributionOf, latencies } from '../../harness/report/data.js';
 import type { HistoryEvent } from '../../harness/history/history.js';
 import { FIXTURE_NAMES, expectedCharts, fixture } from '../fixtures/report/fixtures.js';
+import { CAUSED, PASSING, UNEXPLAINED, withCauses } from '../fixtures/report/causes.js';
+import { CAUSE_RULES } from '../../harness/diagnose/rules/index.js';
 
 interface Series {
   name: string;
@@ -144,6 +146,59 @@ describe('report: report.html', () => {
     const c = charts(renderHtml({ ...results, checks: [] }, h));
     expect(c.map((x) => x.kind)).to.deep.equal(['timeline']);
     expect(sum(c[0]!.series.find((s) => s.name === 'failed'))).to.equal(3);
+  });
+});
+
+/** The table row of one check (a row's text holds no `</tr>`: the renderer escapes it). */
+const rowOf = (html: string, name: string) => {
+  const rows = [...html.matchAll(/<tr class="[^"]+" data-verdict="[^"]+">[\s\S]*?<\/tr>/g)].map((m) => m[0]).filter((r) => r.includes(`<summary>${name}</summary>`));
+  expect(rows, name).to.have.length(1);
+  return rows[0]!;
+};
+
+describe('report: report.html shows the causes of a failed check (issue 15)', () => {
+  const html = renderHtml(withCauses(), fixture('ha-synthetic').history);
+
+  it('a recognised cause: the sentence, each command with its note and lines, and the fix, all escaped, before the rule', () => {
+    const row = rowOf(html, CAUSED);
+    expect(row).to.include(
+      '<div class="cause"><p><b>cause</b>: both directors hold the VIP 10.89.10.100 &lt;VI_1&gt;: auth_pass "s3cr&amp;t" on director1 vs "s3cr3t" on director2 | each drops the other\'s adverts</p>',
+    );
+    expect(row).to.include('<pre>director1$ ip -o addr show\n7: eth1    inet 10.89.10.100/24 scope global secondary eth1\\       valid_lft forever preferred_lft forever</pre>');
+    expect(row).to.include(
+      '<pre>director2$ test -f /var/log/keepalived.log &amp;&amp; tail -n 200 /var/log/keepalived.log   # keepalived drops director1\'s adverts &amp; stays MASTER\nNov 21 07:35:02 director2 Keepalived_vrrp[41]: (VI_1) received an invalid passwd! &lt;from 10.89.10.2&gt;</pre>',
+    );
+    expect(row).to.include('<p><b>fix</b>: write the same auth_pass on both directors (8 characters at most, no &lt;&amp;&gt; or !) and restart keepalived on director2</p></div>');
+    // the cause leads the expanded check: the reader sees why before the rule and the raw observation
+    expect(row.indexOf('<div class="cause">')).to.be.lessThan(row.indexOf('<b>rule</b>'));
+    expect(row).to.include('<details open>');
+  });
+
+  it('"no known cause": said as such, with the number of rules tried, every command gathered and what happened to it, and the fix', () => {
+    const row = rowOf(html, UNEXPLAINED);
+    expect(row).to.include('<div class="cause"><p><b>no known cause</b>: ');
+    expect(row).to.include(`none of the ${CAUSE_RULES.length} recognised causes shows in the evidence gathered from 2 nodes</p>`);
+    expect(row).to.not.include('<b>cause</b>');
+    expect(row).to.match(/<pre>director1\$ timeout 5 sysctl -a 2&gt;\/dev\/null \| grep -E '[^<]*'   # 2 lines, exit 0\n<\/pre>/);
+    expect(row).to.include('<pre>director1$ timeout 5 ipvsadm -Ln   # 3 lines, exit 0\n</pre>');
+    expect(row).to.include('<pre>rs2$ evidence script   # exec timed out after 10 s &lt;no answer&gt;\n</pre>');
+    expect(row).to.include('<p><b>fix</b>: read the check\'s detail and run the commands listed (all read-only) on the nodes;');
+  });
+
+  it('no markup of a cause reaches the page unescaped', () => {
+    for (const raw of ['<VI_1>', '<from 10.89.10.2>', '<&>', '<no answer>', 's3cr&t', '&& tail', 'adverts & stays']) expect(html, raw).to.not.include(raw);
+  });
+
+  it('a passing check, and a failed one without causes, show none', () => {
+    for (const name of [...PASSING, 'rr rotates over the real servers']) {
+      const row = rowOf(html, name);
+      expect(row, name).to.not.include('class="cause"');
+      expect(row, name).to.not.include('<b>fix</b>');
+    }
+    expect((html.match(/<div class="cause">/g) ?? []).length).to.equal(2);
+    // the run without causes: nothing of the kind anywhere
+    const { results, history } = fixture('ha-synthetic');
+    expect(renderHtml(results, history)).to.not.match(/class="cause"|<b>fix<\/b>|no known cause/);
   });
 });
 

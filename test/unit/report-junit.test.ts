@@ -4,6 +4,8 @@ import { renderJUnit } from '../../harness/report/junit.js';
 import { escapeAttr, escapeText } from '../../harness/report/format.js';
 import type { Results } from '../../harness/report/results.js';
 import { FIXTURE_NAMES, fixture } from '../fixtures/report/fixtures.js';
+import { CAUSED, PASSING, UNEXPLAINED, UNKNOWN, withCauses } from '../fixtures/report/causes.js';
+import { CAUSE_RULES } from '../../harness/diagnose/rules/index.js';
 
 type Node = Record<string, unknown> & { '#text'?: string };
 
@@ -126,6 +128,69 @@ describe('report: junit.xml', () => {
     expect(attr(c, 'classname')).to.equal(`schedulers.${visible}`);
     expect(attr(list(c.failure)[0]!, 'message')).to.equal('a <b> & "c" \'d\'');
     expect(list(c.failure)[0]!['#text']).to.include(`detail:   ${visible}`);
+  });
+
+  describe('the causes of a failed check, in the failure text (issue 15)', () => {
+    const xml = renderJUnit(withCauses());
+    const cases = checkShape(xml).flatMap((s) => list(s.testcase));
+    const body = (name: string) => {
+      const c = cases.find((x) => attr(x, 'name') === name)!;
+      expect(list(c.failure), name).to.have.length(1);
+      return list(c.failure)[0]!['#text']!;
+    };
+
+    it('a recognised cause: the sentence, each command with its note and indented output, and the fix, after the detail and before the observation', () => {
+      const b = body(CAUSED);
+      const want = [
+        'cause:    both directors hold the VIP 10.89.10.100 <VI_1>: auth_pass "s3cr&t" on director1 vs "s3cr3t" on director2 | each drops the other\'s adverts',
+        '  director1$ ip -o addr show',
+        '    7: eth1    inet 10.89.10.100/24 scope global secondary eth1\\       valid_lft forever preferred_lft forever',
+        "  director2$ test -f /var/log/keepalived.log && tail -n 200 /var/log/keepalived.log   # keepalived drops director1's adverts & stays MASTER",
+        '    Nov 21 07:35:02 director2 Keepalived_vrrp[41]: (VI_1) received an invalid passwd! <from 10.89.10.2>',
+        'fix:      write the same auth_pass on both directors (8 characters at most, no <&> or !) and restart keepalived on director2',
+      ].join('\n');
+      expect(b).to.include(want);
+      expect(b.indexOf('detail:')).to.be.lessThan(b.indexOf('cause:'));
+      expect(b.indexOf('fix:')).to.be.lessThan(b.indexOf('observed:'));
+      // escaped in the file, readable once parsed
+      expect(xml).to.include('&lt;VI_1&gt;: auth_pass "s3cr&amp;t"');
+      expect(xml).to.include('no &lt;&amp;&gt; or !');
+      expect(xml).to.not.match(/<VI_1>|<from |<&>|<no answer>/);
+    });
+
+    it('"no known cause": said as such on the "unknown" failure, with the number of rules tried, every command gathered and the fix', () => {
+      const b = body(UNEXPLAINED);
+      expect(b).to.match(new RegExp(`^no known cause: +(no known cause: )?none of the ${CAUSE_RULES.length} recognised causes shows in the evidence gathered from 2 nodes$`, 'm'));
+      expect(b).to.not.match(/^cause:/m);
+      for (const q of UNKNOWN.evidence) expect(b).to.include(`\n  ${q.node}$ ${q.command}   # ${q.note}\n`);
+      expect(b).to.include('  rs2$ evidence script   # exec timed out after 10 s <no answer>');
+      expect(b).to.match(/^fix: +read the check's detail and run the commands listed \(all read-only\) on the nodes;/m);
+    });
+
+    it('a passing check, and a failed one without causes, show none', () => {
+      for (const name of PASSING) {
+        const c = cases.find((x) => attr(x, 'name') === name)!;
+        expect(c.failure, name).to.equal(undefined);
+      }
+      expect(body('rr rotates over the real servers')).to.not.match(/^(cause|no known cause|fix):/m);
+      expect(xml.match(/^(cause|no known cause): /gm)).to.have.length(2);
+      expect(renderJUnit(fixture('ha-synthetic').results)).to.not.match(/^(cause|no known cause|fix):/m);
+    });
+
+    it('evidence past six commands, or twelve lines of one, is counted, not dropped silently', () => {
+      const many = { ...UNKNOWN, evidence: Array.from({ length: 8 }, (_, i) => ({ node: `rs${i}`, command: 'ip neigh show', lines: Array.from({ length: i === 0 ? 15 : 1 }, (_, k) => `10.0.0.${k} dev eth0 FAILED`) })) };
+      const r = withCauses();
+      const b = checkShape(renderJUnit({ ...r, checks: r.checks.map((c) => (c.name === UNEXPLAINED ? { ...c, causes: [many] } : c)) }))
+        .flatMap((s) => list(s.testcase))
+        .find((x) => attr(x, 'name') === UNEXPLAINED)!;
+      const t = list(b.failure)[0]!['#text']!;
+      expect(t).to.include('    10.0.0.11 dev eth0 FAILED\n    … and 3 more lines in results.json\n');
+      expect(t).to.not.include('10.0.0.12 ');
+      expect(t).to.include('  rs5$ ip neigh show');
+      expect(t).to.not.include('rs6$');
+      expect(t).to.include('  … and 2 more commands in results.json\nfix:');
+      expect(xml).to.not.include('more command');
+    });
   });
 
   it('escapeText and escapeAttr keep valid astral characters and show invalid ones', () => {
