@@ -45,7 +45,9 @@ export const healthBound: Rule = {
             const m = asModel(vs, rs, c);
             if (!m) return [];
             const b = healthRemovalBound(checkTiming({ delayLoop: m.delayLoop }, { check: m.check }));
-            return [finding(healthBound, c, `${c.type} of real_server ${rs.text} (${vs.text}): a dead server leaves IPVS within ${b.boundMs / 1000} s: ${b.formula}`, 'lower delay_loop, retry or connect_timeout to detect sooner (at the cost of more checks and more false removals)')];
+            // SMTP, DNS and UDP checks time out as a TCP_CHECK does: the formula names the checker they are
+            const formula = m.check.type === 'TCP_CHECK' && c.type !== 'TCP_CHECK' ? b.formula.replaceAll('TCP_CHECK', c.type) : b.formula;
+            return [finding(healthBound, c, `${c.type} of real_server ${rs.text} (${vs.text}): a dead server leaves IPVS within ${b.boundMs / 1000} s: ${formula}`, 'lower delay_loop, retry or connect_timeout to detect sooner (at the cost of more checks and more false removals)')];
           }),
         ),
       ),

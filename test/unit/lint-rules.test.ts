@@ -242,6 +242,9 @@ describe('lint: each rule fires and stays silent', () => {
     const fs = lintText(BASE('', '', 'virtual_server 192.0.2.10 80 {\n delay_loop 10\n lb_kind NAT\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n   connect_timeout 2\n  }\n }\n}'));
     expect(fs.find((f) => f.rule === 'health-bound')!.message).to.include('delay_loop 10 s + (retry 1 + 1) × connect_timeout 2 s + retry 1 × delay_before_retry 1 s = 15 s');
     expect(fs.find((f) => f.rule === 'takeover-bound')!.message).to.include('3.609375 s');
+    // an SMTP_CHECK times out as a TCP_CHECK does, and its formula names it as what it is
+    const smtp = lintText(BASE('', '', 'virtual_server 192.0.2.10 25 {\n delay_loop 10\n lb_kind NAT\n real_server 10.0.0.1 25 {\n  SMTP_CHECK {\n   connect_timeout 2\n  }\n }\n}')).find((f) => f.rule === 'health-bound')!.message;
+    expect(smtp).to.match(/^SMTP_CHECK of real_server/).and.include('= 15 s (SMTP_CHECK)').and.not.include('TCP_CHECK');
   });
 
   it('no input crashes lint', () => {
