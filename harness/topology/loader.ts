@@ -202,7 +202,7 @@ export function checkTopology(t: Topology): TopologyIssue[] {
     if (!directorNets.has(vipNetName)) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is on network ${vipNetName}, where no director is` });
     // LVS lets a lone director balance on its own address (seed 003: ipvsadm -A -t <its public address>:80);
     // a keepalived pair's VIPs must float, so there it stays refused
-    const ownAddress = !t.keepalived && t.directors.length === 1 && addresses.get(s.vip)?.startsWith('directors[0].networks.');
+    const ownAddress = !t.keepalived?.vrrp.length && t.directors.length === 1 && addresses.get(s.vip)?.startsWith('directors[0].networks.');
     if (addresses.has(s.vip) && !ownAddress) issues.push({ path: `${where}.vip`, message: `"${s.vip}" is already the address of ${addresses.get(s.vip)}${t.keepalived ? ' (a keepalived pair moves its VIPs between directors: a VIP cannot be a node address)' : ''}` });
     issues.push(...checkExtraVips(s, where, vipNetName, nets.get(vipNetName), addresses));
     const key = `${isIPv6(s.vip) ? bigIntToIp6(ip6ToBigInt(s.vip)) : s.vip}:${s.protocol}:${s.port ?? `fwm${s.fwmark?.mark}`}`;
@@ -263,6 +263,9 @@ function checkKeepalived(t: Topology, nets: Map<string, ReturnType<typeof parseC
     return issues;
   }
   const directors = new Map(t.directors.map((d) => [d.name, d]));
+  // no VRRP: keepalived on one director programs IPVS and checks the real servers; its VIPs stay put
+  const lone = !k.vrrp.length;
+  if (lone && t.directors.length !== 1) issues.push({ path: 'keepalived.vrrp', message: `empty, so nothing moves the VIPs, but there are ${t.directors.length} directors: keepalived without VRRP runs on one director (list the instances of a pair)` });
   const vrids = new Map<string, string>();
   const held = new Set<string>();
   k.vrrp.forEach((v, i) => {
@@ -304,15 +307,15 @@ function checkKeepalived(t: Topology, nets: Map<string, ReturnType<typeof parseC
   t.services.forEach((s, i) => {
     const w = `services[${i}]`;
     if (isIPv6(s.vip)) issues.push({ path: `${w}.vip`, message: `"${s.vip}": keepalived topologies hold IPv4 VIPs only here` });
-    else if (!held.has(s.vip)) issues.push({ path: `${w}.vip`, message: `"${s.vip}" is held by no VRRP instance (list it in keepalived.vrrp[].vips)` });
+    else if (!lone && !held.has(s.vip)) issues.push({ path: `${w}.vip`, message: `"${s.vip}" is held by no VRRP instance (list it in keepalived.vrrp[].vips)` });
     (s.extra_vips ?? []).forEach((x, j) => {
-      if (!held.has(x)) issues.push({ path: `${w}.extra_vips[${j}]`, message: `"${x}" is held by no VRRP instance (list it in keepalived.vrrp[].vips)` });
+      if (!lone && !held.has(x)) issues.push({ path: `${w}.extra_vips[${j}]`, message: `"${x}" is held by no VRRP instance (list it in keepalived.vrrp[].vips)` });
     });
     if (new Set(s.real_servers.map((r) => r.method)).size > 1) issues.push({ path: `${w}.real_servers`, message: 'a keepalived virtual_server has one lvs_method: use one forwarding method per service' });
     s.real_servers.forEach((r, j) => {
       if (r.u_threshold !== undefined || r.l_threshold !== undefined) issues.push({ path: `${w}.real_servers[${j}]`, message: 'thresholds are not rendered into keepalived.conf; set them with ipvsadm in a suite' });
       const rs = t.real_servers.find((x) => x.name === r.name);
-      if (r.method === 'masq' && !s.fullnat && rs) {
+      if (r.method === 'masq' && !s.fullnat && rs && !lone) {
         const nets2 = Object.keys(rs.networks).filter((n) => k.vrrp.some((v) => v.vips.some((x) => x.network === n)));
         if (!nets2.length)
           issues.push({ path: `${w}.real_servers[${j}].method`, message: `NAT behind keepalived needs a floating gateway on ${Object.keys(rs.networks).join(' or ')} in keepalived.vrrp[].vips: ${r.name} routes its replies through whichever director is MASTER` });

@@ -388,7 +388,8 @@ export function plan(t: Topology): Plan {
     });
     for (const d of directors) {
       // VRRP, not the builder, puts the VIPs on the MASTER
-      d.addresses = d.addresses.filter((a) => !k.vrrp.some((v) => v.vips.some((x) => x.address === a.address)) && !services.some((s) => s.vips.includes(a.address)));
+      // (without VRRP, keepalived on a lone director: its VIPs are its own, put there as without keepalived)
+      if (k.vrrp.length) d.addresses = d.addresses.filter((a) => !k.vrrp.some((v) => v.vips.some((x) => x.address === a.address)) && !services.some((s) => s.vips.includes(a.address)));
       const override = t.directors.find((x) => x.name === d.name)?.keepalived;
       const mine = k.vrrp.filter((v) => d.name in v.priorities);
       const servers = virtualServers.filter((_, i) => addrOn(d, ipvsResolved[i]!.svc.vipNetwork));

@@ -85,7 +85,8 @@ const vrrpInstance = z.strictObject({
 });
 
 const keepalived = z.strictObject({
-  vrrp: z.array(vrrpInstance).min(1),
+  /** empty: keepalived on a lone director programs IPVS and runs the health checks, with no VRRP (its VIPs are the director's) */
+  vrrp: z.array(vrrpInstance),
   /** IPVS connection synchronisation (lvs_sync_daemon) on the first instance's network */
   sync_daemon: z.boolean().default(false),
 });

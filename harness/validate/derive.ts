@@ -55,7 +55,10 @@ export function derive(input: DeriveInput): Derived {
   const rs = new RealServers(t);
 
   const vrrp = deriveVrrp(directors, pair.map((c) => c.typed), t, notes);
-  const withChecks = vrrp.keepalived !== undefined;
+  // one keepalived.conf with virtual servers: keepalived runs alone on the director, programs IPVS
+  // and runs the file's health checks (its VRRP instances, with no peer, fail nothing over)
+  const lone = pair.length === 1 && pair[0]!.typed.virtualServers.length > 0 && vrrp.keepalived === undefined;
+  const withChecks = vrrp.keepalived !== undefined || lone;
   const services: ServiceFile[] = [];
   const seen = new Set<string>();
   const add = (list: ServiceFile[]) => {
@@ -100,7 +103,7 @@ export function derive(input: DeriveInput): Derived {
     // on the services' networks only: a client beside NAT real servers would bypass the director
     clients: [{ name: 'client', networks: Object.fromEntries([...serviceNets].map((n) => [n, 'auto'])), source_addresses: 4 }],
     services: named,
-    ...(vrrp.keepalived ? { keepalived: vrrp.keepalived } : {}),
+    ...(vrrp.keepalived ? { keepalived: vrrp.keepalived } : lone ? { keepalived: { vrrp: [], sync_daemon: false } } : {}),
   };
   return {
     topology,

@@ -116,8 +116,36 @@ describe('keepalived topologies', () => {
       expect(natHa((d) => (d.keepalived.vrrp[0].vips = []))).to.deep.equal(['topologies/nat-ha.yaml: keepalived.vrrp[0].vips: 0 entries is out of range (at least 1 entry)']);
     });
 
-    it('a keepalived section with no instances', () => {
-      expect(natHa((d) => (d.keepalived.vrrp = []))).to.deep.equal(['topologies/nat-ha.yaml: keepalived.vrrp: 0 entries is out of range (at least 1 entry)']);
+    it('a keepalived section with no instances on a pair: nothing would move the VIPs', () => {
+      expect(natHa((d) => (d.keepalived.vrrp = []))).to.deep.equal([
+        'topologies/nat-ha.yaml: keepalived.vrrp: empty, so nothing moves the VIPs, but there are 2 directors: keepalived without VRRP runs on one director (list the instances of a pair)',
+      ]);
+    });
+  });
+
+  describe('keepalived without VRRP on a lone director (validate of one keepalived.conf)', () => {
+    // nat-ha with director2 gone and no instance: keepalived programs IPVS and checks the real servers
+    const lone = (d: Doc) => {
+      d.directors = d.directors.filter((x: { name: string }) => x.name === 'director1');
+      d.keepalived.vrrp = [];
+    };
+
+    it('is accepted, and the director runs keepalived with the virtual servers and no VRRP instance', () => {
+      const p = planVariant('nat-ha', lone);
+      expect(p.vrrp).to.deep.equal([]);
+      const k = ka(p, 'director1');
+      expect(k.vrrpInstances ?? []).to.deep.equal([]);
+      expect(k.virtualServers?.map((v) => ('vip' in v ? `${v.vip}:${v.port}` : `fwm ${v.fwmark}`))).to.deep.equal(p.services.map((s) => `${s.vip}:${s.port}`));
+      expect(k.virtualServers![0]!.realServers.every((r) => r.check)).to.equal(true);
+    });
+
+    it("keeps the VIPs on the director (nothing moves them) and routes NAT replies through the director's own address", () => {
+      const p = planVariant('nat-ha', lone);
+      const d = node(p, 'director1');
+      for (const s of p.services) expect(d.addresses.map((a) => a.address), s.vip).to.include(s.vip);
+      const rs1 = node(p, 'rs1');
+      const dip = d.interfaces.find((i) => i.network === rs1.interfaces[0]!.network)!.address;
+      expect(rs1.routes.find((r) => r.to === 'default' && !r.family)?.via).to.equal(dip);
     });
   });
 

@@ -24,6 +24,16 @@ describe('validate: preparing a run from the operator files', () => {
     expect(again.plan.hash).to.equal(p.plan.hash);
   });
 
+  it('one file without --peer: the director runs the operator\'s own keepalived.conf, translated, and the modes suite judges it', () => {
+    const p = prepareValidate({ keepalived: 'test/fixtures/validate/lone-nat.conf' });
+    expect(p.suites).to.deep.equal(['modes']);
+    const d1 = p.plan.nodes.find((n) => n.name === 'director1')!;
+    expect(d1.keepalived).to.exist;
+    const text = d1.keepalivedFiles![0]!.text;
+    expect(text).not.to.match(/192\.168\.40\.80|172\.16\.40\.2[12]/);
+    expect(text).to.contain('virtual_server 10.89.200.80 80').and.contain('path /health');
+  });
+
   it('a pair that disagrees on its password is linted with the finding the run then confirms', () => {
     const p = prepareValidate({ keepalived: `${L}/good-a.conf`, peer: `${L}/auth-mismatch-b.conf` });
     expect(p.section.findings.map((f) => f.rule)).to.include('pair-mismatch');

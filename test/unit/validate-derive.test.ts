@@ -135,6 +135,21 @@ describe('validate: deriving a lab from an operator\'s files', () => {
     expect(Object.keys(d.topology.clients[0]!.networks)).to.deep.equal([d.translation.networkOf('10.89.200.151')]);
   });
 
+  it('one keepalived.conf without --peer: keepalived runs alone on the director, programs IPVS and runs the file\'s checks', () => {
+    const d = derive({ keepalived: [keepalivedSource(`${V}/lone-nat.conf`)] });
+    expect(d.topology.keepalived).to.deep.equal({ vrrp: [], sync_daemon: false });
+    expect(d.topology.services[0]).to.deep.include({ vip: '10.89.200.80', port: 80, scheduler: 'wlc' });
+    // the file's HTTP_GET, as the lab runs it (not dropped as it is for an ipvsadm-only director)
+    expect(d.topology.services[0]!.health_check).to.deep.include({ type: 'http', path: '/health', status_code: 200, delay_loop: 3 });
+    const { plan } = planDerived(d);
+    const dir = plan.nodes.find((n) => n.name === 'director1')!;
+    expect(dir.keepalived?.virtualServers).to.have.length(1);
+    expect(dir.keepalived?.vrrpInstances ?? []).to.deep.equal([]);
+    // nothing moves the VIP: it is the director's, put there by the builder
+    expect(dir.addresses.map((a) => a.address)).to.deep.equal(['10.89.200.80']);
+    expect(plan.vrrp).to.deep.equal([]);
+  });
+
   it("seed 003: a VIP that is the director's own address is derived and planned as such", () => {
     const d = scriptOf(`${V}/own-vip-director.sh`);
     expect(d.topology.directors[0]!.networks).to.deep.equal({ ens256: '10.89.200.151', ens160: '10.89.201.222' });
