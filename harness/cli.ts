@@ -51,11 +51,12 @@ function suiteList(): string {
 export const help = (): string => `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
 
 Usage:
-  lvs-harness main [--shard i/n] [--docker-host URL]
+  lvs-harness main [--shard i/n] [--parallel N] [--docker-host URL]
                                              the main job: start the runtime (the lab by default), run the IPVS
                                              smoke check and the modes suite on nat, dr, tun and fullnat; one
                                              reports/<run-id>/results.json per run; exit 1 when a check fails;
-                                             --shard i/n: the smoke check and shard i of n of the topologies
+                                             --shard i/n: the smoke check and shard i of n of the topologies;
+                                             --parallel N: N topologies at a time (default 2)
   lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone
   lvs-harness up <topology> [--docker-host URL]
                                              ${helpColumn(`build a topology (file, or shipped name: ${shippedTopologies().join(' ')}), print its nodes, leave it running`)}
@@ -131,6 +132,13 @@ function runProgress(): { progress: Progress; log: Logger } {
   return { progress, log: tty ? (m) => progress.step(m) : log };
 }
 
+/** Progress of one of several runs side by side: plain lines, each led by the run's topology. */
+function prefixedProgress(topology: string): { progress: Progress; log: Logger } {
+  const write = (t: string) => process.stderr.write(t.replace(/^\[([0-9:]+)\] /gm, `[$1] ${topology}: `));
+  const progress = createProgress({ tty: false, write });
+  return { progress, log: (m) => progress.step(m) };
+}
+
 /** The end of a run on the terminal: the error that ended it, every check (failures first), then where the report is. */
 function printRunEnd(r: RunResult): void {
   print('');
@@ -159,7 +167,7 @@ async function labCommand(sub: string | undefined, rest: string[]): Promise<numb
     case 'up': {
       const { values } = parse(
         rest,
-        { memory: { type: 'string' }, cpus: { type: 'string' }, port: { type: 'string' }, accel: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } },
+        { memory: { type: 'string' }, cpus: { type: 'string' }, port: { type: 'string' }, accel: { type: 'string' }, timeout: { type: 'string' }, cold: { type: 'boolean' }, json: { type: 'boolean' } },
         'lab up',
       );
       if (values.accel !== undefined && values.accel !== 'tcg' && values.accel !== 'kvm') throw errUsage(`--accel: "${String(values.accel)}" is not tcg or kvm`);
@@ -169,6 +177,7 @@ async function labCommand(sub: string | undefined, rest: string[]): Promise<numb
         port: intOpt(values.port, 'port', 1024, 65535),
         accel: values.accel as 'tcg' | 'kvm' | undefined,
         timeoutMs: (intOpt(values.timeout, 'timeout', 10, 3600) ?? 600) * 1000,
+        cold: !!values.cold,
       });
       print(values.json ? st : `lab running: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'missing'}, docker ${st.docker}\nrun \`eval "$(lvs-harness lab env)"\` to point docker at it`);
       return 0;
@@ -248,7 +257,7 @@ async function runSmoke(rest: string[]): Promise<number> {
 
 /** The main job: the IPVS smoke check, then the modes suite on every shipped topology. */
 async function runMain(rest: string[]): Promise<number> {
-  const { values } = parse(rest, { 'docker-host': { type: 'string' }, shard: { type: 'string' } }, 'main');
+  const { values } = parse(rest, { 'docker-host': { type: 'string' }, shard: { type: 'string' }, parallel: { type: 'string' } }, 'main');
   const dockerHost = values['docker-host'] as string | undefined;
   // --shard i/n: this machine's part of the topologies (read before anything runs); the smoke check runs in every shard
   const shard = parseShard(values.shard as string | undefined, 'main');
@@ -265,22 +274,39 @@ async function runMain(rest: string[]): Promise<number> {
   if (smokeResult.error) print(`ERROR smoke: ${failureLine(smokeResult)}`);
   // without a working smoke check (or runtime) every topology would fail the same way, slowly
   let stop = !!smokeResult.error;
-  for (const t of topologies) {
-    if (stop) break;
-    const { progress, log: runLog } = runProgress();
-    const t0 = Date.now();
-    const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log: runLog, progress }).catch((e) => {
-      progress.end('error');
-      throw e;
-    });
-    progress.end(statusOf(r));
-    mainRuns.push({ topology: t, result: r, ms: Date.now() - t0 });
-    const passed = r.checks.filter((c) => c.valid === true).length;
-    rows.push([`${t} modes`, r.error ? 'ERROR' : r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length + (r.error ? 1 : 0), `${r.reportDir}/report.html`]);
-    if (r.error) print(`ERROR ${t}: ${failureLine(r)}`);
-    stop = r.error?.phase === 'runtime';
-    for (const c of r.checks.filter((x) => x.valid !== true)) print(`FAIL  ${t}: ${c.group}: ${c.name}\n        ${c.detail ?? ''}`);
-    for (const e of r.errors) print(`ERROR ${t}: ${e.title}: ${e.message}`);
+  // --parallel N topologies at a time (default 2): their subnets differ, and one's waits (an
+  // estimator period, a probe's timeout) are the other's CPU time. Side by side, each run's
+  // lines carry its topology's name; the table keeps the topologies' order.
+  const parallel = values.parallel === undefined ? 2 : Number(values.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 8) throw errUsage(`main: --parallel ${String(values.parallel)}: expected a whole number of topologies at a time from 1 to 8`);
+  const done: ({ rows: TableRow[]; lines: string[]; run: { topology: string; result: RunResult; ms: number } } | undefined)[] = topologies.map(() => undefined);
+  let next = 0;
+  const worker = async () => {
+    while (!stop && next < topologies.length) {
+      const i = next++;
+      const t = topologies[i]!;
+      const { progress, log: runLog } = parallel > 1 ? prefixedProgress(t) : runProgress();
+      const t0 = Date.now();
+      const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log: runLog, progress }).catch((e) => {
+        progress.end('error');
+        throw e;
+      });
+      progress.end(statusOf(r));
+      const passed = r.checks.filter((c) => c.valid === true).length;
+      const lines: string[] = [];
+      if (r.error) lines.push(`ERROR ${t}: ${failureLine(r)}`);
+      for (const c of r.checks.filter((x) => x.valid !== true)) lines.push(`FAIL  ${t}: ${c.group}: ${c.name}\n        ${c.detail ?? ''}`);
+      for (const e of r.errors) lines.push(`ERROR ${t}: ${e.title}: ${e.message}`);
+      for (const l of lines) print(l);
+      done[i] = { rows: [[`${t} modes`, r.error ? 'ERROR' : r.valid === true ? 'pass' : 'FAIL', passed, r.checks.length - passed + r.errors.length + (r.error ? 1 : 0), `${r.reportDir}/report.html`]], lines, run: { topology: t, result: r, ms: Date.now() - t0 } };
+      if (r.error?.phase === 'runtime') stop = true;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, topologies.length) }, worker));
+  for (const d of done) {
+    if (!d) continue;
+    rows.push(...d.rows);
+    mainRuns.push(d.run);
   }
   print('');
   for (const [what, verdict, p, f, report] of rows) print(`${what.padEnd(14)} ${verdict.padEnd(5)} ${String(p).padStart(3)} passed ${String(f).padStart(3)} failed   ${report}`);

@@ -13,6 +13,7 @@ import { buildLab, readArtifacts, type LabArtifacts } from './build.js';
 import { parseConsole } from './console.js';
 import { labPaths, type LabPaths } from './paths.js';
 import { TLS_FILES } from './tls.js';
+import { Qmp, clockSocket, createOverlay, fileSignature, findSaved, forgetSaved, monitorSocket, parseClockLine, qemuVersion, readText, saveLab, savedKey, sendClock, type SavedLab } from './saved.js';
 
 export const DEFAULT_PORT = 23750;
 export const QEMU_NAME = 'lvs-harness-lab';
@@ -57,6 +58,8 @@ export interface UpOptions {
   timeoutMs?: number;
   paths?: LabPaths;
   log?: Logger;
+  /** boot cold even when a saved lab could be restored (also LVS_HARNESS_LAB_COLD=1) */
+  cold?: boolean;
 }
 
 export const endpointOf = (st: Pick<LabState, 'port' | 'tlsDir'>): Endpoint => ({
@@ -152,7 +155,18 @@ export async function portFree(port: number, host = '127.0.0.1'): Promise<boolea
   });
 }
 
-export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; port: number; accel: 'tcg' | 'kvm'; consolePath: string }): string[] {
+export interface QemuRunFiles {
+  /** the root disk: a qcow2 overlay (kept, so that a booted lab can be saved); without it the cached image with snapshot=on */
+  overlay?: string;
+  /** QMP socket (the monitor saveLab drives) */
+  qmp?: string;
+  /** the second serial port, where the host sends its time after a restore */
+  clock?: string;
+  /** a saved state to start from (qemu's -incoming) */
+  incoming?: string;
+}
+
+export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; port: number; accel: 'tcg' | 'kvm'; consolePath: string } & QemuRunFiles): string[] {
   const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
   const fw = (name: string, file: string) => ['-fw_cfg', `name=opt/lvs/${name},file=${file}`];
   return [
@@ -161,12 +175,18 @@ export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; 
     '-smp', String(o.cpus),
     '-m', String(o.memoryMiB),
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-serial', `file:${o.consolePath}`,
+    // appended to, not truncated: a restored lab's console goes on from the saved boot's
+    '-chardev', `file,id=console,path=${o.consolePath},append=on`,
+    '-serial', 'chardev:console',
     '-kernel', a.vmlinuz,
     '-initrd', a.initrd,
     '-append', 'console=ttyS0 root=/dev/vda rw panic=-1 quiet loglevel=4',
-    // snapshot=on: every boot starts from the pristine image; the cache is never written
-    '-drive', `file=${a.rootImage},format=raw,if=virtio,snapshot=on,cache=unsafe`,
+    // every boot starts from the pristine image, the cache is never written: the overlay is
+    // thrown away with run/ (or, without qemu-img, snapshot=on keeps the changes in a temporary file)
+    '-drive', o.overlay ? `file=${o.overlay},format=qcow2,if=virtio,cache=unsafe` : `file=${a.rootImage},format=raw,if=virtio,snapshot=on,cache=unsafe`,
+    ...(o.clock ? ['-serial', `unix:${o.clock},server=on,wait=off`] : []),
+    ...(o.qmp ? ['-qmp', `unix:${o.qmp},server=on,wait=off`] : []),
+    ...(o.incoming ? ['-incoming', `exec:cat '${o.incoming.replace(/'/g, `'\\''`)}'`] : []),
     // restrict=on: the VM reaches nothing outside; only the forwarded Docker API comes in
     '-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${o.port}-:2376`,
     '-device', 'virtio-net-pci,netdev=net0',
@@ -226,12 +246,55 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
   const memoryMiB = opts.memoryMiB ?? 4096;
   const cpus = opts.cpus ?? 2;
   const accel = opts.accel ?? (process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
+  // a saved lab (harness/lab/saved.ts) needs qemu-img for its disk overlays
+  const qemuImg = await which('qemu-img');
+  if (!qemuImg) log('qemu-img is not installed (package qemu-utils): the lab boots cold every time instead of being restored');
+  const fileSet = { rootImage: artifacts.rootImage, vmlinuz: artifacts.vmlinuz, initrd: artifacts.initrd, ...Object.fromEntries(Object.values(TLS_FILES).map((f) => [f, path.join(artifacts.tlsDir, f)])) };
+  const files = Object.fromEntries(await Promise.all(Object.entries(fileSet).map(async ([k, f]) => [k, await fileSignature(f)] as const)));
+  const key = savedKey({ artifactsKey: artifacts.key, memoryMiB, cpus, accel, qemuVersion: await qemuVersion(qemu), files });
+  const cold = opts.cold || process.env.LVS_HARNESS_LAB_COLD === '1';
+  const saved = qemuImg && !cold ? await findSaved(paths, key) : undefined;
+  const start = (restore: SavedLab | undefined) => startVm({ paths, log, qemu, qemuImg, artifacts, memoryMiB, cpus, accel, port, timeoutMs: opts.timeoutMs ?? 600_000, restore, saveAs: qemuImg && !cold ? key : undefined });
+  if (saved) {
+    try {
+      return await start(saved);
+    } catch (e) {
+      log(`the saved lab could not be restored (${(e as Error).message.split('\n')[0]}): it is deleted, and the lab boots cold`);
+      await forgetSaved(paths);
+    }
+  }
+  return start(undefined);
+}
+
+interface StartVm {
+  paths: LabPaths;
+  log: Logger;
+  qemu: string;
+  qemuImg: string | undefined;
+  artifacts: LabArtifacts;
+  memoryMiB: number;
+  cpus: number;
+  accel: 'tcg' | 'kvm';
+  port: number;
+  timeoutMs: number;
+  /** start from this saved lab instead of booting */
+  restore?: SavedLab;
+  /** after a cold boot, save the ready lab under this key */
+  saveAs?: string;
+}
+
+async function startVm(o: StartVm): Promise<LabStatus> {
+  const { paths, log, artifacts, memoryMiB, cpus, accel, port } = o;
   await mkdir(paths.run, { recursive: true });
-  await writeFile(paths.console, '');
+  const overlay = o.qemuImg ? path.join(paths.run, 'root.qcow2') : undefined;
+  if (overlay) await createOverlay(o.qemuImg!, overlay, o.restore ? o.restore.disk : artifacts.rootImage, o.restore ? 'qcow2' : 'raw');
+  // a restored lab's console starts as the saved boot's ended (its kernel, ip_vs and ready lines)
+  await writeFile(paths.console, o.restore ? await readText(o.restore.console) : '');
   const qemuLog = path.join(paths.run, 'qemu.log');
   const fd = openSync(qemuLog, 'w');
-  const args = qemuArgs(artifacts, { memoryMiB, cpus, port, accel, consolePath: paths.console });
-  const child = spawn(qemu, args, { detached: true, stdio: ['ignore', fd, fd] });
+  const files: QemuRunFiles = overlay ? { overlay, qmp: monitorSocket(paths), clock: clockSocket(paths), ...(o.restore ? { incoming: o.restore.state } : {}) } : {};
+  const args = qemuArgs(artifacts, { memoryMiB, cpus, port, accel, consolePath: paths.console, ...files });
+  const child = spawn(o.qemu, args, { detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let exited: string | undefined;
   child.once('exit', (code, sig) => (exited = sig ? `killed by ${sig}` : `exited with ${code}`));
@@ -248,36 +311,85 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
     kernel: artifacts.kernelVersion,
     nodeImageTag: artifacts.nodeImageTag,
     tlsDir: artifacts.tlsDir,
-    rootImage: artifacts.rootImage,
+    rootImage: overlay ?? artifacts.rootImage,
   };
   await writeFile(paths.state, JSON.stringify(state, null, 2));
-  log(`lab booting: pid ${pid}, ${cpus} CPU, ${memoryMiB} MiB, ${accel}, Docker API on 127.0.0.1:${port}`);
+  log(`lab ${o.restore ? 'restoring the saved lab' : 'booting'}: pid ${pid}, ${cpus} CPU, ${memoryMiB} MiB, ${accel}, Docker API on 127.0.0.1:${port}`);
   // Ctrl-C or a crash while booting must not leave a half-started VM behind
   const unregister = onCleanup('lab boot', async () => {
     await stopVm(paths, state, log);
   });
 
   const t0 = Date.now();
+  const alive = () => {
+    if (exited) throw Object.assign(new Error(`the VM process ${exited}`), { fatal: true });
+  };
   try {
-    let seen = 0;
-    const timeoutMs = opts.timeoutMs ?? 600_000;
-    const c = await waitFor(
-      'the lab VM to report ready on its console',
-      async () => {
-        if (exited) throw Object.assign(new Error(`the VM process ${exited}`), { fatal: true });
-        const text = await readFile(paths.console, 'utf8').catch(() => '');
-        const cs = parseConsole(text);
-        for (const s of cs.steps.slice(seen)) log(`  vm: ${s}`);
-        seen = cs.steps.length;
-        if (cs.phase === 'failed') throw Object.assign(new Error(cs.error ?? 'boot failed'), { fatal: true });
-        return cs.phase === 'ready' ? cs : undefined;
-      },
-      { timeoutMs, intervalMs: 250 },
-    );
-    if (!c.ipvs) throw new HarnessError('ERR_LVS_NO_IPVS', `the lab kernel ${c.kernel} booted without ip_vs`);
     const docker = dockerFromEndpoint(endpointOf(state));
-    await waitFor('the lab Docker API to answer over TLS', () => docker.ping().then(() => true), { timeoutMs: 60_000, intervalMs: 500 });
-    log(`lab ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: kernel ${c.kernel}, ip_vs loaded, ${state.nodeImageTag}`);
+    if (o.restore) {
+      // the saved state loads, the guest runs on, takes the host's time and says so with ip_vs
+      const q = await Qmp.connect(monitorSocket(paths), 30_000);
+      try {
+        await waitFor(
+          'the saved state to load into the VM',
+          async () => {
+            alive();
+            const status = ((await q.execute('query-status')) as { status?: string }).status;
+            // the state was saved from a stopped VM, so a loaded one waits stopped too: go on
+            if (status === 'paused' || status === 'postmigrate') await q.execute('cont');
+            return status === 'running';
+          },
+          { timeoutMs: 120_000, intervalMs: 100 },
+        );
+      } finally {
+        q.close();
+      }
+      const closeClock = await sendClock(paths);
+      try {
+        const clock = await waitFor(
+          "the restored VM to set its clock (a 'lab: clock set' line on its console)",
+          async () => {
+            alive();
+            return parseClockLine(await readText(paths.console));
+          },
+          { timeoutMs: 30_000, intervalMs: 50 },
+        );
+        if (!clock.ipvs) throw new HarnessError('ERR_LVS_NO_IPVS', 'the restored lab has no ip_vs loaded');
+        if (Math.abs(clock.epoch * 1000 - Date.now()) > 5_000) throw new HarnessError('ERR_LVS_LAB_SAVED', `the restored lab's clock is ${((clock.epoch * 1000 - Date.now()) / 1000).toFixed(1)} s off the host's`);
+      } finally {
+        closeClock();
+      }
+      await waitFor('the lab Docker API to answer over TLS', async () => (alive(), docker.ping().then(() => true)), { timeoutMs: 60_000, intervalMs: 200 });
+      log(`lab restored in ${((Date.now() - t0) / 1000).toFixed(1)} s: kernel ${artifacts.kernelVersion}, ip_vs loaded, ${state.nodeImageTag} (saved ${path.basename(o.restore.dir)}; \`lab up --cold\` boots instead)`);
+    } else {
+      let seen = 0;
+      const c = await waitFor(
+        'the lab VM to report ready on its console',
+        async () => {
+          alive();
+          const text = await readFile(paths.console, 'utf8').catch(() => '');
+          const cs = parseConsole(text);
+          for (const s of cs.steps.slice(seen)) log(`  vm: ${s}`);
+          seen = cs.steps.length;
+          if (cs.phase === 'failed') throw Object.assign(new Error(cs.error ?? 'boot failed'), { fatal: true });
+          return cs.phase === 'ready' ? cs : undefined;
+        },
+        { timeoutMs: o.timeoutMs, intervalMs: 250 },
+      );
+      if (!c.ipvs) throw new HarnessError('ERR_LVS_NO_IPVS', `the lab kernel ${c.kernel} booted without ip_vs`);
+      await waitFor('the lab Docker API to answer over TLS', () => docker.ping().then(() => true), { timeoutMs: 60_000, intervalMs: 500 });
+      log(`lab ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: kernel ${c.kernel}, ip_vs loaded, ${state.nodeImageTag}`);
+      if (o.saveAs && overlay) {
+        // once per lab build: every later `lab up` restores this instead of booting
+        try {
+          const r = await saveLab(paths, o.saveAs, overlay, { kernel: c.kernel, nodeImageTag: state.nodeImageTag, memoryMiB, cpus, accel });
+          log(`lab saved for a quick start next time in ${r.seconds.toFixed(1)} s (${Math.round(r.bytes / 2 ** 20)} MiB)`);
+        } catch (e) {
+          log(`the booted lab could not be saved (${(e as Error).message}); it runs on, and the next up boots cold again`);
+        }
+        await waitFor('the lab Docker API to answer after the save', () => docker.ping().then(() => true), { timeoutMs: 60_000, intervalMs: 200 });
+      }
+    }
   } catch (e) {
     const consoleText = await readFile(paths.console, 'utf8').catch(() => '');
     const qemuText = await readFile(qemuLog, 'utf8').catch(() => '');

@@ -11,6 +11,7 @@ import { hostKernelIpvs, probeLocalEngine } from './select.js';
 /** Host tools the lab needs, and the Debian package that provides each. */
 export const HOST_TOOLS: readonly { cmd: string; pkg: string; why: string }[] = [
   { cmd: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'boots the lab VM' },
+  { cmd: 'qemu-img', pkg: 'qemu-utils', why: "makes the lab's disk overlays, so that a booted lab is saved and later restored in seconds" },
   { cmd: 'debootstrap', pkg: 'debootstrap', why: 'builds the lab and node root file systems' },
   { cmd: 'mkfs.ext4', pkg: 'e2fsprogs', why: 'makes the lab root disk' },
   { cmd: 'depmod', pkg: 'kmod', why: 'indexes the lab kernel modules' },

@@ -159,6 +159,22 @@ describe('keepalived pairs (real lab)', function () {
     expect(r.code).to.equal(0);
   });
 
+  it("validate of one keepalived.conf without --peer: the director runs the operator's keepalived, which programs IPVS and checks the servers; modes passes", async () => {
+    const r = await cli(['validate', '--keepalived', 'test/fixtures/validate/lone-nat.conf'], 20 * 60_000);
+    process.stderr.write(`      validate lone-nat: whole run ${r.seconds.toFixed(0)} s\n`);
+    expect(r.stderr).to.match(/^lint: 0 errors, 0 warnings, \d+ info$/m);
+    expect(r.stderr).to.match(/192\.168\.40\.80 +10\.89\.200\.80/);
+    const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
+    expect(report, r.stdout + r.stderr).to.be.a('string');
+    const res = JSON.parse(await readFile(report!, 'utf8')) as { checks: Check[]; errors: RunErrorLike[]; suites: string[] };
+    expect(res.suites).to.deep.equal(['modes']);
+    expect(res.checks.filter((c) => c.valid !== true).map((c) => `${c.group}: ${c.detail}`), r.stdout).to.deep.equal([]);
+    expect(res.checks.map((c) => c.name)).to.include.members(['every real server answers through the VIP', 'real servers see the client address', 'the director carries the replies']);
+    // keepalived itself, not the planner, programmed the table: the build waited for it
+    expect(r.stderr).to.match(/director1: IPVS programmed and read back \(1 service, 2 real servers\)/);
+    expect(r.code).to.equal(0);
+  });
+
   it('a vrrp_script whose weight cannot drop the MASTER below the BACKUP (broken on purpose): HAProxy dies and nobody takes over, and the run says so', async () => {
     const { r, res } = await runAndRead(['test/fixtures/broken/haproxy-ha-weak.yaml', '--suite', 'failover', '--grep', 'kill-haproxy'], 'haproxy-ha-weak');
     expect(r.code, r.stdout + r.stderr).to.equal(1);

@@ -106,7 +106,7 @@ describe('the lab (real VM, real kernel IPVS)', function () {
     });
 
     it('a VM that dies while booting gives a clear error and is cleaned up', async () => {
-      const up = labUp({ paths, port: 23791, log: quiet });
+      const up = labUp({ paths, port: 23791, log: quiet, cold: true });
       const pid = await waitFor('the VM to start', async () => (await readState(paths))?.pid, { timeoutMs: 60_000, intervalMs: 100 });
       process.kill(pid, 'SIGKILL');
       const e = await rejection(up);
@@ -117,7 +117,7 @@ describe('the lab (real VM, real kernel IPVS)', function () {
     });
 
     it('a boot that exceeds its deadline says what it waited for and stops the VM', async () => {
-      const e = await rejection(labUp({ paths, port: 23792, timeoutMs: 3_000, log: quiet }));
+      const e = await rejection(labUp({ paths, port: 23792, timeoutMs: 3_000, log: quiet, cold: true }));
       expect(e.code).to.equal('ERR_LVS_LAB_BOOT');
       expect(e.message).to.match(/timed out after 3\.\d s waiting for the lab VM to report ready/);
       await expectNothingRunning();
@@ -125,10 +125,31 @@ describe('the lab (real VM, real kernel IPVS)', function () {
   });
 
   describe('a running lab', () => {
+    const upLog: string[] = [];
+    let upStarted = 0;
+    let upEnded = 0;
     before(async () => {
-      const t0 = Date.now();
-      await labUp({ paths, log: (m) => process.stderr.write(`      ${m}\n`) });
-      process.stderr.write(`      lab up to ready: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+      // run alone, with no lab saved since the build: a first up boots and saves it
+      const saved = await readdir(path.join(paths.home, 'saved')).catch(() => [] as string[]);
+      if (!saved.some((d) => !d.includes('.tmp-'))) {
+        await labUp({ paths, log: quiet });
+        await labDown({ paths, log: quiet });
+      }
+      upStarted = Date.now();
+      // the first boot of this build (the e2e files before this one) saved the lab: this up restores it
+      await labUp({ paths, log: (m) => (upLog.push(m), process.stderr.write(`      ${m}\n`)) });
+      upEnded = Date.now();
+      process.stderr.write(`      lab up to ready: ${((upEnded - upStarted) / 1000).toFixed(1)} s\n`);
+    });
+
+    it('came back from the saved lab, not from a boot, with ip_vs loaded and the host\'s time', async () => {
+      expect(upLog.join('\n'), 'restored, not booted').to.match(/lab restored in [\d.]+ s: kernel \S+, ip_vs loaded/);
+      expect(upLog.join('\n')).to.not.match(/lab booting/);
+      // the guest's clock answered on the console with the time it set: the host's, sent after the restore
+      const consoleText = await readFile(paths.console, 'utf8');
+      const set = [...consoleText.matchAll(/^lab: clock set (\d+\.\d+) ipvs=yes$/gm)].pop();
+      expect(set, consoleText.slice(-500)).to.exist;
+      expect(Number(set![1]) * 1000).to.be.within(upStarted - 1_000, upEnded + 1_000);
     });
 
     it('reports itself running with a Debian kernel and ip_vs loaded', async () => {

@@ -71,5 +71,21 @@ describe('errors a user sees', () => {
     for (const f of ['ca.pem', 'server-cert.pem', 'server-key.pem']) expect(args).to.contain(`name=opt/lvs/${f},file=/tls/${f}`);
     expect(args).to.not.contain('/tls/key.pem'); // the client key never enters the VM
     expect(args).to.contain('-accel tcg,thread=multi -cpu max');
+    expect(args).to.contain('-chardev file,id=console,path=/run/console.log,append=on -serial chardev:console');
+    expect(args).to.not.contain('-incoming');
+  });
+
+  it('a lab that can be saved boots on an overlay with a monitor and a clock port; a restore loads the saved state', () => {
+    const a = { key: 'k', kernelVersion: 'v', kernelPackage: 'p', vmlinuz: '/c/vmlinuz', initrd: '/c/initrd.img', rootImage: '/c/root.img', nodeImageTag: 't', nodeRootfsTar: '/c/n.tar', tlsDir: '/tls' };
+    const o = { memoryMiB: 2048, cpus: 2, port: 23750, accel: 'tcg' as const, consolePath: '/run/console.log', overlay: '/run/root.qcow2', qmp: '/run/qmp.sock', clock: '/run/clock.sock' };
+    const cold = qemuArgs(a, o);
+    expect(cold.join(' ')).to.contain('file=/run/root.qcow2,format=qcow2,if=virtio,cache=unsafe').and.not.contain('/c/root.img');
+    // the clock is the second serial port: the console stays the first (ttyS0)
+    expect(cold.indexOf('chardev:console')).to.be.below(cold.indexOf('unix:/run/clock.sock,server=on,wait=off'));
+    expect(cold).to.include.members(['-qmp', 'unix:/run/qmp.sock,server=on,wait=off']);
+    const warm = qemuArgs(a, { ...o, incoming: "/saved/it's/state.bin" });
+    expect(warm.slice(warm.indexOf('-incoming'), warm.indexOf('-incoming') + 2)).to.deep.equal(['-incoming', "exec:cat '/saved/it'\\''s/state.bin'"]);
+    // apart from -incoming, a restore runs the very command line the saved lab ran
+    expect(warm.filter((x, i) => x !== '-incoming' && warm[i - 1] !== '-incoming')).to.deep.equal(cold);
   });
 });

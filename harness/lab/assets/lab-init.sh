@@ -80,5 +80,20 @@ fi
 say "node image $tag"
 say "ready kernel=$(uname -r) ipvs=$(test -e /proc/net/ip_vs && echo yes || echo no)"
 
+# The host's time arrives on the second serial port after a saved lab is restored (the guest's
+# clock is then where it was at the save: harness/lab/saved.ts). One line, seconds since the
+# epoch; the answer goes to the console with whether ip_vs is loaded.
+if [ -c /dev/ttyS1 ]; then
+  (
+    exec 3<> /dev/ttyS1 || exit 0
+    stty raw -echo <&3 2> /dev/null
+    while IFS= read -r t <&3; do
+      t=$(printf '%s' "$t" | tr -cd '0-9.')
+      [ -n "$t" ] || continue
+      date -s "@$t" > /dev/null 2>&1 && say "clock set $(date +%s.%N) ipvs=$(test -e /proc/net/ip_vs && echo yes || echo no)"
+    done
+  ) &
+fi
+
 # tini as PID 1 reaps every orphan (dockerd's children included)
 exec tini -s -- sleep infinity
