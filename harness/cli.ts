@@ -12,6 +12,7 @@ import { smoke } from './smoke.js';
 import { loadPlan } from './suite/load-plan.js';
 import { lintCommand } from './lint/command.js';
 import { compareCommand } from './compare/command.js';
+import { benchCommand } from './bench/command.js';
 import { rerender, listRuns, formatRuns } from './report/index.js';
 import { failureLine } from './report/format.js';
 import { describeNemeses } from './nemesis/registry.js';
@@ -87,8 +88,12 @@ Usage:
   lvs-harness runs [--reports DIR] [--json]  past runs, newest first, with their verdicts
   lvs-harness compare RUN_A RUN_B [--format text|json] [--html FILE]
                                              ${helpColumn('two run directories side by side: checks whose verdict changed, measured times (with a rank test over the repetitions), distributions and the environment (kernel, keepalived, ipvsadm, Docker); exit 1 when a check went from pass to fail, 2 on a usage error')}
+  lvs-harness bench <topology…> [--seconds N] [--repeat N] [--size BYTES…] [--concurrency 1,4,16,64,256] [--connection keep-alive|new-connection] [--warmup S] [--out DIR] [--docker-host URL]
+                                             ${helpColumn("performance: for each topology's TCP services, wrk in the client through the VIP (keep-alive requests/s and new connections/s, each --size of body, default 1KiB and 256KiB) up a concurrency ramp until over 1% errors or no more rise (the knee), --repeat repetitions per point (default 3, --seconds 10 each, a warm-up excluded), the same load straight to one real server beside it (the ceiling), and the lab VM's kernel CPU per 1,000 new connections/s from /proc/stat; writes reports/<run-id>/ with bench.json and report.html's charts; haproxy-ha gives the HAProxy row")}
+  lvs-harness bench --compare OLD NEW [--format text|json] [--all]
+                                             ${helpColumn('two bench runs (bench.json or their run directories): per figure (rate and p99 over the ceiling, errors, kernel CPU) the change and whether it is beyond the repetitions\' noise (Mann-Whitney U, α 0.05, changes under 2% are noise); exit 1 on a regression, 2 on a usage error')}
   lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
-  lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--json]
+  lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--cold] [--json]
                                              boot the lab VM and wait until its Docker API answers
   lvs-harness lab status [--json]            { running, pid, endpoint, kernel, ipvs, uptimeSeconds }
   lvs-harness lab env                        shell exports pointing docker, dockerode and testcontainers at the lab
@@ -572,6 +577,17 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'smoke':
       return runSmoke(rest);
+    case 'bench': {
+      const { progress, log: runLog } = runProgress();
+      const r = await benchCommand(rest, { log: runLog, progress }).catch((e) => {
+        progress.end('error');
+        throw e;
+      });
+      // a --compare never started the progress line
+      if (!rest.includes('--compare')) progress.end(r.code ? 'error' : 'passed');
+      print(r.text);
+      return r.code;
+    }
     default:
       throw errUsage(`unknown command "${cmd}"`, 'see `lvs-harness --help`');
   }

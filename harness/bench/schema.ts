@@ -18,8 +18,8 @@ export const BENCH_SCHEMA_V1 = 'lvs-harness/bench@1';
 /** the forwarding methods, HAProxy in TCP mode, and the ceiling: the client straight to one real server */
 export const BENCH_MODES = ['nat', 'dr', 'tun', 'fullnat', 'haproxy', 'ceiling'] as const;
 export const CONNECTION_MODES = ['keep-alive', 'new-connection'] as const;
-/** the load agent's outcomes, and `status` for an answer that was not 2xx */
-export const ERROR_KINDS = ['refused', 'reset', 'timeout', 'error', 'status'] as const;
+/** the load agent's outcomes, `status` for an answer that was not 2xx, and wrk's socket errors (connect, read, write; its timeouts are `timeout`) */
+export const ERROR_KINDS = ['refused', 'reset', 'timeout', 'error', 'status', 'connect', 'read', 'write'] as const;
 
 const count = z.number().int().min(0);
 const seconds = z.number().min(0);
@@ -76,7 +76,14 @@ const knee = z.strictObject({
 
 const mode = z.strictObject({ mode: z.enum(BENCH_MODES), points: z.array(point), knees: z.array(knee) });
 
-const service = z.strictObject({ service: z.string().min(1), vip: z.string().min(1), port: z.number().int().min(1).max(65535), modes: z.array(mode).min(1) });
+const service = z.strictObject({
+  service: z.string().min(1),
+  vip: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  modes: z.array(mode).min(1),
+  /** how the ceiling's load reached the real server: straight, or through a director acting as a plain router */
+  ceilingPath: z.string().optional(),
+});
 
 const topology = z.strictObject({ topology: z.string().min(1), services: z.array(service) });
 

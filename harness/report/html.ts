@@ -306,7 +306,8 @@ export const htmlHead = (title: string, css: string) => `<!doctype html>
 <style>${css}</style>
 </head>`;
 
-export function renderHtml(r: Results, history: readonly HistoryEvent[]): string {
+/** `sections`: HTML a command adds at the top of the page's main part (bench's figures and charts) */
+export function renderHtml(r: Results, history: readonly HistoryEvent[], sections = ''): string {
   const v = runVerdictOf(r);
   let t0: number | undefined;
   for (const e of history) if (Number.isFinite(e.t) && (t0 === undefined || e.t < t0)) t0 = e.t;
@@ -314,7 +315,7 @@ export function renderHtml(r: Results, history: readonly HistoryEvent[]): string
 <body>
 ${header(r, history.length)}
 <main>
-${mergedSection(r)}
+${sections}${mergedSection(r)}
 ${validateSection(r)}
 ${checksSection(r)}
 ${distributionSection(r)}

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { mergeValidity } from '../checkers/types.js';
 import { isHarnessError } from '../errors.js';
 import type { History } from '../history/history.js';
-import { writeReports } from '../report/index.js';
+import { writeReports, type FileReporter } from '../report/index.js';
 import { RESULTS_SCHEMA_V1, confirmFindings, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
 import { describeEnvironment, hostEnvironment } from '../runtime/environment.js';
 import { onInterrupt } from '../util/cleanup.js';
@@ -35,6 +35,8 @@ export interface RunRecordInit {
   validate?: ValidateSection;
   history: History;
   log?: Logger;
+  /** the report files (the default set unless given: bench adds its section to report.html) */
+  reporters?: readonly FileReporter[];
 }
 
 // a signal's report must not wait on a node that stopped answering: the host part is enough
@@ -124,7 +126,7 @@ export class RunRecord {
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(results, null, 2));
     await rename(tmp, file);
-    const out = await writeReports(this.init.dir, results, [...this.init.history.events]);
+    const out = await writeReports(this.init.dir, results, [...this.init.history.events], this.init.reporters);
     for (const w of out.warnings) log(`report: ${w}`);
     for (const e of out.errors) log(`report: ${e.file} was not written: ${e.error.message}`);
     return { results, reports: { written: [file, ...out.written], failed: out.errors.map((e) => ({ file: e.file, message: e.error.message })) } };

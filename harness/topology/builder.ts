@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
 import { HarnessError } from '../errors.js';
-import { HEALTH_FLAG, NGINX_CONF, UDP_ECHO, renderNginxConf, udpEchoSource } from '../images/rs-app.js';
+import { DEFAULT_BODY_SIZES, HEALTH_FLAG, NGINX_CONF, UDP_ECHO, bodyFilesScript, renderNginxConf, udpEchoSource } from '../images/rs-app.js';
 import { diffRules, parseSave, renderRestore } from '../ipvs/rules.js';
 import { mergeTable, parseList, parseStats, type TableService } from '../ipvs/table.js';
 import { execIn, type ExecResult } from '../runtime/exec.js';
@@ -419,6 +419,8 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     const ipv6 = n.interfaces.some((i) => i.address6);
     spec.dirs.push('/etc/lvs-harness', '/opt/lvs-harness', '/run/lvs-harness');
     spec.files.push({ path: NGINX_CONF, text: renderNginxConf({ name: n.name, rip, httpPorts: n.app.httpPorts, ipv6 }) });
+    // the bodies bench fetches (/bytes/<N>); other sizes bench writes itself
+    spec.steps.push({ argv: ['sh', '-c', bodyFilesScript(DEFAULT_BODY_SIZES)] });
     spec.nginx = { conf: NGINX_CONF, healthUrl: `http://127.0.0.1:${n.app.httpPort}/health` };
     if (n.app.udpPorts.length) {
       spec.files.push({ path: UDP_ECHO, text: udpEchoSource() });
