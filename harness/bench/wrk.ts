@@ -161,13 +161,20 @@ export interface KernelCpu {
   seconds: number;
 }
 
-/** Kernel CPU between two readings of /proc/uptime + /proc/stat. */
-export function kernelCpuBetween(before: string, after: string): KernelCpu | undefined {
+/** Two readings of /proc/uptime + /proc/stat: the CPU ticks of each and the seconds between them. */
+function readingsBetween(before: string, after: string): { a: CpuTicks; b: CpuTicks; seconds: number } | undefined {
   const up = (t: string) => Number(t.trim().split(/\s+/)[0]);
   const a = parseProcStat(before);
   const b = parseProcStat(after);
   const seconds = up(after) - up(before);
-  if (!a || !b || !(seconds > 0)) return undefined;
+  return a && b && seconds > 0 ? { a, b, seconds } : undefined;
+}
+
+/** Kernel CPU between two readings of /proc/uptime + /proc/stat. */
+export function kernelCpuBetween(before: string, after: string): KernelCpu | undefined {
+  const r = readingsBetween(before, after);
+  if (!r) return undefined;
+  const { a, b, seconds } = r;
   const k = (c: CpuTicks) => c.system + c.irq + c.softirq;
   const ticks = k(b) - k(a);
   const soft = b.softirq - a.softirq;
@@ -181,11 +188,9 @@ export function kernelCpuBetween(before: string, after: string): KernelCpu | und
  * then measures the engine. The driver waits until this falls under a threshold.
  */
 export function busyCoresBetween(before: string, after: string): number | undefined {
-  const up = (t: string) => Number(t.trim().split(/\s+/)[0]);
-  const a = parseProcStat(before);
-  const b = parseProcStat(after);
-  const seconds = up(after) - up(before);
-  if (!a || !b || !(seconds > 0)) return undefined;
+  const r = readingsBetween(before, after);
+  if (!r) return undefined;
+  const { a, b, seconds } = r;
   const busy = (c: CpuTicks) => c.user + c.system + c.irq + c.softirq;
   const ticks = busy(b) - busy(a);
   return ticks >= 0 ? ticks / USER_HZ / seconds : undefined;
