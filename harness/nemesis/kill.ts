@@ -27,7 +27,7 @@ export const kill: Nemesis = {
     };
     const startedAt = env.now();
     await injecting(heal, async () => {
-      st.dropShell(target);
+      void st.dropShell(target);
       await c.kill({ signal: 'SIGKILL' });
       await waitContainer(st, target, { running: false }, 15_000);
     });

@@ -21,10 +21,11 @@ export const pause: Nemesis = {
     const heal = async () => {
       if ((await containerState(st, target)).paused) await c.unpause();
       await waitContainer(st, target, { paused: false }, 15_000);
+      st.resumeShell(target);
     };
     const startedAt = env.now();
     await injecting(heal, async () => {
-      st.dropShell(target);
+      await st.suspendShell(target);
       await c.pause();
       await waitContainer(st, target, { paused: true }, 15_000);
     });

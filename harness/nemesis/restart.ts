@@ -27,7 +27,7 @@ export const restart: Nemesis = {
     const startedAt = env.now();
     // a restart that fails half way still ends with the node started and restored, or says why not
     await injecting(restore, async () => {
-      st.dropShell(target);
+      void st.dropShell(target);
       await st.container(target).restart({ t: Math.ceil(graceMs / 1000) });
       await waitContainer(st, target, { running: true }, 30_000 + graceMs);
       await restore();

@@ -78,6 +78,11 @@ interface Pending {
 export class NodeShell {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+
+  /** commands sent and not answered yet */
+  get busy(): number {
+    return this.pending.size;
+  }
   private buf = '';
   alive = true;
 
@@ -121,7 +126,7 @@ export class NodeShell {
     stream.on('close', end);
     stream.on('error', end);
     if (!(await ready)) {
-      shell.close();
+      await shell.close(0);
       return undefined;
     }
     return shell;
@@ -190,13 +195,26 @@ export class NodeShell {
   }
 
   /** Ends the shell (its commands are killed); what is pending fails. */
-  close(): void {
+  /**
+   * Ends the shell: its input ends, it kills what it still runs and exits; the stream closes
+   * when it has (waited for at most `waitMs`, then cut), so that a container removed right
+   * after holds no shell caught half way through starting a process.
+   */
+  async close(waitMs = 2_000): Promise<void> {
+    const wasAlive = this.alive;
     this.ended(new HarnessError('ERR_LVS_EXEC_FAILED', 'the node shell was closed'));
+    const closed = new Promise<void>((resolve) => {
+      const s = this.stream as unknown as NodeJS.EventEmitter & { destroyed?: boolean };
+      if (!wasAlive || s.destroyed) return resolve();
+      s.once('close', () => resolve());
+      s.once('end', () => resolve());
+    });
     try {
       this.stream.end();
     } catch {
       /* gone already */
     }
+    await Promise.race([closed, new Promise((r) => setTimeout(r, waitMs).unref())]);
     (this.stream as unknown as { destroy?: () => void }).destroy?.();
   }
 }

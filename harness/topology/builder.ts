@@ -69,7 +69,7 @@ export class StartedTopology {
    * or by docker exec while the node has none (stopped, paused, or LVSH_NODE_SHELL=0).
    */
   async exec(name: string, argv: readonly string[], opts?: Parameters<typeof execIn>[2]): Promise<ExecResult> {
-    const shell = process.env.LVSH_NODE_SHELL === '0' ? undefined : await this.shellOf(name);
+    const shell = process.env.LVSH_NODE_SHELL === '0' || this.suspended.has(name) ? undefined : await this.shellOf(name);
     return shell?.alive ? shell.run(argv, opts) : execIn(this.container(name), argv, opts);
   }
 
@@ -94,6 +94,28 @@ export class StartedTopology {
     return p;
   }
 
+  private readonly suspended = new Set<string>();
+
+  /**
+   * Before a node is frozen (docker pause): no new command goes to its shell, and the ones in
+   * flight are waited for (at most `timeoutMs`), so that the freeze never catches the shell
+   * starting a process (the cgroup v1 freezer and a process caught between fork and exec can
+   * wait on each other for ever). The shell itself stays, frozen with the node; until
+   * resumeShell, commands go by docker exec and fail as Docker says ("is paused").
+   */
+  async suspendShell(name: string, timeoutMs = 5_000): Promise<void> {
+    this.suspended.add(name);
+    const p = this.shells.get(name);
+    const sh = p && (await Promise.race([p, sleep(timeoutMs).then(() => undefined)]));
+    const until = Date.now() + timeoutMs;
+    while (sh?.alive && sh.busy > 0 && Date.now() < until) await sleep(20);
+  }
+
+  /** After the node is thawed: its shell takes commands again. */
+  resumeShell(name: string): void {
+    this.suspended.delete(name);
+  }
+
   /** Starts opening a node's shell now, so that the next command finds it open. */
   warmShell(name: string): void {
     if (process.env.LVSH_NODE_SHELL !== '0') void this.shellOf(name);
@@ -103,15 +125,16 @@ export class StartedTopology {
    * Closes a node's shell before its container is paused, stopped, killed or restarted: until
    * a new one opens, commands go by docker exec and fail as docker says ("is paused", "is not running").
    */
-  dropShell(name: string): void {
+  dropShell(name: string): Promise<void> {
     const p = this.shells.get(name);
     this.shells.delete(name);
     this.shellRetryAt.delete(name);
-    void p?.then((sh) => sh?.close());
+    return p ? p.then((sh) => sh?.close()) : Promise.resolve();
   }
 
-  closeShells(): void {
-    for (const name of [...this.shells.keys()]) this.dropShell(name);
+  /** Ends every node's shell and waits until each has exited (at most 2 s). */
+  async closeShells(): Promise<void> {
+    await Promise.all([...this.shells.keys()].map((name) => this.dropShell(name)));
   }
 
   /** The director's IPVS table with its counters (`-Ln` merged with `-Ln --stats --exact`). */
@@ -136,9 +159,10 @@ export class StartedTopology {
     const n = this.node(name);
     const c = this.container(name);
     const state = (await c.inspect()).State;
-    if (state.Paused || !state.Running) this.dropShell(name);
+    if (!state.Running) void this.dropShell(name);
     if (state.Paused) await c.unpause();
     else if (!state.Running) await c.start();
+    this.resumeShell(name);
     await configureNode(this, n);
   }
 
@@ -169,8 +193,8 @@ export class StartedTopology {
     return (await this.holdersOf([address]))?.get(address) ?? [];
   }
 
-  down(log: Logger = defaultLog): Promise<number> {
-    this.closeShells();
+  async down(log: Logger = defaultLog): Promise<number> {
+    await this.closeShells();
     return teardown(this.docker, { topology: this.plan.topology }, log);
   }
 }

@@ -47,21 +47,31 @@ ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 say "network up"
 
-# dockerd: mutual TLS on the forwarded port; the unix socket stays inside the VM
-dockerd \
-  --host=unix:///var/run/docker.sock \
-  --host=tcp://0.0.0.0:2376 \
-  --tlsverify \
-  --tlscacert=/etc/lab/tls/ca.pem \
-  --tlscert=/etc/lab/tls/server-cert.pem \
-  --tlskey=/etc/lab/tls/server-key.pem \
-  --storage-driver=overlay2 \
-  --exec-opt native.cgroupdriver=cgroupfs \
-  --add-runtime crun=/usr/bin/crun \
-  --default-runtime=crun \
-  --iptables=false \
-  --log-level=warn \
-  > /var/log/dockerd.log 2>&1 &
+# dockerd: mutual TLS on the forwarded port; the unix socket stays inside the VM. Should it
+# ever exit, the console says so with the last lines of its log (the host keeps console.log),
+# and it is started again.
+(
+  while :; do
+    dockerd \
+      --host=unix:///var/run/docker.sock \
+      --host=tcp://0.0.0.0:2376 \
+      --tlsverify \
+      --tlscacert=/etc/lab/tls/ca.pem \
+      --tlscert=/etc/lab/tls/server-cert.pem \
+      --tlskey=/etc/lab/tls/server-key.pem \
+      --storage-driver=overlay2 \
+      --exec-opt native.cgroupdriver=cgroupfs \
+      --add-runtime crun=/usr/bin/crun \
+      --default-runtime=crun \
+      --iptables=false \
+      --log-level=warn \
+      >> /var/log/dockerd.log 2>&1
+    rc=$?
+    say "dockerd exited with status $rc; the last lines of its log:"
+    tail -n 40 /var/log/dockerd.log | sed 's/^/lab:   dockerd: /'
+    sleep 1
+  done
+) &
 
 i=0
 until docker version > /dev/null 2>&1; do
