@@ -88,7 +88,9 @@ export class SuiteContext {
     this.checks.push({ ...check, suite: this.suite, group });
     const msg = `${check.name}: ${check.detail ?? ''}\n  observed: ${JSON.stringify(check.observed)}\n  expected: ${JSON.stringify(check.expected)}`;
     if (this.deferred) {
-      if (check.valid !== true) this.deferred.push(`${group}: ${msg}\n  verdict: ${String(check.valid)}`);
+      // each failure leads with its check's name, as a failed expectValid does: the runner tells a
+      // test's false verdict from an error by that name (suite/runner.ts)
+      if (check.valid !== true) this.deferred.push(`${msg}\n  group: ${group}\n  verdict: ${String(check.valid)}`);
       return;
     }
     expect(check.valid, msg).to.equal(true);
@@ -109,7 +111,7 @@ export class SuiteContext {
       failures = this.deferred;
       this.deferred = outer;
     }
-    if (failures.length) expect.fail(`${failures.length} verdict${failures.length > 1 ? 's' : ''} not true:\n${failures.join('\n')}`);
+    if (failures.length) expect.fail(`${failures.join('\n')}\n(${failures.length} verdict${failures.length > 1 ? 's' : ''} of this test not true)`);
   }
 }
 
