@@ -119,6 +119,21 @@ export { newRunId } from '../util/run-id.js';
 import { newRunId } from '../util/run-id.js';
 
 /** One suite file under mocha; its failures that are not recorded verdicts become errors. */
+let suiteTurn: Promise<void> = Promise.resolve();
+
+/** Runs fn when no other run of this process is running its suites. */
+async function exclusively<T>(fn: () => Promise<T>): Promise<T> {
+  const prev = suiteTurn;
+  let release!: () => void;
+  suiteTurn = new Promise<void>((r) => (release = r));
+  await prev;
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
 async function runSuiteFile(s: string, ctx: SuiteContext, run: { runId: string; errors: RunError[]; grep?: string; progress?: Progress }): Promise<void> {
   const progress = run.progress;
   const mocha = new Mocha({ timeout: 300_000, ...(run.grep !== undefined ? { grep: new RegExp(run.grep) } : {}), reporter: progress ? progressReporter(progress, s) : 'spec', color: !!process.stdout.isTTY });
@@ -206,7 +221,6 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
     const director = started.nodes('director')[0];
     record.environment = d.describeEnvironment(runtime, director ? started.container(director.name) : undefined);
     const c = (ctx = new SuiteContext(plan, started, history));
-    setSuiteContext(c);
     record.checks = c.checks;
     await snapshotTables(started, c);
     if (faultSpecs.length) {
@@ -226,12 +240,21 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
       });
     }
     progress?.phase('checks');
-    for (const s of suites) {
-      const before = c.checks.length;
-      await record.step('suite', () => d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress }), `suite:${s}`);
-      // a suite that judged nothing must not pass
-      if (c.checks.length === before && !record.errors.length) record.errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
-    }
+    // the suites of runs side by side in one process (main --parallel) take turns: mocha and the
+    // suite files read one current context; the builds and teardowns still overlap
+    await exclusively(async () => {
+      setSuiteContext(c);
+      try {
+        for (const s of suites) {
+          const before = c.checks.length;
+          await record.step('suite', () => d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress }), `suite:${s}`);
+          // a suite that judged nothing must not pass
+          if (c.checks.length === before && !record.errors.length) record.errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
+        }
+      } finally {
+        setSuiteContext(undefined);
+      }
+    });
     await snapshotTables(started, c);
   } catch (e) {
     error = { e, phase: record.phase };
@@ -248,7 +271,6 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   faultsEnd.abort();
   await Promise.all(faultRuns);
   await ctx?.stopAgents();
-  setSuiteContext(undefined);
   const runtime = rt;
   if (runtime && st && !opts.keep && !st.reused) {
     await record.step('teardown', () => d.teardown(runtime, plan.topology, log)).catch((e: unknown) => {
