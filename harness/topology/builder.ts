@@ -122,8 +122,8 @@ export class StartedTopology {
   }
 
   /**
-   * Closes a node's shell before its container is paused, stopped, killed or restarted: until
-   * a new one opens, commands go by docker exec and fail as docker says ("is paused", "is not running").
+   * Closes a node's shell before its container is stopped, killed or restarted (a pause suspends
+   * it instead): until a new one opens, commands go by docker exec and fail as docker says ("is not running").
    */
   dropShell(name: string): Promise<void> {
     const p = this.shells.get(name);
@@ -629,10 +629,10 @@ async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
 async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logger): Promise<void> {
   if (!d.ipvs) return;
   const restore = renderRestore(d.ipvs);
-  let saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+  const read = async () => parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+  let saved = await read();
   if (d.keepalived) {
     // keepalived programs the table; wait for it rather than write it
-    const read = async () => parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
     await waitFor(`keepalived to program IPVS on ${d.name}`, async () => !diffRules(d.ipvs!, (saved = await read())).length, { timeoutMs: 30_000, intervalMs: 500 }).catch(() => undefined);
     // keepalived adds every real server before its first health checks: the table only counts once
     // it has held through a whole check cycle (the removal bound), so a failing check shows here
@@ -644,7 +644,7 @@ async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logg
   } else if (diffRules(d.ipvs, saved).length) {
     await st.exec(d.name, ['ipvsadm', '-C']);
     await st.exec(d.name, ['ipvsadm', '-R'], { input: restore });
-    saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+    saved = await read();
   }
   if (d.keepalived && diffRules(d.ipvs, saved).length) {
     // a check that fails on one server fails on the others within one removal bound: what the
@@ -653,7 +653,7 @@ async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logg
     const empty = (rules: typeof saved) => d.ipvs!.every((svc) => !rules.find((r) => r.protocol === svc.protocol && r.address === svc.address && r.port === svc.port && r.fwmark === svc.fwmark)?.realServers.some((rs) => (rs.weight ?? 1) > 0));
     while (!empty(saved) && Date.now() < until) {
       await sleep(500);
-      saved = parseSave((await st.exec(d.name, ['ipvsadm', '-S', '-n'])).stdout);
+      saved = await read();
     }
   }
   const diffs = diffRules(d.ipvs, saved);
