@@ -103,8 +103,12 @@ export class StepCache {
     await rm(this.dir(step, key), { recursive: true, force: true });
   }
 
-  /** Removes every other key of the step (older recipes), and leftovers of interrupted builds. */
-  async prune(step: string, keep: string): Promise<string[]> {
+  /**
+   * Removes every other key of the step (older recipes), and leftovers of interrupted builds.
+   * `keep` may name several keys: those other releases' last builds still use.
+   */
+  async prune(step: string, keep: string | readonly string[]): Promise<string[]> {
+    const kept = new Set((typeof keep === 'string' ? [keep] : keep).map((k) => `${step}-${k}`));
     const removed: string[] = [];
     let names: string[] = [];
     try {
@@ -113,7 +117,7 @@ export class StepCache {
       return removed;
     }
     for (const n of names) {
-      if (n.startsWith(`${step}-`) && n !== `${step}-${keep}`) {
+      if (n.startsWith(`${step}-`) && !kept.has(n)) {
         await rm(path.join(this.root, n), { recursive: true, force: true });
         removed.push(n);
       }

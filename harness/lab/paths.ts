@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { DEFAULT_RELEASE, type LabRelease } from './recipe.js';
 
 /** The repository root (two levels above harness/lab/). */
 export const REPO_ROOT = path.resolve(fileURLToPath(new URL('../../', import.meta.url)));
@@ -31,4 +32,12 @@ export function labPaths(home = labHome()): LabPaths {
     state: path.join(run, 'state.json'),
     console: path.join(run, 'console.log'),
   };
+}
+
+/**
+ * The last build of a release (`lab build --release R`): lab.json for bookworm, as before
+ * releases existed (so an existing build stays found), lab-<release>.json for the others.
+ */
+export function artifactsPath(paths: Pick<LabPaths, 'home'>, release: LabRelease = DEFAULT_RELEASE): string {
+  return path.join(paths.home, release === DEFAULT_RELEASE ? 'lab.json' : `lab-${release}.json`);
 }

@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 
 import path from 'node:path';
 import { HarnessError } from '../errors.js';
 import { run } from '../util/proc.js';
-import { stableHash } from './recipe.js';
+import { DEFAULT_RELEASE, stableHash } from './recipe.js';
 import type { LabPaths } from './paths.js';
 
 /**
@@ -22,7 +22,8 @@ import type { LabPaths } from './paths.js';
  * and the lab boots cold.
  *
  * The saved state is keyed on what it depends on: the lab artefacts, memory, CPUs, accelerator
- * and qemu's version. Only the newest is kept.
+ * and qemu's version. Only the newest of each release is kept (meta.json names the release;
+ * one without is bookworm's, saved before releases existed).
  */
 export const SAVED_VERSION = 1;
 
@@ -185,9 +186,15 @@ async function migrationDone(q: Qmp, timeoutMs: number): Promise<void> {
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** Whether a saved lab directory holds the given release's state (see the release in meta.json). */
+export function sameReleaseSaved(meta: { release?: unknown } | undefined, release: string): boolean {
+  return !meta || (typeof meta.release === 'string' ? meta.release : DEFAULT_RELEASE) === release;
+}
+
 /**
  * Saves the running, ready lab: stops the VM, writes its state and copies its disk overlay,
- * then lets it go on. Other saved states of this lab home are removed (only the newest is kept).
+ * then lets it go on. Other saved states of the same release are removed (only the newest is
+ * kept); another release's stays, so that switching back restores it.
  */
 export async function saveLab(paths: LabPaths, key: string, overlay: string, meta: Record<string, unknown>): Promise<{ seconds: number; bytes: number }> {
   const t0 = Date.now();
@@ -215,15 +222,22 @@ export async function saveLab(paths: LabPaths, key: string, overlay: string, met
     q.close();
   }
   const parent = path.dirname(final);
-  for (const d of await readdir(parent).catch(() => [] as string[])) if (path.join(parent, d) !== tmp) await rm(path.join(parent, d), { recursive: true, force: true });
+  const release = typeof meta.release === 'string' ? meta.release : DEFAULT_RELEASE;
+  for (const d of await readdir(parent).catch(() => [] as string[])) {
+    if (path.join(parent, d) === tmp) continue;
+    const other = await readFile(path.join(parent, d, 'meta.json'), 'utf8')
+      .then((t) => JSON.parse(t) as { release?: unknown })
+      .catch(() => undefined);
+    if (sameReleaseSaved(other, release)) await rm(path.join(parent, d), { recursive: true, force: true });
+  }
   await rename(tmp, final);
   const bytes = (await stat(path.join(final, 'state.bin'))).size + (await stat(path.join(final, 'disk.qcow2'))).size;
   return { seconds: (Date.now() - t0) / 1000, bytes };
 }
 
-/** Removes every saved state of this lab home. */
-export async function forgetSaved(paths: LabPaths): Promise<void> {
-  await rm(path.join(paths.home, 'saved'), { recursive: true, force: true });
+/** Removes one saved state (by key), or every saved state of this lab home. */
+export async function forgetSaved(paths: LabPaths, key?: string): Promise<void> {
+  await rm(key ? savedDir(paths, key) : path.join(paths.home, 'saved'), { recursive: true, force: true });
 }
 
 /**

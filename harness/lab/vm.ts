@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import net from 'node:net';
 import path from 'node:path';
 import { HarnessError, tail } from '../errors.js';
-import { dockerFromEndpoint, type Endpoint } from '../runtime/docker.js';
+import { dockerFromEndpoint, type Endpoint } from '../util/docker.js';
 import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { which } from '../util/proc.js';
@@ -12,6 +12,7 @@ import { sleep, waitFor } from '../util/wait.js';
 import { buildLab, readArtifacts, type LabArtifacts } from './build.js';
 import { parseConsole } from './console.js';
 import { labPaths, type LabPaths } from './paths.js';
+import { DEFAULT_RELEASE, type LabRelease } from './recipe.js';
 import { TLS_FILES } from './tls.js';
 import { Qmp, clockSocket, createOverlay, fileSignature, findSaved, forgetSaved, monitorSocket, parseClockLine, qemuVersion, readText, saveLab, savedKey, sendClock, type SavedLab } from './saved.js';
 
@@ -20,6 +21,8 @@ export const QEMU_NAME = 'lvs-harness-lab';
 
 export interface LabState {
   pid: number;
+  /** the Debian release the VM was built from (absent in a state written before releases: bookworm) */
+  release?: LabRelease;
   port: number;
   startedAt: string;
   key: string;
@@ -34,6 +37,8 @@ export interface LabState {
 
 export interface LabStatus {
   running: boolean;
+  /** the running lab's Debian release */
+  release?: LabRelease;
   pid: number | null;
   endpoint: string | null;
   kernel: string | null;
@@ -60,6 +65,45 @@ export interface UpOptions {
   log?: Logger;
   /** boot cold even when a saved lab could be restored (also LVS_HARNESS_LAB_COLD=1) */
   cold?: boolean;
+  /**
+   * the Debian release to run. Absent: whichever lab runs, else bookworm. A lab of another
+   * release already running is an error, unless `restart`
+   */
+  release?: LabRelease;
+  /** when a lab of another release runs: stop it and boot `release` */
+  restart?: boolean;
+}
+
+/** The release a state file describes (older state files name none: they were bookworm). */
+export const stateRelease = (st: Pick<LabState, 'release'>): LabRelease => st.release ?? DEFAULT_RELEASE;
+
+export type UpDecision =
+  /** nothing runs: boot this release */
+  | { action: 'boot'; release: LabRelease }
+  /** the asked release (or, none asked, some release) runs: use it */
+  | { action: 'reuse'; release: LabRelease }
+  /** another release runs and --restart was given: stop it, then boot */
+  | { action: 'restart'; release: LabRelease; running: LabRelease }
+  /** another release runs: say so, change nothing */
+  | { action: 'refuse'; release: LabRelease; running: LabRelease };
+
+/** What `lab up` does, given what runs (one lab at a time per lab home). */
+export function decideUp(o: { running?: LabRelease; wanted?: LabRelease; restart?: boolean }): UpDecision {
+  if (!o.running) return { action: 'boot', release: o.wanted ?? DEFAULT_RELEASE };
+  if (!o.wanted || o.wanted === o.running) return { action: 'reuse', release: o.running };
+  return o.restart ? { action: 'restart', release: o.wanted, running: o.running } : { action: 'refuse', release: o.wanted, running: o.running };
+}
+
+/** The error of a refused `lab up`: which release runs, and the two ways on. */
+export function otherReleaseRunning(d: { release: LabRelease; running: LabRelease }, pid: number | null): HarnessError {
+  return new HarnessError('ERR_LVS_LAB_OTHER_RELEASE', `a ${d.running} lab is running${pid ? ` (pid ${pid})` : ''}; only one lab runs at a time, so the ${d.release} lab was not started`, {
+    hint: `switch with \`lvs-harness lab up --release ${d.release} --restart\` (stops the ${d.running} lab), or stop it first with \`lvs-harness lab down\`; to use the running one: --release ${d.running}`,
+  });
+}
+
+/** What `lab down` does: with a release named, a lab of another release is left running. */
+export function decideDown(o: { running?: LabRelease; wanted?: LabRelease }): 'stop' | 'other-release' {
+  return o.running && o.wanted && o.running !== o.wanted ? 'other-release' : 'stop';
 }
 
 export const endpointOf = (st: Pick<LabState, 'port' | 'tlsDir'>): Endpoint => ({
@@ -125,6 +169,7 @@ export async function labStatus(opts: { paths?: LabPaths; probeDocker?: boolean 
   const c = parseConsole(consoleText);
   const status: LabStatus = {
     running: true,
+    release: stateRelease(st),
     pid: st.pid,
     endpoint: `tcp://127.0.0.1:${st.port}`,
     kernel: c.kernel ?? null,
@@ -204,9 +249,16 @@ export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; 
 export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
   const paths = opts.paths ?? labPaths();
   const log = opts.log ?? defaultLog;
-  const current = await labStatus({ paths, probeDocker: false });
+  let current = await labStatus({ paths, probeDocker: false });
+  const decision = decideUp({ running: current.running ? current.release : undefined, wanted: opts.release, restart: opts.restart });
+  if (decision.action === 'refuse') throw otherReleaseRunning(decision, current.pid);
+  if (decision.action === 'restart') {
+    log(`stopping the ${decision.running} lab (pid ${current.pid}) to boot ${decision.release} (--restart)`);
+    await labDown({ paths, log });
+    current = await labStatus({ paths, probeDocker: false });
+  }
   if (current.running) {
-    log(`lab already running (pid ${current.pid}, ${current.endpoint})`);
+    log(`${current.release} lab already running (pid ${current.pid}, ${current.endpoint})`);
     // another process may still be booting it: its Docker API answers before the node image is in
     const phase = async () => parseConsole(await readFile(paths.console, 'utf8').catch(() => '')).phase;
     if ((await phase()) !== 'ready') {
@@ -232,9 +284,10 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
       hint: 'apt-get install -y --no-install-recommends qemu-system-x86   (or `lvs-harness doctor --fix` as root)',
     });
   const isRoot = !process.getuid || process.getuid() === 0;
-  const artifacts = isRoot ? (await buildLab({ paths, log })).artifacts : await readArtifacts(paths);
+  const release = decision.release;
+  const artifacts = isRoot ? (await buildLab({ paths, log, release })).artifacts : await readArtifacts(release, paths);
   if (!artifacts)
-    throw new HarnessError('ERR_LVS_LAB_NOT_BUILT', 'the lab has not been built', { hint: 'run `lvs-harness lab build` as root first' });
+    throw new HarnessError('ERR_LVS_LAB_NOT_BUILT', `the ${release} lab has not been built`, { hint: `run \`lvs-harness lab build --release ${release}\` as root first` });
 
   const port = opts.port ?? Number(process.env.LVS_HARNESS_LAB_PORT ?? DEFAULT_PORT);
   if (!(await portFree(port)))
@@ -260,7 +313,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
       return await start(saved);
     } catch (e) {
       log(`the saved lab could not be restored (${(e as Error).message.split('\n')[0]}): it is deleted, and the lab boots cold`);
-      await forgetSaved(paths);
+      await forgetSaved(paths, key);
     }
   }
   return start(undefined);
@@ -302,6 +355,7 @@ async function startVm(o: StartVm): Promise<LabStatus> {
   const pid = child.pid!;
   const state: LabState = {
     pid,
+    release: artifacts.release ?? DEFAULT_RELEASE,
     port,
     startedAt: new Date().toISOString(),
     key: artifacts.key,
@@ -314,7 +368,7 @@ async function startVm(o: StartVm): Promise<LabStatus> {
     rootImage: overlay ?? artifacts.rootImage,
   };
   await writeFile(paths.state, JSON.stringify(state, null, 2));
-  log(`lab ${o.restore ? 'restoring the saved lab' : 'booting'}: pid ${pid}, ${cpus} CPU, ${memoryMiB} MiB, ${accel}, Docker API on 127.0.0.1:${port}`);
+  log(`${state.release} lab ${o.restore ? 'restoring the saved lab' : 'booting'}: pid ${pid}, ${cpus} CPU, ${memoryMiB} MiB, ${accel}, Docker API on 127.0.0.1:${port}`);
   // Ctrl-C or a crash while booting must not leave a half-started VM behind
   const unregister = onCleanup('lab boot', async () => {
     await stopVm(paths, state, log);
@@ -382,7 +436,7 @@ async function startVm(o: StartVm): Promise<LabStatus> {
       if (o.saveAs && overlay) {
         // once per lab build: every later `lab up` restores this instead of booting
         try {
-          const r = await saveLab(paths, o.saveAs, overlay, { kernel: c.kernel, nodeImageTag: state.nodeImageTag, memoryMiB, cpus, accel });
+          const r = await saveLab(paths, o.saveAs, overlay, { release: state.release, kernel: c.kernel, nodeImageTag: state.nodeImageTag, memoryMiB, cpus, accel });
           log(`lab saved for a quick start next time in ${r.seconds.toFixed(1)} s (${Math.round(r.bytes / 2 ** 20)} MiB)`);
         } catch (e) {
           log(`the booted lab could not be saved (${(e as Error).message}); it runs on, and the next up boots cold again`);
@@ -405,11 +459,16 @@ async function startVm(o: StartVm): Promise<LabStatus> {
   return labStatus({ paths });
 }
 
-/** Stops the VM: SIGTERM, then SIGKILL after a deadline; removes its state. Idempotent. */
-export async function labDown(opts: { paths?: LabPaths; log?: Logger } = {}): Promise<{ stopped: number[] }> {
+/**
+ * Stops the VM: SIGTERM, then SIGKILL after a deadline; removes its state. Idempotent. With a
+ * release named, a running lab of another release is left alone (and named in `otherRelease`).
+ */
+export async function labDown(opts: { paths?: LabPaths; log?: Logger; release?: LabRelease } = {}): Promise<{ stopped: number[]; otherRelease?: LabRelease }> {
   const paths = opts.paths ?? labPaths();
   const log = opts.log ?? defaultLog;
   const st = await readState(paths);
+  if (st && (await isOurQemu(st.pid, st.rootImage)) && decideDown({ running: stateRelease(st), wanted: opts.release }) === 'other-release')
+    return { stopped: [], otherRelease: stateRelease(st) };
   const stopped: number[] = [];
   if (st) stopped.push(...(await stopVm(paths, st, log)));
   // any VM of this lab home that lost its state file (a crashed harness) goes too

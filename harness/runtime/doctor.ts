@@ -3,7 +3,7 @@ import { readArtifacts } from '../lab/build.js';
 import { labPaths } from '../lab/paths.js';
 import { labStatus } from '../lab/vm.js';
 import { resolveKernelPackage } from '../lab/apt.js';
-import { RECIPE } from '../lab/recipe.js';
+import { DEFAULT_RELEASE, LAB_RELEASES, RECIPE } from '../lab/recipe.js';
 import type { Logger } from '../util/log.js';
 import { run, which } from '../util/proc.js';
 import { hostKernelIpvs, probeLocalEngine } from './select.js';
@@ -96,6 +96,10 @@ export async function doctor(log: Logger): Promise<DoctorReport> {
   }
   const art = await readArtifacts();
   checks.push({ name: 'lab build', ok: !!art, optional: true, detail: art ? `built (${art.key}, kernel ${art.kernelVersion}, ${art.nodeImageTag}) in ${labPaths().home}` : 'not built yet: `lvs-harness lab build`' });
+  for (const r of LAB_RELEASES.filter((x) => x !== DEFAULT_RELEASE)) {
+    const a = await readArtifacts(r);
+    if (a) checks.push({ name: `lab build (${r})`, ok: true, optional: true, detail: `built (${a.key}, kernel ${a.kernelVersion}, ${a.nodeImageTag}): \`lvs-harness lab up --release ${r}\`` });
+  }
   const st = await labStatus();
   checks.push({
     name: 'lab',
