@@ -1,4 +1,4 @@
-import { measures } from '../expect/apply.js';
+import { measures } from '../checkers/expect.js';
 import { verdictOf, type Verdict } from '../report/format.js';
 import type { RecordedCheck, Results } from '../report/results.js';
 import { mannWhitney } from './rank-test.js';

@@ -1,10 +1,9 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hostEnvironment } from '../runtime/environment.js';
-import type { SmokeResult } from '../smoke.js';
-import type { RunResult } from '../suite/runner.js';
 import { duration, escapeAttr, escapeText as esc, failureLine, firstLine, runVerdictOf, type RunVerdict } from './format.js';
 import { badge, CSS, htmlHead } from './html.js';
+import type { ResultsV1 } from './results.js';
 
 /**
  * The main job's overview: one page, reports/main-<run-id>/index.html, with a row per run the
@@ -16,6 +15,15 @@ import { badge, CSS, htmlHead } from './html.js';
 
 /** The overview directories' prefix: `runs` skips them (they are no run of their own). */
 export const OVERVIEW_PREFIX = 'main-';
+
+/** What a row reads of a suite run: suite/runner.ts's RunResult is one (the overview names no layer above report/). */
+export type OverviewRun = Pick<ResultsV1, 'runId' | 'valid' | 'checks' | 'errors' | 'error' | 'interrupted'> & { reportDir: string };
+
+/** What a row and the page's header read of the smoke check: smoke.ts's SmokeResult is one. */
+export type OverviewSmoke = Pick<ResultsV1, 'runId' | 'valid' | 'checks' | 'error'> & {
+  reportDir: string;
+  runtime?: { kind: string; reason: string; endpoint: string; kernel: string; dockerVersion: string };
+};
 
 export interface OverviewEntry {
   /** what ran: "smoke", "nat modes" */
@@ -81,7 +89,7 @@ export function relativeHref(fromDir: string, file: string): string {
 }
 
 /** The smoke check's row; its report is results.json (the check has no topology to draw). */
-export function smokeEntry(r: SmokeResult, overviewDir: string, durationMs?: number): OverviewEntry {
+export function smokeEntry(r: OverviewSmoke, overviewDir: string, durationMs?: number): OverviewEntry {
   const passed = r.checks.filter((c) => c.valid === true).length;
   const error = failureLine(r);
   return {
@@ -98,7 +106,7 @@ export function smokeEntry(r: SmokeResult, overviewDir: string, durationMs?: num
 }
 
 /** A suite run's row, counted as the main job's table counts it. */
-export function runEntry(name: string, r: RunResult, overviewDir: string, durationMs?: number): OverviewEntry {
+export function runEntry(name: string, r: OverviewRun, overviewDir: string, durationMs?: number): OverviewEntry {
   const passed = r.checks.filter((c) => c.valid === true).length;
   const end = failureLine(r);
   const errors = [...(end ? [end] : []), ...r.errors.map((e) => `${e.title}: ${firstLine(e.message)}`)];
@@ -222,7 +230,7 @@ export async function writeOverview(dir: string, html: string): Promise<string> 
 /** One suite run of the main job, with the wall time it took. */
 export interface MainRun {
   topology: string;
-  result: RunResult;
+  result: OverviewRun;
   ms: number;
 }
 
@@ -230,7 +238,7 @@ export interface MainRun {
  * The main job's overview, written beside the runs' own directories (the smoke check's reports
  * directory tells where those are): reports/main-<run-id>/index.html. Returns its path.
  */
-export async function writeMainOverview(o: { id: string; startedAt: Date; smoke: SmokeResult; smokeMs: number; runs: readonly MainRun[]; planned: readonly string[] }): Promise<string> {
+export async function writeMainOverview(o: { id: string; startedAt: Date; smoke: OverviewSmoke; smokeMs: number; runs: readonly MainRun[]; planned: readonly string[] }): Promise<string> {
   const dir = path.join(path.dirname(o.smoke.reportDir), o.id);
   const entries = [smokeEntry(o.smoke, dir, o.smokeMs), ...o.runs.map((x) => runEntry(`${x.topology} modes`, x.result, dir, x.ms))];
   const missing = o.planned.filter((t) => !o.runs.some((x) => x.topology === t));

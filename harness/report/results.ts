@@ -1,12 +1,13 @@
 import { readJsonFile } from '../util/json-file.js';
 import { z } from 'zod';
-import type { Validity } from '../checkers/types.js';
+import type { CheckResult, Validity } from '../checkers/types.js';
+import type { Cause } from '../diagnose/types.js';
 import { HarnessError } from '../errors.js';
+import type { Environment } from '../runtime/environment.js';
 import { formatPath, valueAt } from '../util/object-path.js';
-import type { RecordedCheck } from '../suite/context.js';
 import type { RunVerdict } from './format.js';
 
-export type { RecordedCheck };
+export type { Environment };
 
 /**
  * results.json, the one record of a run every report is rendered from (reports/<run-id>/).
@@ -36,6 +37,16 @@ export interface RunOrigin {
   suite?: string;
 }
 
+/** A check as a suite recorded it (suite/context.ts), one of results.json's checks. */
+export interface RecordedCheck extends CheckResult {
+  suite: string;
+  group: string;
+  /** a check that is not true: what the evidence gathered before teardown says caused it */
+  causes?: Cause[];
+  /** merge-reports: the run it was recorded in */
+  origin?: RunOrigin;
+}
+
 export interface ResultsTopology {
   name: string;
   file: string;
@@ -44,13 +55,6 @@ export interface ResultsTopology {
   reused: boolean;
   /** git revision of the topology file (`git log -1 --format=%H -- <file>`), "-dirty" when edited */
   configRevision?: string;
-}
-
-export interface Environment {
-  host: { os: string; kernel: string; node: string; cpus: number; memoryMiB: number };
-  /** absent when the suites ran on a local Docker engine rather than the lab VM */
-  lab?: { kernel: string; docker: string; ipvsadm: string; keepalived: string };
-  harness: { version: string; git: string };
 }
 
 /**

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { REPO_ROOT } from '../lab/paths.js';
-import type { Environment } from '../report/results.js';
 import { execIn } from './exec.js';
 
 /**
@@ -48,6 +47,14 @@ const harnessVersion = (): string => {
     return 'unknown';
   }
 };
+
+/** Where a run was measured, as results.json keeps it (report/results.ts). */
+export interface Environment {
+  host: { os: string; kernel: string; node: string; cpus: number; memoryMiB: number };
+  /** absent when the suites ran on a local Docker engine rather than the lab VM */
+  lab?: { kernel: string; docker: string; ipvsadm: string; keepalived: string };
+  harness: { version: string; git: string };
+}
 
 /** The host and harness part alone, at once: what a report says when nothing else could be read. */
 export function hostEnvironment(git = 'unknown'): Environment {

@@ -5,7 +5,7 @@ import { readArtifacts } from '../lab/build.js';
 import { labPaths } from '../lab/paths.js';
 import { endpointOf, labUp, readState, type UpOptions } from '../lab/vm.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import { describeEndpoint, dockerFromEndpoint, parseDockerHost, type Endpoint } from './docker.js';
+import { describeEndpoint, dockerFromEndpoint, parseDockerHost, type Endpoint } from '../util/docker.js';
 import { ensureNodeImage, runOnce } from './node-image.js';
 
 /** What the local Docker engine can do, as probed (see probeLocalEngine). */
@@ -114,8 +114,8 @@ export async function resolveRuntime(opts: { dockerHost?: string; env?: NodeJS.P
       hint: 'check the address and credentials, or unset DOCKER_HOST to use the embedded lab',
     });
   }
-  const artifacts = await readArtifacts();
-  if (!artifacts) throw new HarnessError('ERR_LVS_LAB_NOT_BUILT', 'the node image has not been built', { hint: 'run `lvs-harness lab build` as root' });
+  const artifacts = await readArtifacts(opts.lab?.release);
+  if (!artifacts) throw new HarnessError('ERR_LVS_LAB_NOT_BUILT', 'the node image has not been built', { hint: `run \`lvs-harness lab build${opts.lab?.release ? ` --release ${opts.lab.release}` : ''}\` as root` });
   await ensureNodeImage(docker, artifacts.nodeImageTag, artifacts.nodeRootfsTar, log);
   return { kind: choice.kind, endpoint: choice.endpoint, docker, reason: choice.reason, nodeImage: artifacts.nodeImageTag };
 }

@@ -2,9 +2,8 @@ import type { Probe } from '../diagnose/types.js';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import type { CheckResult } from '../checkers/types.js';
-import type { Cause } from '../diagnose/types.js';
-import type { RunOrigin } from '../report/results.js';
-import { applyExpectations } from '../expect/apply.js';
+import type { RecordedCheck } from '../report/results.js';
+import { applyExpectations } from '../checkers/expect.js';
 import { HarnessError } from '../errors.js';
 import { parseTopology } from '../topology/loader.js';
 import { clientOn, plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
@@ -12,21 +11,16 @@ import { buildTopology, type StartedTopology } from '../topology/builder.js';
 import { resolveRuntime } from '../runtime/select.js';
 import { History } from '../history/history.js';
 import { Agent, clockOffset } from '../load/driver.js';
+import { buildExplainer } from './evidence.js';
+
+/** results.json's record of a check (report/results.ts), which a suite context collects. */
+export type { RecordedCheck };
 
 /**
  * What a suite file sees: the plan (known when mocha loads the file, so tests can be declared
  * per service and mode) and the started topology (ready before the first test runs).
  * `lvs-harness run` sets it; running a suite with plain mocha builds it from LVS_HARNESS_TOPOLOGY.
  */
-export interface RecordedCheck extends CheckResult {
-  suite: string;
-  group: string;
-  /** a check that is not true: what the evidence gathered before teardown says caused it */
-  causes?: Cause[];
-  /** merge-reports: the run it was recorded in */
-  origin?: RunOrigin;
-}
-
 export class SuiteContext {
   readonly checks: RecordedCheck[] = [];
   /** what active probes measured (a large body through a tunnel): the cause rules read it */
@@ -72,7 +66,7 @@ export class SuiteContext {
   }
 
   started(): Promise<StartedTopology> {
-    this.startedP ??= resolveRuntime().then((rt) => buildTopology(rt, this.plan));
+    this.startedP ??= resolveRuntime().then((rt) => buildTopology(rt, this.plan, { explain: buildExplainer }));
     return this.startedP;
   }
 

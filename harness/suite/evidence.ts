@@ -3,10 +3,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { diagnose } from '../diagnose/diagnose.js';
 import { parseEvidence, unreachable, type NodeEvidence } from '../diagnose/evidence.js';
+import { keepalivedRemovedRule } from '../diagnose/rules/keepalived-removed.js';
+import { portRule } from '../diagnose/rules/port.js';
+import { splitBrainRule } from '../diagnose/rules/vrrp.js';
 import { evidenceArgv } from '../diagnose/script.js';
-import type { StartedTopology } from '../topology/builder.js';
+import type { RecordedCheck } from '../report/results.js';
+import type { BuildExplainer, StartedTopology } from '../topology/builder.js';
 import type { Plan, PlannedNode } from '../topology/planner.js';
-import type { RecordedCheck } from './context.js';
 
 /**
  * When a check is false or unknown, before teardown: one read-only script per node (sysctls,
@@ -43,3 +46,22 @@ export async function explainFailures(st: StartedTopology, plan: Plan, checks: R
   await Promise.all(Object.entries(raw).map(([node, text]) => writeFile(path.join(dir, 'evidence', `${node}.txt`), text)));
   for (const c of failed) c.causes = diagnose({ plan, evidence, check: c, probes });
 }
+
+/**
+ * What the builder's errors name as the cause of a failed verification (topology/builder.ts
+ * BuildOptions.explain), by the rules the checks use, from evidence read before the teardown.
+ */
+export const buildExplainer: BuildExplainer = {
+  /** keepalived removed every real server; a DR/TUN real server planned on another port, which the kernel does not keep */
+  async ipvsMismatch(st, d) {
+    const { evidence } = await readEvidence(st, [d]);
+    const ctx = { plan: st.plan, evidence, check: { name: `${d.name}: the IPVS table read back`, valid: false as const }, services: st.plan.services };
+    return [...keepalivedRemovedRule.find(ctx), ...portRule.find(ctx)];
+  },
+  /** one instance's split brain, from every director's evidence (its config, its log, DROP rules, links) */
+  async splitBrain(st, instance) {
+    const { evidence } = await readEvidence(st, st.nodes('director'));
+    const plan = { ...st.plan, vrrp: (st.plan.vrrp ?? []).filter((v) => v.name === instance) };
+    return splitBrainRule.find({ plan, evidence, check: { name: `${instance} held by one director`, valid: false }, services: [] });
+  },
+};

@@ -20,7 +20,7 @@ import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
 import { RunRecord } from './record.js';
-import { explainFailures } from './evidence.js';
+import { buildExplainer, explainFailures } from './evidence.js';
 import { loadPlan } from './load-plan.js';
 
 export const SUITES_DIR = path.join(REPO_ROOT, 'suites');
@@ -158,7 +158,7 @@ async function runSuiteFile(s: string, ctx: SuiteContext, run: { runId: string; 
 
 export const RUN_DEPS: RunDeps = {
   resolveRuntime: (o) => resolveRuntime(o),
-  buildTopology: (rt, plan, o) => buildTopology(rt, plan, o),
+  buildTopology: (rt, plan, o) => buildTopology(rt, plan, { ...o, explain: buildExplainer }),
   teardown: (rt, topology, log) => teardown(rt.docker, { topology }, log),
   describeEnvironment: (rt, director) => describeEnvironment(rt.docker, director),
   runSuite: runSuiteFile,

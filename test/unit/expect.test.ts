@@ -4,7 +4,7 @@ import { reinsertion, removalTime, noErrorsWhileDraining, type TableSample } fro
 import { preemption, type StateChange } from '../../harness/checkers/preempt.js';
 import type { CheckResult } from '../../harness/checkers/types.js';
 import { isHarnessError } from '../../harness/errors.js';
-import { applyExpectations } from '../../harness/expect/apply.js';
+import { applyExpectations } from '../../harness/checkers/expect.js';
 import { mergeExpectations, parseExpectSpec } from '../../harness/expect/spec.js';
 import type { FaultEvent, OpEvent, Outcome } from '../../harness/history/history.js';
 import { failoverBound, healthReinsertionBound, healthRemovalBound, preemptBound } from '../../harness/keepalived/bound.js';

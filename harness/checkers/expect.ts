@@ -3,8 +3,8 @@
  * check false even where keepalived's own bound was met. Targets only ever tighten a verdict;
  * a value not measured leaves it as the checker gave it.
  */
-import type { CheckResult } from '../checkers/types.js';
-import type { ExpectKey, Expectations } from './spec.js';
+import type { CheckResult } from './types.js';
+import type { ExpectKey, Expectations } from '../expect/spec.js';
 
 interface Measure {
   key: ExpectKey;
