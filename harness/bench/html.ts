@@ -1,6 +1,9 @@
+import path from 'node:path';
 import { groupedBars, linearAxis, logAxis, type BarSeries } from '../report/charts.js';
 import { escapeAttr, escapeText } from '../report/format.js';
-import type { BenchKnee, BenchMode, BenchPoint, BenchReport, ConnectionMode } from './schema.js';
+import type { ExtraSections } from '../report/index.js';
+import type { Results } from '../report/results.js';
+import { readBench, type BenchKnee, type BenchMode, type BenchPoint, type BenchReport, type ConnectionMode } from './schema.js';
 import { errorsOf } from './summarise.js';
 
 /**
@@ -130,6 +133,7 @@ function environmentTable(r: BenchReport): string {
     ['load generator', `${e.generator ?? r.settings.generator} in the client node, ${r.settings.seconds} s per repetition, ${r.settings.repeat} repetition${r.settings.repeat > 1 ? 's' : ''} per point, ${r.settings.warmupSeconds} s warm-up before each point (excluded)`],
     ['ramp', `${r.settings.steps.join(', ')} connections, until over 1% errors or no rise beyond the repetitions' noise (the knee)`],
     ['sizes', r.settings.sizes.map(fmtSize).join(', ')],
+    ...(r.settings.faults?.length ? ([['faults held', `${r.settings.faults.join(', ')}: injected after the build, held through every point of the topology, healed before teardown`]] as [string, string][]) : []),
     ['director CPU', r.directorCpu.how],
     ['harness', `${e.harness.version} (${e.harness.git})`],
   ];
@@ -202,4 +206,41 @@ ${environmentTable(r)}
 <h3>The harness's own cost</h3>${costTable(r)}
 </section>
 `;
+}
+
+/** what bench's section is drawn from: bench.json's report, or why there is none */
+export type BenchSource = { report: BenchReport } | { absent: string };
+
+/**
+ * bench's section of report.html, the one path both `lvs-harness bench` and `lvs-harness report`
+ * put it on the page by: the figures and charts of the report, or, without one, a line saying
+ * why the section is absent (a bench run's page never just lacks it).
+ */
+export function benchSection(s: BenchSource): string {
+  if ('report' in s) return renderBenchSection(s.report);
+  return `<section id="bench" class="bench"><h2>Bench</h2><p class="empty" data-bench-absent>No bench figures or charts: ${esc(s.absent)}</p></section>\n`;
+}
+
+/**
+ * The bench.json of a run directory, for `lvs-harness report` to draw the section again from:
+ * missing, unreadable, not JSON, of another schema version or invalid, it is the reason the
+ * section is absent (the first line of the error, naming the file and the field), never a throw.
+ */
+export async function benchSourceOfRun(runDir: string): Promise<BenchSource> {
+  try {
+    return { report: await readBench(path.join(runDir, 'bench.json')) };
+  } catch (e) {
+    return { absent: (e instanceof Error ? e.message : String(e)).split('\n')[0]! };
+  }
+}
+
+/**
+ * bench's sections for `lvs-harness report <run-dir>` (rerender's `sections`): for a bench run,
+ * its section drawn again from bench.json, or the line saying why it is absent with a warning;
+ * undefined for a run that is not a bench run (a bench.json beside it notwithstanding).
+ */
+export async function benchSectionsOfRun(runDir: string, results: Results): Promise<ExtraSections | undefined> {
+  if (!results.suites.includes('bench')) return undefined;
+  const bench = await benchSourceOfRun(runDir);
+  return { html: () => benchSection(bench), warnings: 'absent' in bench ? [`no bench section in report.html: ${bench.absent}`] : [] };
 }

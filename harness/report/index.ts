@@ -25,6 +25,14 @@ export const REPORTERS: readonly FileReporter[] = [
   { name: 'html', file: 'report.html', render: (r, h) => renderHtml(r, h) },
 ];
 
+/**
+ * The reporters with `sections` (HTML a command adds at the top of report.html's main part,
+ * renderHtml's third argument) given to the html reporter; read when the page is rendered.
+ */
+export function withHtmlSections(reporters: readonly FileReporter[], sections: () => string): FileReporter[] {
+  return reporters.map((r) => (r.name === 'html' ? { ...r, render: (res, h) => renderHtml(res, h, sections()) } : r));
+}
+
 export interface ReporterFailure {
   reporter: string;
   file: string;
@@ -85,11 +93,39 @@ export async function readHistoryLenient(file: string): Promise<{ events: Histor
   return { events, warnings };
 }
 
-/** `lvs-harness report <run-dir>`: render the report files again from results.json and history.ndjson. */
-export async function rerender(runDir: string): Promise<WriteOutcome> {
+/**
+ * What a command adds to report.html when a run of its is rendered again: `html` (read when the
+ * page is rendered, as withHtmlSections's `sections`) and problems with its inputs, as warnings.
+ */
+export interface ExtraSections {
+  html: () => string;
+  warnings?: string[];
+}
+
+/**
+ * Given a run directory and its results, the sections a command adds to the run's report.html, or
+ * undefined for a run that is none of its own. The caller (the CLI) names the commands: report
+ * sits below them and knows none.
+ */
+export type ExtraSectionsOfRun = (runDir: string, results: Results) => Promise<ExtraSections | undefined>;
+
+export interface RerenderOptions {
+  /** sections to add to report.html (bench's, for a bench run); none when absent or undefined */
+  sections?: ExtraSectionsOfRun;
+}
+
+/**
+ * `lvs-harness report <run-dir>`: render the report files again from results.json and
+ * history.ndjson, with the sections `opts.sections` gives for the run (a bench run's, drawn again
+ * from its bench.json as bench put it there; a bench.json that cannot be read leaves a line on the
+ * page saying why, and a warning).
+ */
+export async function rerender(runDir: string, opts: RerenderOptions = {}): Promise<WriteOutcome> {
   const results = await loadResults(path.join(runDir, 'results.json'));
   const { events, warnings } = await readHistoryLenient(path.join(runDir, 'history.ndjson'));
-  const out = await writeReports(runDir, results, events);
+  const extra = opts.sections ? await opts.sections(runDir, results) : undefined;
+  if (extra?.warnings) warnings.push(...extra.warnings);
+  const out = await writeReports(runDir, results, events, extra ? withHtmlSections(REPORTERS, extra.html) : REPORTERS);
   return { ...out, warnings: [...warnings, ...out.warnings] };
 }
 

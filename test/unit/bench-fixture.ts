@@ -1,5 +1,6 @@
+import { withCeilingRatios } from '../../harness/bench/ceiling.js';
 import { LatencyHistogram } from '../../harness/bench/histogram.js';
-import { BENCH_SCHEMA_V1, type BenchMode, type BenchReport, type BenchRepetition, type ModeName } from '../../harness/bench/schema.js';
+import { BENCH_SCHEMA_V1, parseBench, type BenchMode, type BenchReport, type BenchRepetition, type ConnectionMode, type ModeName } from '../../harness/bench/schema.js';
 import { latencyJson, modeKnees, summarisePoint } from '../../harness/bench/summarise.js';
 
 /** mulberry32: a seeded generator, so a "random" test fails the same way every time */
@@ -39,4 +40,23 @@ export function report(modes: BenchMode[], runId = 'run-1'): BenchReport {
     harness: { topologies: [{ topology: 'nat', upSeconds: 41.2 }], suites: [], totalSeconds: 300 },
     topologies: [{ topology: 'nat', services: [{ service: 'web', vip: '10.89.1.100', port: 80, modes }] }],
   };
+}
+
+/** a ramp over 1, 4, 16 for both connection modes; rate scales with `k`, CPU cores with `cpu` */
+export function ramp(name: ModeName, k: number, cpu?: number): BenchMode {
+  const points = (['keep-alive', 'new-connection'] as ConnectionMode[]).flatMap((connection) =>
+    [1, 4, 16].map((c) => summarisePoint({ concurrency: c, sizeBytes: 1024, connection }, [rep(k * Math.min(c, 4) * 100, 1 + c / 4, cpu !== undefined ? { directorCpuCores: cpu } : {}), rep(k * Math.min(c, 4) * 101, 1 + c / 4, cpu !== undefined ? { directorCpuCores: cpu } : {})])),
+  );
+  return { mode: name, points, knees: modeKnees(points, { steps: [1, 4, 16] }) };
+}
+
+/** A valid bench report as bench writes it (nat and its ceiling, both connection modes, 1 KiB), read back through parseBench: every chart of the section has data. */
+export function benchReport(): BenchReport {
+  const r = report([ramp('nat', 0.8, 0.4), ramp('ceiling', 1, 0.3)]);
+  const out: BenchReport = withCeilingRatios({
+    ...r,
+    settings: { ...r.settings, steps: [1, 4, 16], connections: ['keep-alive', 'new-connection'], generator: 'wrk' },
+    topologies: [{ topology: 'nat', services: [{ ...r.topologies[0]!.services[0]!, ceilingPath: 'straight from client to rs1 (10.89.20.11)' }] }],
+  });
+  return parseBench(JSON.parse(JSON.stringify(out)), 'bench.json');
 }

@@ -1,28 +1,7 @@
 import { expect } from 'chai';
-import { withCeilingRatios } from '../../harness/bench/ceiling.js';
 import { renderBenchSection } from '../../harness/bench/html.js';
 import { formatBenchEnd } from '../../harness/bench/run.js';
-import { parseBench, type BenchMode, type BenchReport, type ConnectionMode, type ModeName } from '../../harness/bench/schema.js';
-import { modeKnees, summarisePoint } from '../../harness/bench/summarise.js';
-import { rep, report } from './bench-fixture.js';
-
-/** a ramp over 1, 4, 16 for both connection modes; rate scales with `k`, CPU cores with `cpu` */
-function ramp(name: ModeName, k: number, cpu?: number): BenchMode {
-  const points = (['keep-alive', 'new-connection'] as ConnectionMode[]).flatMap((connection) =>
-    [1, 4, 16].map((c) => summarisePoint({ concurrency: c, sizeBytes: 1024, connection }, [rep(k * Math.min(c, 4) * 100, 1 + c / 4, cpu !== undefined ? { directorCpuCores: cpu } : {}), rep(k * Math.min(c, 4) * 101, 1 + c / 4, cpu !== undefined ? { directorCpuCores: cpu } : {})])),
-  );
-  return { mode: name, points, knees: modeKnees(points, { steps: [1, 4, 16] }) };
-}
-
-function benchReport(): BenchReport {
-  const r = report([ramp('nat', 0.8, 0.4), ramp('ceiling', 1, 0.3)]);
-  const out: BenchReport = withCeilingRatios({
-    ...r,
-    settings: { ...r.settings, steps: [1, 4, 16], connections: ['keep-alive', 'new-connection'], generator: 'wrk' },
-    topologies: [{ topology: 'nat', services: [{ ...r.topologies[0]!.services[0]!, ceilingPath: 'straight from client to rs1 (10.89.20.11)' }] }],
-  });
-  return parseBench(JSON.parse(JSON.stringify(out)), 'bench.json');
-}
+import { benchReport } from './bench-fixture.js';
 
 const count = (html: string, re: RegExp) => (html.match(re) ?? []).length;
 
