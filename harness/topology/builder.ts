@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
-import { HarnessError } from '../errors.js';
+import { HarnessError, isHarnessError } from '../errors.js';
 import { DEFAULT_BODY_SIZES, HEALTH_FLAG, NGINX_CONF, UDP_ECHO, bodyFilesScript, renderNginxConf, udpEchoSource } from '../images/rs-app.js';
 import { diffRules, parseSave, renderRestore } from '../ipvs/rules.js';
 import { mergeTable, parseList, parseStats, type TableService } from '../ipvs/table.js';
@@ -15,11 +15,6 @@ import { KEEPALIVED_TEST_EXIT, keepalivedTestArgv, parseKeepalivedTestOutput, re
 import type { HealthCheck, KeepalivedConfig } from '../keepalived/model.js';
 import { checkTiming, failoverBound, healthRemovalBound } from '../keepalived/bound.js';
 import { HAPROXY_CFG, HAPROXY_LOG, haproxyRemovalBoundMs, haproxyStatArgv, parseHaproxyStat, renderHaproxyConf } from '../haproxy/config.js';
-import { readEvidence } from '../suite/evidence.js';
-import { splitBrainRule } from '../diagnose/rules/vrrp.js';
-import { keepalivedRemovedRule } from '../diagnose/rules/keepalived-removed.js';
-import { portRule } from '../diagnose/rules/port.js';
-import type { Cause } from '../diagnose/types.js';
 import { DAEMON_WAIT_S, NODE_SCRIPT_EXIT, nodeScript, readNodeScriptFailure, type NodeScriptSpec } from './node-script.js';
 import { KEEPALIVED_CONF, KEEPALIVED_LOG, MISC_CHECK, VRRP_LOG, VRRP_NOTIFY, type Plan, type PlannedNode } from './planner.js';
 
@@ -39,6 +34,25 @@ const owner = () => `${hostname()}:${process.pid}`;
 const BUILDER_REVISION = 3;
 const planLabel = (plan: Plan) => `${plan.hash}.${BUILDER_REVISION}`;
 
+/** A cause of a failed verification, as a build error states it (diagnose/types.ts Cause is one). */
+export interface BuildCause {
+  sentence: string;
+  evidence: readonly { node: string; command: string; lines: readonly string[]; note?: string }[];
+  fix: string;
+}
+
+/**
+ * Why a verification failed, from the nodes' evidence read before the failed build is torn down.
+ * The cause rules sit above the topology they read (diagnose/), so the builder's caller passes
+ * them in (suite/evidence.ts buildExplainer); without them a build error names no cause.
+ */
+export interface BuildExplainer {
+  /** why director d's IPVS table read back is not the model's */
+  ipvsMismatch(st: StartedTopology, d: PlannedNode): Promise<BuildCause[]>;
+  /** why a VRRP instance is held by more than one director */
+  splitBrain(st: StartedTopology, instance: string): Promise<BuildCause[]>;
+}
+
 /** A topology whose containers run and whose IPVS tables match the plan. */
 export class StartedTopology {
   constructor(
@@ -47,6 +61,8 @@ export class StartedTopology {
     readonly containers: Map<string, Docker.Container>,
     readonly reused: boolean,
     readonly timings: Record<string, number>,
+    /** what explains a failed verification (waitForVrrp's split brain too) */
+    readonly explain?: BuildExplainer,
   ) {}
 
   node(name: string): PlannedNode {
@@ -276,6 +292,8 @@ export interface BuildOptions {
   log?: Logger;
   /** reuse a running topology built from the same plan (default true) */
   reuse?: boolean;
+  /** the causes a failed verification's error names */
+  explain?: BuildExplainer;
 }
 
 /** Creates (or reuses) the topology's networks and containers and configures them; verifies IPVS. */
@@ -293,7 +311,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
     if (same && opts.reuse !== false) {
       log(`reusing the running topology ${plan.topology} (plan ${plan.hash})`);
       const containers = new Map(existing.map((c) => [c.Labels[L.node]!, docker.getContainer(c.Id)]));
-      const st = new StartedTopology(plan, docker, containers, true, timings);
+      const st = new StartedTopology(plan, docker, containers, true, timings, opts.explain);
       await verifyIpvs(st, log);
       await verifyHaproxy(st, log);
       return st;
@@ -360,7 +378,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
       }),
     );
     timings.containers = Date.now() - t0;
-    const st = new StartedTopology(plan, docker, containers, false, timings);
+    const st = new StartedTopology(plan, docker, containers, false, timings, opts.explain);
     await Promise.all(plan.nodes.map((n) => configureNode(st, n)));
     timings.configured = Date.now() - t0;
     await verifyIpvs(st, log);
@@ -603,27 +621,49 @@ export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Prom
 }
 
 /** Causes as a build error's message lists them: the sentence, the evidence quoted, the fix. */
-const formatCauses = (causes: readonly Cause[]): string =>
+const formatCauses = (causes: readonly BuildCause[]): string =>
   causes.map((c) => `\n  cause: ${c.sentence}\n  evidence: ${c.evidence.map((q) => `${q.node} \`${q.command}\`: ${q.note ?? q.lines.join(' | ')}`).join('; ')}\n  fix: ${c.fix}`).join('');
 
 /** Why a director's table is not the model's, from its evidence. */
-async function ipvsMismatchCauses(st: StartedTopology, d: PlannedNode): Promise<Cause[]> {
-  const { evidence } = await readEvidence(st, [d]);
-  const ctx = { plan: st.plan, evidence, check: { name: `${d.name}: the IPVS table read back`, valid: false as const }, services: st.plan.services };
-  return [...keepalivedRemovedRule.find(ctx), ...portRule.find(ctx)];
+async function ipvsMismatchCauses(st: StartedTopology, d: PlannedNode): Promise<BuildCause[]> {
+  return st.explain ? st.explain.ipvsMismatch(st, d) : [];
 }
 
 /** The split-brain cause of one VRRP instance, from every director's evidence (its config, its log, DROP rules, links). */
-async function splitBrainCauses(st: StartedTopology, instance: string): Promise<Cause[]> {
-  const { evidence } = await readEvidence(st, st.nodes('director'));
-  const plan = { ...st.plan, vrrp: (st.plan.vrrp ?? []).filter((v) => v.name === instance) };
-  return splitBrainRule.find({ plan, evidence, check: { name: `${instance} held by one director`, valid: false }, services: [] });
+async function splitBrainCauses(st: StartedTopology, instance: string): Promise<BuildCause[]> {
+  return st.explain ? st.explain.splitBrain(st, instance) : [];
 }
 
 /** Programs each director from its restore file and proves the kernel holds exactly the model. */
 async function verifyIpvs(st: StartedTopology, log: Logger): Promise<void> {
   // every director at once: keepalived's settle window on one runs while the other settles
-  await Promise.all(st.nodes('director').map((d) => verifyDirectorIpvs(st, d, log)));
+  try {
+    await Promise.all(st.nodes('director').map((d) => verifyDirectorIpvs(st, d, log)));
+  } catch (e) {
+    // a split brain disturbs the tables too (both directors hold the real servers' gateway, so
+    // the replies to one's health checks reach the other, and its checks fail): when a VIP has
+    // two holders, the split brain is the error to see, with its cause, and the table beside it
+    if (!isHarnessError(e) || e.code !== 'ERR_LVS_IPVS_MISMATCH' || !st.plan.vrrp?.length) throw e;
+    const split = await anyVipHeldTwice(st).catch(() => false);
+    if (!split) throw e;
+    log(`the IPVS table differs while a VIP has two holders: waiting to see whether it is a split brain`);
+    try {
+      await waitForVrrp(st);
+    } catch (v) {
+      if (isHarnessError(v) && v.code === 'ERR_LVS_SPLIT_BRAIN') {
+        const [head = '', ...diffs] = e.message.split('\n');
+        v.message += `\n  and, during it, ${head.replace(/^director /, '').replace(/:$/, '')}: ${diffs.slice(0, 2).map((l) => l.trim()).join('; ')}`;
+      }
+      throw v;
+    }
+    throw e;
+  }
+}
+
+/** whether some VIP of a VRRP instance is held by more than one director right now */
+async function anyVipHeldTwice(st: StartedTopology): Promise<boolean> {
+  for (const v of st.plan.vrrp ?? []) for (const x of v.vips) if ((await st.holders(x.address)).length > 1) return true;
+  return false;
 }
 
 async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logger): Promise<void> {
@@ -664,7 +704,7 @@ async function verifyDirectorIpvs(st: StartedTopology, d: PlannedNode, log: Logg
     const checks = d.keepalived ? [...new Set((d.keepalived.virtualServers ?? []).flatMap((vs) => vs.realServers.map((r) => describeCheck(r.check))))].join('; ') : '';
     // why, from the director's evidence, by the rules the checks use (keepalived removed every
     // real server; a DR/TUN real server planned on another port, which the kernel does not keep)
-    const causes = await ipvsMismatchCauses(st, d).catch(() => [] as Cause[]);
+    const causes = await ipvsMismatchCauses(st, d).catch(() => [] as BuildCause[]);
     throw new HarnessError(
       'ERR_LVS_IPVS_MISMATCH',
       `director ${d.name}: the kernel's IPVS table differs from the model${d.keepalived ? ' (keepalived programs it and removes real servers whose health check fails)' : ''}:\n  ${diffs.join('\n  ')}${formatCauses(causes)}`,

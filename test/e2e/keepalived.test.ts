@@ -14,8 +14,10 @@ import { cli } from '../helpers.js';
 /**
  * keepalived pairs for real: the golden keepalived.conf files pass keepalived's own config test
  * in the node image; the failover, health, sync and split-brain suites pass on the NAT and DR
- * pairs, failover on the TUN pair; and the two broken pairs (mismatched auth: split brain; a health check on the wrong
- * port: every real server removed) are caught with their reason.
+ * pairs, failover on the TUN pair; validate runs the seed article's pair, one file alone, and
+ * a broken pair of an operator's files (a rotated auth_pass: split brain); and the broken YAML
+ * pairs (a weak track weight: nobody takes over; a health check on the wrong port: every real
+ * server removed) are caught with their reason.
  */
 const quiet = () => {};
 const HA_SUITES = ['failover', 'health', 'sync', 'splitbrain'];
@@ -184,15 +186,27 @@ describe('keepalived pairs (real lab)', function () {
     expect(res.errors, r.stdout + r.stderr).to.deep.equal([]);
   });
 
-  it('a pair with mismatched auth_pass (broken on purpose) ends in split brain, and the run says so', async () => {
-    const r = await cli(['run', 'test/fixtures/broken/nat-ha-auth.yaml', '--suite', 'failover']);
+  it("validate of a broken pair (director B got a new auth_pass, A did not): lint's error, then split brain in the lab with its cause, and the report marks the finding confirmed", async () => {
+    const r = await cli(['validate', '--keepalived', 'test/fixtures/validate/shop-a.conf', '--peer', 'test/fixtures/validate/shop-b-rotated.conf', '--suite', 'failover'], 20 * 60_000);
+    process.stderr.write(`      validate broken shop pair: whole run ${r.seconds.toFixed(0)} s\n`);
     expect(r.code, r.stdout + r.stderr).to.equal(1);
-    expect(r.stderr).to.match(/10\.89\.110\.100 \(VI_NAT\) to be held by director1 alone/);
+    // lint first: the pair's authentication differs
+    expect(r.stderr).to.match(/^lint: 1 errors, 0 warnings, \d+ info$/m);
+    expect(r.stderr).to.match(/shop-a\.conf:15: error pair-mismatch: .*authentication differs \(PASS:Sh0p2025 vs PASS:Sh0p2026/);
+    // then the run: the build's wait for one MASTER sees both hold the VIP
+    expect(r.stderr).to.match(/10\.89\.200\.80 \(VI_SHOP\) to be held by director1 alone/);
     expect(r.stderr).to.match(/held by director1, director2/);
     expect(r.stderr).to.match(/split brain: .* more than three master-down intervals/);
     // and why, read from the directors before they were removed (the split-brain cause rule)
-    expect(r.stderr).to.match(/cause: both director1 and director2 hold 10\.89\.110\.100.* of VI_NAT: each is MASTER \(split brain\).*why: their authentication differs, so each drops the other's adverts/);
+    expect(r.stderr).to.match(/cause: both director1 and director2 hold 10\.89\.200\.80.* of VI_SHOP: each is MASTER \(split brain\).*why: their authentication differs, so each drops the other's adverts/);
     expect(r.stderr).to.match(/fix: .*write the same auth_type and auth_pass/);
+    const report = r.stdout.match(/results: (\S+results\.json)/)?.[1];
+    expect(report, r.stdout + r.stderr).to.be.a('string');
+    const res = JSON.parse(await readFile(report!, 'utf8')) as { validate: { findings: { rule: string; severity: string; confirmedBy?: string }[] } };
+    const finding = res.validate.findings.find((f) => f.rule === 'pair-mismatch');
+    expect(finding?.confirmedBy, JSON.stringify(res.validate.findings)).to.match(/^the build: .*split brain/);
+    const html = await readFile(path.join(path.dirname(report!), 'report.html'), 'utf8');
+    expect(html).to.contain('confirmed by the run');
   });
 
   it('a health check on the wrong port (broken on purpose) takes every real server out, and the run says so', async () => {
