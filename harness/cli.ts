@@ -6,13 +6,16 @@ import { HarnessError, errUsage, isHarnessError } from './errors.js';
 import { parseExpectSpec } from './expect/spec.js';
 import { buildLab } from './lab/build.js';
 import { labPaths } from './lab/paths.js';
-import { endpointOf, labDown, labStatus, labUp, readState } from './lab/vm.js';
+import { endpointOf, labDown, labStatus, labUp, readState, stateRelease } from './lab/vm.js';
+import { DEFAULT_RELEASE, LAB_RELEASES, parseRelease } from './lab/recipe.js';
 import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
 import { smoke } from './smoke.js';
+import { buildExplainer } from './suite/evidence.js';
 import { loadPlan } from './suite/load-plan.js';
 import { lintCommand } from './lint/command.js';
 import { compareCommand } from './compare/command.js';
 import { benchCommand } from './bench/command.js';
+import { benchSectionsOfRun } from './bench/html.js';
 import { rerender, listRuns, formatRuns } from './report/index.js';
 import { failureLine } from './report/format.js';
 import { describeNemeses } from './nemesis/registry.js';
@@ -81,8 +84,7 @@ Usage:
                                              warning, 2 on a usage error
   lvs-harness validate --keepalived A.conf [--peer B.conf] [--ipvsadm RULES] [--suite <name>…] [--expect <targets>] [--instance ID] ${RELEASE_FLAGS_USAGE} [--keep]
                                              ${helpColumn("an operator's own files run for real: lint them (for the keywords of --release's keepalived, or --keepalived-version's), derive a lab topology (one director per file, the real servers and VIPs they name, a client), print the translation of their addresses and interfaces into the lab, run their own keepalived.conf translated (keepalived -t inside the node first) and the suites that apply (modes; failover, health, sync for a pair); reports as run, with the findings and the translation; exit codes as run")}
-  lvs-harness report <run-dir>               render junit.xml, summary.md and report.html again from a run's
-                                             results.json and history.ndjson
+  lvs-harness report <run-dir>               ${helpColumn("render junit.xml, summary.md and report.html again from a run's results.json and history.ndjson, and a bench run's Bench section from its bench.json (or a line saying why it cannot be read)")}
   lvs-harness merge-reports DIR… [--out DIR]
                                              ${helpColumn('the runs of a sharded matrix as one run: reads each run directory (or every run directory under DIR) and writes one results.json (every check and error with its run of origin, grouped as <topology>/<suite>; the worst verdict), history.ndjson, junit.xml, summary.md and report.html to --out DIR (default reports/<new run-id>); exit 0 once written, 1 when a report file could not be written, 2 on bad input')}
   lvs-harness runs [--reports DIR] [--json]  past runs, newest first, with their verdicts
@@ -92,12 +94,14 @@ Usage:
                                              ${helpColumn("performance: for each topology's TCP services, wrk in the client through the VIP (keep-alive requests/s and new connections/s, each --size of body, default 1KiB and 256KiB) up a concurrency ramp until over 1% errors or no more rise (the knee), --repeat repetitions per point (default 3, --seconds 10 each, a warm-up excluded), the same load straight to one real server beside it (the ceiling), and the lab VM's kernel CPU per 1,000 new connections/s from /proc/stat; writes reports/<run-id>/ with bench.json and report.html's charts; haproxy-ha gives the HAProxy row")}
   lvs-harness bench --compare OLD NEW [--format text|json] [--all]
                                              ${helpColumn('two bench runs (bench.json or their run directories): per figure (rate and p99 over the ceiling, errors, kernel CPU) the change and whether it is beyond the repetitions\' noise (Mann-Whitney U, α 0.05, changes under 2% are noise); exit 1 on a regression, 2 on a usage error')}
-  lvs-harness lab build [--force] [--json]   build every lab artefact from Debian's archive (cached)
-  lvs-harness lab up [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--cold] [--json]
-                                             boot the lab VM and wait until its Docker API answers
-  lvs-harness lab status [--json]            { running, pid, endpoint, kernel, ipvs, uptimeSeconds }
+  lvs-harness lab build [--release ${LAB_RELEASES.join('|')}] [--force] [--json]
+                                             ${helpColumn(`build every lab artefact of a Debian release (default ${DEFAULT_RELEASE}: kernel 6.1, keepalived 2.2.7; trixie: kernel 6.12, keepalived 2.3.3) from Debian's archive; each release's build is cached side by side`)}
+  lvs-harness lab up [--release ${LAB_RELEASES.join('|')}] [--restart] [--memory MiB] [--cpus N] [--port N] [--accel tcg|kvm] [--timeout S] [--cold] [--json]
+                                             ${helpColumn(`boot the lab VM and wait until its Docker API answers; without --release the running lab, else ${DEFAULT_RELEASE}. One lab runs at a time: a lab of another release running is an error, unless --restart (stop it, boot this one)`)}
+  lvs-harness lab status [--release R] [--json]
+                                             ${helpColumn('{ running, release, pid, endpoint, kernel, ipvs, uptimeSeconds }; with --release, exit 3 unless a lab of that release runs')}
   lvs-harness lab env                        shell exports pointing docker, dockerode and testcontainers at the lab
-  lvs-harness lab down                       stop the lab VM; idempotent
+  lvs-harness lab down [--release R]         stop the lab VM; idempotent (with --release, only a lab of that release)
   lvs-harness doctor [--fix] [--json]        what this machine has, what is missing, and how to install it
   lvs-harness setup                          install missing host packages (root; asks on a terminal, automatic with CI=true)
 
@@ -160,21 +164,23 @@ const statusOf = (r: RunResult): EndStatus => (r.interrupted ? 'interrupted' : r
 async function labCommand(sub: string | undefined, rest: string[]): Promise<number> {
   switch (sub) {
     case 'build': {
-      const { values } = parse(rest, { force: { type: 'boolean' }, json: { type: 'boolean' } }, 'lab build');
-      const r = await buildLab({ force: !!values.force });
+      const { values } = parse(rest, { release: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, 'lab build');
+      const release = parseRelease(values.release) ?? DEFAULT_RELEASE;
+      const r = await buildLab({ force: !!values.force, release });
       if (values.json) print(r);
       else {
         const steps = Object.entries(r.steps).map(([k, v]) => `${k}: ${v === 'cached' ? 'cached' : `${v} s`}`).join(', ');
-        print(`lab ${r.artifacts.key} ready in ${r.seconds} s (${steps})\nkernel ${r.artifacts.kernelPackage}, node image ${r.artifacts.nodeImageTag}`);
+        print(`${r.release} lab ${r.artifacts.key} ready in ${r.seconds} s (${steps})\nkernel ${r.artifacts.kernelPackage}, node image ${r.artifacts.nodeImageTag}${r.release === DEFAULT_RELEASE ? '' : `\nboot it: lvs-harness lab up --release ${r.release}`}`);
       }
       return 0;
     }
     case 'up': {
       const { values } = parse(
         rest,
-        { memory: { type: 'string' }, cpus: { type: 'string' }, port: { type: 'string' }, accel: { type: 'string' }, timeout: { type: 'string' }, cold: { type: 'boolean' }, json: { type: 'boolean' } },
+        { release: { type: 'string' }, restart: { type: 'boolean' }, memory: { type: 'string' }, cpus: { type: 'string' }, port: { type: 'string' }, accel: { type: 'string' }, timeout: { type: 'string' }, cold: { type: 'boolean' }, json: { type: 'boolean' } },
         'lab up',
       );
+      const release = parseRelease(values.release);
       if (values.accel !== undefined && values.accel !== 'tcg' && values.accel !== 'kvm') throw errUsage(`--accel: "${String(values.accel)}" is not tcg or kvm`);
       const st = await labUp({
         memoryMiB: intOpt(values.memory, 'memory', 512, 65536),
@@ -183,16 +189,21 @@ async function labCommand(sub: string | undefined, rest: string[]): Promise<numb
         accel: values.accel as 'tcg' | 'kvm' | undefined,
         timeoutMs: (intOpt(values.timeout, 'timeout', 10, 3600) ?? 600) * 1000,
         cold: !!values.cold,
+        release,
+        restart: !!values.restart,
       });
-      print(values.json ? st : `lab running: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'missing'}, docker ${st.docker}\nrun \`eval "$(lvs-harness lab env)"\` to point docker at it`);
+      print(values.json ? st : `${st.release} lab running: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'missing'}, docker ${st.docker}\nrun \`eval "$(lvs-harness lab env)"\` to point docker at it`);
       return 0;
     }
     case 'status': {
-      const { values } = parse(rest, { json: { type: 'boolean' } }, 'lab status');
+      const { values } = parse(rest, { release: { type: 'string' }, json: { type: 'boolean' } }, 'lab status');
+      const release = parseRelease(values.release);
       const st = await labStatus();
+      const other = st.running && release && st.release !== release;
       if (values.json) print(st);
-      else print(st.running ? `running: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'no'}, docker ${st.docker}, up ${st.uptimeSeconds} s, RSS ${st.rssMiB} MiB` : 'not running');
-      return st.running ? 0 : 3;
+      else if (other) print(`not running: the running lab is ${st.release} (pid ${st.pid}), not ${release}; switch with \`lvs-harness lab up --release ${release} --restart\``);
+      else print(st.running ? `running ${st.release}: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'no'}, docker ${st.docker}, up ${st.uptimeSeconds} s, RSS ${st.rssMiB} MiB` : 'not running');
+      return st.running && !other ? 0 : 3;
     }
     case 'env': {
       parse(rest, {}, 'lab env');
@@ -206,15 +217,17 @@ async function labCommand(sub: string | undefined, rest: string[]): Promise<numb
           `export DOCKER_CERT_PATH=${st.tlsDir}`,
           // the lab has no registry to pull testcontainers' reaper from; lvs-harness reaps by label
           'export TESTCONTAINERS_RYUK_DISABLED=true',
-          `# lab node image: ${st.nodeImageTag}; certificate files: ${ep.kind === 'tcp' ? ep.tls?.certPath : ''}`,
+          `# ${stateRelease(st)} lab, node image: ${st.nodeImageTag}; certificate files: ${ep.kind === 'tcp' ? ep.tls?.certPath : ''}`,
         ].join('\n'),
       );
       return 0;
     }
     case 'down': {
-      parse(rest, {}, 'lab down');
-      const r = await labDown();
-      print(r.stopped.length ? `lab stopped (pid ${r.stopped.join(', ')})` : 'lab was not running');
+      const { values } = parse(rest, { release: { type: 'string' } }, 'lab down');
+      const release = parseRelease(values.release);
+      const r = await labDown({ release });
+      if (r.otherRelease) print(`left running: the running lab is ${r.otherRelease}, not ${release} (\`lvs-harness lab down\` stops whichever runs)`);
+      else print(r.stopped.length ? `lab stopped (pid ${r.stopped.join(', ')})` : 'lab was not running');
       return 0;
     }
     default:
@@ -413,7 +426,7 @@ export async function main(argv: string[]): Promise<number> {
       const file = topologyFile(positionals[0]!);
       const p = await loadPlan(file, log);
       const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log });
-      const st = await buildTopology(rt, p, { keep: true, log });
+      const st = await buildTopology(rt, p, { keep: true, log, explain: buildExplainer });
       print(nodeTable(st));
       print(`topology ${p.topology} ${st.reused ? 'was already up' : `up in ${((st.timings.total ?? 0) / 1000).toFixed(1)} s`} (${rt.kind}); \`lvs-harness down ${p.topology}\` removes it`);
       return 0;
@@ -491,7 +504,8 @@ export async function main(argv: string[]): Promise<number> {
       const { positionals } = parse(rest, {}, 'report');
       if (positionals.length !== 1) throw errUsage('report: lvs-harness report <run-dir> (a directory under reports/ with results.json)');
       const dir = positionals[0]!;
-      const out = await rerender(dir);
+      // a bench run's page has bench's section, drawn again from its bench.json
+      const out = await rerender(dir, { sections: benchSectionsOfRun });
       for (const w of out.warnings) log(w);
       for (const f of out.written) print(`wrote ${f}`);
       for (const e of out.errors) print(`not written: ${e.file}: ${e.error.message}`);

@@ -11,7 +11,7 @@ import { parseBenchFlags } from './options.js';
 import { readBench, type BenchReport } from './schema.js';
 
 export const BENCH_USAGE =
-  'lvs-harness bench <topology…> [--seconds N] [--repeat N] [--size BYTES…] [--concurrency 1,4,16,64,256] [--connection keep-alive|new-connection] [--warmup S] [--out DIR] [--docker-host URL]  |  lvs-harness bench --compare OLD NEW [--format text|json] [--all]';
+  'lvs-harness bench <topology…> [--seconds N] [--repeat N] [--size BYTES…] [--concurrency 1,4,16,64,256] [--connection keep-alive|new-connection] [--warmup S] [--fault <name>[=<param>]:<target>…] [--out DIR] [--docker-host URL]  |  lvs-harness bench --compare OLD NEW [--format text|json] [--all]';
 
 const FORMATS = ['text', 'json'] as const;
 
@@ -22,6 +22,7 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   connection: { type: 'string', multiple: true },
   warmup: { type: 'string' },
+  fault: { type: 'string', multiple: true },
   out: { type: 'string' },
   'docker-host': { type: 'string' },
   compare: { type: 'boolean' },
@@ -45,7 +46,9 @@ async function load(file: string, which: 'OLD' | 'NEW'): Promise<BenchReport> {
 
 async function compare(positionals: string[], format: string, all: boolean): Promise<BenchCommandOutput> {
   if (positionals.length !== 2) throw errUsage(`bench --compare: give two bench runs, OLD (the baseline) and NEW (got ${positionals.length})`, BENCH_USAGE);
-  const [a, b] = await Promise.all([load(positionals[0]!, 'OLD'), load(positionals[1]!, 'NEW')]);
+  // one after the other: with both unreadable, the error names OLD, always
+  const a = await load(positionals[0]!, 'OLD');
+  const b = await load(positionals[1]!, 'NEW');
   const c = compareBench(a, b);
   return { text: format === 'json' ? JSON.stringify(c, null, 2) : formatComparison(c, all), code: c.exitCode };
 }
@@ -61,14 +64,14 @@ export async function benchCommand(argv: string[], io: { log: Logger; progress?:
   const format = v.format ?? 'text';
   if (!(FORMATS as readonly string[]).includes(format)) throw errUsage(`bench: --format ${format}: use ${FORMATS.join(' or ')}`, BENCH_USAGE);
   if (v.compare) {
-    const runFlags = (['seconds', 'repeat', 'size', 'concurrency', 'connection', 'warmup', 'out', 'docker-host'] as const).filter((f) => v[f] !== undefined);
+    const runFlags = (['seconds', 'repeat', 'size', 'concurrency', 'connection', 'warmup', 'fault', 'out', 'docker-host'] as const).filter((f) => v[f] !== undefined);
     if (runFlags.length) throw errUsage(`bench --compare: ${runFlags.map((f) => `--${f}`).join(', ')} only apply to a bench run`, BENCH_USAGE);
     return compare(positionals, format, !!v.all);
   }
   if (v.format !== undefined || v.all) throw errUsage('bench: --format and --all go with --compare OLD NEW', BENCH_USAGE);
   if (v.out !== undefined && !v.out.trim()) throw errUsage('bench: --out needs a directory, e.g. --out bench-reports', BENCH_USAGE);
   if (!positionals.length) throw errUsage('bench: name at least one topology (e.g. lvs-harness bench nat dr tun fullnat haproxy-ha), or --compare OLD NEW', BENCH_USAGE);
-  const settings = parseBenchFlags({ seconds: v.seconds, repeat: v.repeat, size: v.size, concurrency: v.concurrency, connection: v.connection, warmup: v.warmup });
+  const settings = parseBenchFlags({ seconds: v.seconds, repeat: v.repeat, size: v.size, concurrency: v.concurrency, connection: v.connection, warmup: v.warmup, fault: v.fault });
   // the driver pulls in the runtime and the builder: loaded only for a run
   const { runBench, formatBenchEnd } = await import('./run.js');
   const r = await runBench({ ...settings, topologies: positionals, ...(v.out !== undefined ? { out: v.out } : {}), ...(v['docker-host'] !== undefined ? { dockerHost: v['docker-host'] } : {}), log: io.log, ...(io.progress ? { progress: io.progress } : {}) });

@@ -1,5 +1,6 @@
 import { errUsage } from '../errors.js';
 import { DEFAULT_BODY_SIZES } from '../images/rs-app.js';
+import { getNemesis, parseFaultSpec } from '../nemesis/registry.js';
 import { DEFAULT_STEPS } from './ramp.js';
 import { CONNECTION_MODES, type ConnectionMode } from './schema.js';
 
@@ -14,9 +15,17 @@ export interface BenchSettings {
   sizes: number[];
   steps: number[];
   connections: ConnectionMode[];
+  /** canonical fault specs held through every point (bench --fault), e.g. to see what a slower director costs */
+  faults?: string[];
 }
 
-export const BENCH_DEFAULTS: BenchSettings = { seconds: 10, warmupSeconds: 2, repeat: 3, sizes: [...DEFAULT_BODY_SIZES], steps: [...DEFAULT_STEPS], connections: [...CONNECTION_MODES] };
+/**
+ * 5 repetitions by default: `--compare` judges each figure with a rank test over the
+ * repetitions, and with r a side its smallest p-value is 2/C(2r, r): 0.1 for 3, 0.029 for 4,
+ * 0.008 for 5. Only from 5 can a change survive the correction for the several figures a
+ * comparison judges at once (compare.ts), so fewer would make every comparison "too few".
+ */
+export const BENCH_DEFAULTS: BenchSettings = { seconds: 10, warmupSeconds: 2, repeat: 5, faults: [], sizes: [...DEFAULT_BODY_SIZES], steps: [...DEFAULT_STEPS], connections: [...CONNECTION_MODES] };
 
 /** 64 MiB: a body bigger than that measures the disk cache, not the director */
 export const MAX_SIZE = 64 * 1024 * 1024;
@@ -51,6 +60,19 @@ export interface BenchFlags {
   size?: string[];
   concurrency?: string;
   connection?: string[];
+  fault?: string[];
+}
+
+/**
+ * `--fault <name>[=<param>]:<target>`: any fault of `lvs-harness faults`, held from after the
+ * build until the topology's last point. A duration is refused: a fault that healed halfway
+ * would leave the points after it measured without it.
+ */
+export function parseBenchFault(v: string): string {
+  const f = parseFaultSpec(v);
+  if (getNemesis(f.name).instant) throw errUsage(`bench: --fault "${v}": ${f.name} is over as soon as it is done, so there is nothing to hold through the points`, 'use a fault that lasts (lvs-harness faults lists them), e.g. --fault netem-delay=20ms:director1');
+  if (f.durationMs !== undefined) throw errUsage(`bench: --fault "${v}": no duration: bench holds a fault through every point of the topology, so that each point is measured under it`, `write ${f.spec.replace(/:[^:]*$/, '')}`);
+  return f.spec;
 }
 
 export function parseBenchFlags(f: BenchFlags): BenchSettings {
@@ -73,5 +95,6 @@ export function parseBenchFlags(f: BenchFlags): BenchSettings {
     sizes: f.size?.length ? [...new Set(f.size.flatMap((s) => s.split(',')).map(parseSize))] : d.sizes,
     steps: f.concurrency !== undefined ? parseConcurrency(f.concurrency) : d.steps,
     connections,
+    faults: [...new Set((f.fault ?? []).map(parseBenchFault))],
   };
 }

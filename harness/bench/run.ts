@@ -5,22 +5,25 @@ import { History } from '../history/history.js';
 import { bodyFilesScript, bodyUrlPath } from '../images/rs-app.js';
 import { REPO_ROOT } from '../lab/paths.js';
 import { readState } from '../lab/vm.js';
-import { renderHtml } from '../report/html.js';
-import { REPORTERS, type FileReporter } from '../report/index.js';
+import { REPORTERS, withHtmlSections } from '../report/index.js';
 import type { RunFailure } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import { resolveRuntime, type Runtime } from '../runtime/select.js';
 import type { RecordedCheck } from '../suite/context.js';
+import { buildExplainer } from '../suite/evidence.js';
 import { RunRecord } from '../suite/record.js';
 import { buildTopology, teardown, type StartedTopology } from '../topology/builder.js';
 import { topologyFile } from '../topology/commands.js';
 import type { Plan, PlannedService } from '../topology/planner.js';
 import { loadPlan } from '../suite/load-plan.js';
+import { getNemesis, injectFault, parseFaultSpec } from '../nemesis/registry.js';
+import { resolveTargets } from '../nemesis/common.js';
+import type { ActiveFault } from '../nemesis/types.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { newRunId } from '../util/run-id.js';
 import { withCeilingRatios } from './ceiling.js';
-import { renderBenchSection } from './html.js';
+import { benchSection } from './html.js';
 import type { BenchSettings } from './options.js';
 import { rampNext } from './ramp.js';
 import { BENCH_SCHEMA_V1, parseBench, type BenchEnvironment, type BenchMode, type BenchPoint, type BenchReport, type BenchRepetition, type BenchService, type ConnectionMode, type ModeName } from './schema.js';
@@ -245,6 +248,15 @@ export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
     if (!services.length) throw errUsage(`bench: topology ${plan.topology} has no service bench can load (TCP on a port, an IPv4 VIP, one forwarding method); skipped: ${skipped.join(', ') || 'none'}`);
     if (skipped.length) log(`bench: ${plan.topology}: not benched: ${skipped.join(', ')}`);
     if (!plan.nodes.some((n) => n.role === 'client')) throw errUsage(`bench: topology ${plan.topology} has no client node to run wrk in`);
+    // a fault's target must exist in every topology benched: said before anything is built
+    for (const f of o.faults ?? []) {
+      const spec = parseFaultSpec(f);
+      try {
+        resolveTargets(plan, spec.name, getNemesis(spec.name).targets, spec.target);
+      } catch (e) {
+        throw errUsage(`bench: --fault ${f}: in topology ${plan.topology}: ${(e as Error).message}`, (e as { hint?: string }).hint);
+      }
+    }
     planned.push({ file, plan, services });
   }
   const runId = newRunId();
@@ -253,7 +265,9 @@ export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
   const history = await History.open(path.join(reportDir, 'history.ndjson'));
   const startedAt = new Date();
   let bench: BenchReport | undefined;
-  const reporters: FileReporter[] = REPORTERS.map((r) => (r.name === 'html' ? { ...r, render: (res, h) => renderHtml(res, h, bench ? renderBenchSection(bench) : '') } : r));
+  let benchAbsent = 'the run ended before bench measured a point, so no bench.json was written';
+  // the same section `lvs-harness report` draws again from bench.json (benchSectionsOfRun, given to rerender)
+  const reporters = withHtmlSections(REPORTERS, () => benchSection(bench ? { report: bench } : { absent: benchAbsent }));
   const record = new RunRecord({
     runId,
     dir: reportDir,
@@ -281,7 +295,7 @@ export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
       progress?.phase('build');
       progress?.step(`topology ${plan.topology}`);
       const t0 = Date.now();
-      const st = await record.step('build', () => buildTopology(runtime, plan, { log }), `build:${plan.topology}`);
+      const st = await record.step('build', () => buildTopology(runtime, plan, { log, explain: buildExplainer }), `build:${plan.topology}`);
       const upSeconds = (Date.now() - t0) / 1000;
       log(`topology ${plan.topology} ${st.reused ? 'reused' : `up in ${upSeconds.toFixed(1)} s`}`);
       const entry: BenchReport['harness']['topologies'][number] = { topology: plan.topology, upSeconds };
@@ -323,7 +337,7 @@ export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       environment: environment ?? { ...(await describeEnvironment()), emulation: 'unknown', generator: 'wrk' },
-      settings: { seconds: o.seconds, warmupSeconds: o.warmupSeconds, repeat: o.repeat, steps: o.steps, sizes: o.sizes, connections: o.connections, generator: 'wrk' },
+      settings: { seconds: o.seconds, warmupSeconds: o.warmupSeconds, repeat: o.repeat, steps: o.steps, sizes: o.sizes, connections: o.connections, generator: 'wrk', ...(o.faults?.length ? { faults: o.faults } : {}) },
       directorCpu: { source: 'lab-softirq', how: DIRECTOR_CPU_HOW },
       harness: { topologies: cost, suites: [], totalSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000 },
       // a service cut short before its first point has nothing to show
@@ -338,6 +352,7 @@ export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
       await rename(tmp, benchFile);
     } catch (e) {
       benchFile = undefined;
+      benchAbsent = `bench.json not written: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
       error ??= { e, phase: 'report' };
     }
   }
@@ -363,6 +378,31 @@ async function benchTopology(
   await Promise.all(plan.nodes.filter((n) => n.app).map((n) => st.exec(n.name, ['sh', '-c', bodyFilesScript(o.sizes)])));
   const out: BenchService[] = [];
   topologies.push({ topology: plan.topology, services: out });
+  // faults held through every point (--fault): injected once the nodes are ready, healed
+  // (also on an error or Ctrl-C, through injectFault's cleanup) before the teardown
+  const held: ActiveFault[] = [];
+  try {
+    for (const f of o.faults ?? []) {
+      held.push(await injectFault({ st, history, now: () => Date.now() }, f, log));
+      log(`${plan.topology}: fault ${f} held through every point`);
+    }
+    await benchServicesOf(st, plan, services, o, history, out, checks, client, log);
+  } finally {
+    for (const f of held.reverse()) await f.heal();
+  }
+}
+
+async function benchServicesOf(
+  st: StartedTopology,
+  plan: Plan,
+  services: PlannedService[],
+  o: BenchRunOptions,
+  history: History,
+  out: BenchService[],
+  checks: RecordedCheck[],
+  client: string,
+  log: Logger,
+): Promise<void> {
   for (const svc of services) {
     const mode = benchModeOf(svc)!;
     const rs = svc.realServers[0]!;

@@ -112,6 +112,8 @@ const benchV1 = z.strictObject({
     sizes: z.array(count).min(1),
     connections: z.array(z.enum(CONNECTION_MODES)).min(1),
     generator: z.enum(['wrk', 'agent']),
+    /** faults held during every measured point (`--fault`, canonical specs such as netem-delay=20ms:director1): absent when none */
+    faults: z.array(z.string().min(1)).optional(),
   }),
   /** IPVS runs in softirq context, not charged to the director's cgroup: where its CPU was read */
   directorCpu: z.strictObject({ source: z.enum(['lab-softirq', 'host-softirq', 'cgroup', 'none']), how: z.string() }),

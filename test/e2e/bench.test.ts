@@ -11,10 +11,15 @@ import { ReportBrowser } from '../browser/inspect.js';
 import { cli } from '../helpers.js';
 
 /**
- * A short `lvs-harness bench` on nat (2 s per point, one repetition, 1 and 4 connections, one
- * size): bench.json valid and holding the nat row and its ceiling for both connection modes,
- * the run's five files with bench's charts in report.html (in Chromium), and `bench --compare`
- * of the run against itself, which must find no regression (exit 0).
+ * Short `lvs-harness bench` runs on one nat topology, brought up once (`up nat`) and reused by
+ * every run:
+ * - a ramp (2 s per point, one repetition, 1 and 4 connections, one size): bench.json valid
+ *   and holding the nat row and its ceiling for both connection modes, the run's five files
+ *   with bench's charts in report.html (in Chromium), and `bench --compare` of the run against
+ *   itself, which must find no regression (exit 0);
+ * - two runs of the same build (5 repetitions of one point): `--compare` stays quiet; a third
+ *   with `--fault netem-delay=20ms:director` held through its point: `--compare` flags the
+ *   slowdown (exit 1) and says which setting differs.
  */
 const quiet = () => {};
 
@@ -23,6 +28,12 @@ describe('lvs-harness bench (real lab)', function () {
 
   before(async () => {
     await labUp({ log: quiet });
+    await teardown((await resolveRuntime({ log: quiet })).docker, { all: true }, quiet);
+    const up = await cli(['up', 'nat'], 10 * 60_000);
+    expect(up.code, `${up.stdout}\n${up.stderr}`).to.equal(0);
+  });
+
+  after(async () => {
     await teardown((await resolveRuntime({ log: quiet })).docker, { all: true }, quiet);
   });
 
@@ -89,5 +100,36 @@ describe('lvs-harness bench (real lab)', function () {
     expect(c.figures.length).to.be.above(0);
     // one repetition a side: no change can be shown, and the comparison says so rather than "within noise" alone
     expect(c.figures.every((f) => f.verdict === 'within-noise' || f.verdict === 'too-few-repetitions')).to.equal(true);
+  });
+
+  it('--compare: quiet on two runs of the same build, a regression with a netem delay on the director', async () => {
+    const point = ['--seconds', '2', '--repeat', '5', '--warmup', '1', '--concurrency', '4', '--connection', 'keep-alive', '--size', '1024'];
+    const bench = async (extra: string[] = []) => {
+      const r = await cli(['bench', 'nat', ...point, ...extra], 15 * 60_000);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).to.equal(0);
+      return path.dirname(r.stdout.match(/bench: +(\S+bench\.json)/)![1]!);
+    };
+    const a = await bench();
+    const b = await bench();
+    const slow = await bench(['--fault', 'netem-delay=20ms:director']);
+
+    const same = await cli(['bench', '--compare', a, b, '--format', 'json']);
+    const sc = JSON.parse(same.stdout) as { regressions: number; family: number; settingsDiffer: string[]; figures: { key: string; figure: string; verdict: string; change: number; pValue: number; pAdjusted: number }[] };
+    const table = (c: typeof sc) => c.figures.map((f) => `${f.key} ${f.figure} ${f.verdict} ${(f.change * 100).toFixed(1)}% p=${f.pValue.toPrecision(2)} adj=${f.pAdjusted.toPrecision(2)}`).join('\n');
+    expect(same.code, table(sc)).to.equal(0);
+    expect(sc.regressions, table(sc)).to.equal(0);
+    expect(sc.settingsDiffer).to.deep.equal([]);
+    expect(sc.figures.some((f) => f.key === 'nat/web/nat/keep-alive/1024B/c4' && f.figure === 'rate'), table(sc)).to.equal(true);
+
+    const worse = await cli(['bench', '--compare', a, slow]);
+    expect(worse.code, worse.stdout).to.equal(1);
+    expect(worse.stdout).to.contain('settings differ: faults held: OLD none, NEW netem-delay=20ms:director');
+    expect(worse.stdout).to.match(/regression\s+nat\/web\/nat\/keep-alive\/1024B\/c4 rate \(÷ ceiling\)/);
+    const sb = await readBench(path.join(slow, 'bench.json'));
+    expect(sb.settings.faults).to.deep.equal(['netem-delay=20ms:director']);
+    // the fault was injected and healed: both ends are in the history
+    const h = await readFile(path.join(slow, 'history.ndjson'), 'utf8');
+    expect(h).to.match(/"type":"fault","t":\d+,"phase":"start","fault":"netem-delay","target":"director"/);
+    expect(h).to.match(/"phase":"end","fault":"netem-delay","target":"director"/);
   });
 });

@@ -1,6 +1,14 @@
 import { expect } from 'chai';
-import { compareBench, formatComparison } from '../../harness/bench/compare.js';
+import { compareBench, formatComparison, holm } from '../../harness/bench/compare.js';
+import type { BenchMode, BenchRepetition } from '../../harness/bench/schema.js';
+import { modeKnees, summarisePoint } from '../../harness/bench/summarise.js';
 import { mode, rep, report, seeded } from './bench-fixture.js';
+
+/** a mode with one point per concurrency, each from its own repetitions */
+function modeAt(name: BenchMode['mode'], byConcurrency: [number, BenchRepetition[]][]): BenchMode {
+  const points = byConcurrency.map(([c, reps]) => summarisePoint({ concurrency: c, sizeBytes: 1024, connection: 'keep-alive' }, reps));
+  return { mode: name, points, knees: modeKnees(points) };
+}
 
 /** n repetitions around `rate` with a relative spread `sd`, drawn from a seeded generator */
 function reps(rnd: () => number, n: number, rate: number, latencyMs: number, sd = 0.02) {
@@ -22,7 +30,10 @@ describe('bench --compare', () => {
     expect(rate.pValue).to.be.closeTo(2 / 252, 1e-9);
     expect(c.figures.find((f) => f.figure === 'p99')!.verdict).to.equal('regression');
     expect(c.exitCode).to.equal(1);
-    expect(formatComparison(c)).to.match(/regression\s+nat\/web\/nat\/keep-alive\/1024B\/c16 rate: \d+ → \d+ \(−?-?\d+\.\d%, p = 0\.0079\)/);
+    // two figures were tested together (rate and p99; no errors on either side is no test): corrected, 2 × 0.0079
+    expect(c.family).to.equal(2);
+    expect(rate.pAdjusted).to.be.closeTo(4 / 252, 1e-9);
+    expect(formatComparison(c)).to.match(/regression\s+nat\/web\/nat\/keep-alive\/1024B\/c16 rate: \d+ → \d+ \(−?-?\d+\.\d%, p = 0\.0079, corrected 0\.016\)/);
   });
 
   it('the same build twice (seeded samples of one distribution, 10 draws of 5 repetitions): never a regression', () => {
@@ -32,6 +43,52 @@ describe('bench --compare', () => {
       expect(c.regressions, `seed ${seed}: ${formatComparison(c)}`).to.equal(0);
       expect(c.exitCode).to.equal(0);
     }
+  });
+
+  it("Holm's correction: the k-th smallest of m p-values times m − k + 1, monotone, capped at 1", () => {
+    expect(holm([0.01, 0.04, 0.03, 0.005])).to.deep.equal([0.03, 0.06, 0.06, 0.02]);
+    expect(holm([0.5, 0.9])).to.deep.equal([1, 1]);
+    expect(holm([])).to.deep.equal([]);
+    expect(holm([Number.NaN, 0.01])).to.deep.equal([1, 0.02]);
+  });
+
+  it('many figures at once, the same build twice (40 draws of 8 points): no regression by chance, where uncorrected tests would find some', function () {
+    this.timeout(20_000);
+    let uncorrected = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const rnd = seeded(100 + seed);
+      const run = () => report([modeAt('nat', [1, 2, 4, 8, 16, 32, 64, 128].map((c) => [c, reps(rnd, 5, 1000, 2, 0.05)] as [number, BenchRepetition[]]))]);
+      const c = compareBench(run(), run());
+      expect(c.regressions, `seed ${seed}: ${formatComparison(c)}`).to.equal(0);
+      uncorrected += c.figures.filter((f) => f.pValue < 0.05 && Math.abs(f.change) >= 0.02).length;
+    }
+    // the reason for the correction: without it these same-build pairs would have "changed"
+    expect(uncorrected).to.be.above(0);
+  });
+
+  it('a real slowdown of every point survives the correction; the settings that differ are said', () => {
+    const rnd = seeded(5);
+    const pts = (rate: number) => [1, 4, 16].map((c) => [c, reps(rnd, 5, rate, 1000 / rate)] as [number, BenchRepetition[]]);
+    const old = report([modeAt('nat', pts(1000))]);
+    const slow = report([modeAt('nat', pts(400))]);
+    slow.settings = { ...slow.settings, faults: ['netem-delay=20ms:director1'] };
+    const c = compareBench(old, slow);
+    expect(c.family).to.equal(6);
+    expect(c.figures.filter((f) => f.figure === 'rate').every((f) => f.verdict === 'regression')).to.equal(true);
+    expect(c.exitCode).to.equal(1);
+    expect(c.settingsDiffer).to.deep.equal(['faults held: OLD none, NEW netem-delay=20ms:director1']);
+    expect(formatComparison(c)).to.contain('settings differ: faults held: OLD none, NEW netem-delay=20ms:director1');
+  });
+
+  it('four repetitions a side over six figures cannot reach a corrected α: too few, said so', () => {
+    const rnd = seeded(9);
+    const pts = (rate: number) => [1, 4, 16].map((c) => [c, reps(rnd, 4, rate, 1000 / rate)] as [number, BenchRepetition[]]);
+    const c = compareBench(report([modeAt('nat', pts(1000))]), report([modeAt('nat', pts(400))]));
+    // 0.029 alone would pass α, but not times 6
+    const changed = c.figures.filter((f) => Math.abs(f.change) >= 0.02);
+    expect(changed.length).to.equal(6);
+    expect(changed.every((f) => f.verdict === 'too-few-repetitions')).to.equal(true);
+    expect(c.exitCode).to.equal(0);
   });
 
   it('a faster run is an improvement and exits 0', () => {
