@@ -1,5 +1,6 @@
 // npm test: unit tests (no Docker) first, then report.html in headless Chromium, then the end-to-end tests in the real lab.
-// The e2e files share one lab boot; the lab's own tests (which take it down, boot it again and stop it) run last.
+// The e2e files share one lab boot; the lab's own tests (which take it down, boot it again and stop it) run next to last,
+// and the Debian 13 (trixie) lab's last: it boots a lab of the other release and stops it.
 // test/unit/mocharc.test.ts keeps every e2e file in this list.
 module.exports = {
   'node-option': ['import=tsx'],
@@ -12,6 +13,7 @@ module.exports = {
     'test/e2e/suites.test.ts',
     'test/e2e/bench.test.ts',
     'test/e2e/lab.test.ts',
+    'test/e2e/releases.test.ts',
   ],
   timeout: 60_000,
   slow: 10_000,

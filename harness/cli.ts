@@ -17,7 +17,7 @@ import { compareCommand } from './compare/command.js';
 import { benchCommand } from './bench/command.js';
 import { benchSectionsOfRun } from './bench/html.js';
 import { rerender, listRuns, formatRuns } from './report/index.js';
-import { failureLine } from './report/format.js';
+import { failureLine, labText } from './report/format.js';
 import { describeNemeses } from './nemesis/registry.js';
 import { createProgress, renderCheckTable, type EndStatus, type Progress } from './report/terminal.js';
 import { availableSuites, keepalivedSuites, runSuites, suiteNames, type RunResult } from './suite/runner.js';
@@ -26,7 +26,8 @@ import { formatMatrixPlan, planMatrix } from './suite/matrix.js';
 import { mergeReportsCommand } from './report/merge.js';
 import { buildTopology, teardown } from './topology/builder.js';
 import { findNode, formatTable, ipvsTable, nodeTable, shippedTopologies, topologyFile, topologyName } from './topology/commands.js';
-import { resolveRuntime } from './runtime/select.js';
+import { checkLabRelease, resolveRuntime } from './runtime/select.js';
+import { labRequest, type LabRequest } from './runtime/release.js';
 import { execIn } from './runtime/exec.js';
 import { runCleanup, signalExitCode } from './util/cleanup.js';
 import { log, type Logger } from './util/log.js';
@@ -51,27 +52,32 @@ function suiteList(): string {
   return `${plain.join(', ')}${ha.length ? `, and on keepalived topologies ${ha.join(', ')}` : ''}`;
 }
 
+/** The lab flags of the commands that start the lab, and what they do (run's help says it, the others point to it). */
+const LAB_FLAGS_USAGE = `[--release ${LAB_RELEASES.join('|')}] [--restart]`;
+const LAB_FLAGS_HELP = `--release ${LAB_RELEASES.join('|')} runs in that Debian release's lab (without it: the running lab, else ${DEFAULT_RELEASE}) and results.json records it (runtime.release); a lab of another release running is an error (ERR_LVS_LAB_OTHER_RELEASE, exit 1) unless --restart, which stops it and boots this one; --release with --docker-host (or DOCKER_HOST) is a usage error: it chooses a lab`;
+
 /** The help, with the shipped topologies and suites read from the checkout. */
 export const help = (): string => `lvs-harness — chaos and conformance tests for Linux Virtual Server (IPVS) and keepalived
 
 Usage:
-  lvs-harness main [--shard i/n] [--parallel N] [--docker-host URL]
+  lvs-harness main [--shard i/n] [--parallel N] ${LAB_FLAGS_USAGE} [--docker-host URL]
                                              the main job: start the runtime (the lab by default), run the IPVS
                                              smoke check and the modes suite on nat, dr, tun and fullnat; one
                                              reports/<run-id>/results.json per run; exit 1 when a check fails;
                                              --shard i/n: the smoke check and shard i of n of the topologies;
-                                             --parallel N: N topologies at a time (default 2)
-  lvs-harness smoke [--docker-host URL]      the IPVS smoke check alone
-  lvs-harness up <topology> [--docker-host URL]
-                                             ${helpColumn(`build a topology (file, or shipped name: ${shippedTopologies().join(' ')}), print its nodes, leave it running`)}
+                                             --parallel N: N topologies at a time (default 2); --release as run
+  lvs-harness smoke ${LAB_FLAGS_USAGE} [--docker-host URL]
+                                             the IPVS smoke check alone; --release as run
+  lvs-harness up <topology> ${LAB_FLAGS_USAGE} [--docker-host URL]
+                                             ${helpColumn(`build a topology (file, or shipped name: ${shippedTopologies().join(' ')}), print its nodes, leave it running; --release as run`)}
   lvs-harness down <topology> | --all        remove a topology's containers and networks (all of the harness's)
   lvs-harness exec <node> [--topology T] -- <argv...>
                                              run a command in a node; its output and exit code are passed through
   lvs-harness ipvs <node> [--topology T] [--json]
                                              the node's IPVS table with connection and packet counters
-  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--expect <targets>] [--keep] [--docker-host URL]
+  lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--expect <targets>] [--keep] ${LAB_FLAGS_USAGE} [--docker-host URL]
                                              ${helpColumn(
-                                               `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section`,
+                                               `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section. ${LAB_FLAGS_HELP}`,
                                              )}
   lvs-harness matrix <topology…> --suite <name> [--suite <name>…|all] [--shard i/n] [--out DIR] [--list] [--docker-host URL]
                                              ${helpColumn("every topology × suite pair (all: every suite; keepalived suites only on topologies with a keepalived pair), each topology's suites in one run; --shard i/n runs only shard i of n of the pairs (as Playwright's --shard: the n shards together run every pair once, cut where the estimated time balances), --out DIR writes the runs under DIR instead of reports/, --list prints the shard's pairs and runs nothing; prints a table as main does; exit 1 when a check fails")}
@@ -82,16 +88,16 @@ Usage:
                                              failover; --release (default ${DEFAULT_RELEASE_NAME}) or --keepalived-version
                                              picks the keepalived whose keywords count; exit 1 on an error or
                                              warning, 2 on a usage error
-  lvs-harness validate --keepalived A.conf [--peer B.conf] [--ipvsadm RULES] [--suite <name>…] [--expect <targets>] [--instance ID] ${RELEASE_FLAGS_USAGE} [--keep]
-                                             ${helpColumn("an operator's own files run for real: lint them (for the keywords of --release's keepalived, or --keepalived-version's), derive a lab topology (one director per file, the real servers and VIPs they name, a client), print the translation of their addresses and interfaces into the lab, run their own keepalived.conf translated (keepalived -t inside the node first) and the suites that apply (modes; failover, health, sync for a pair); reports as run, with the findings and the translation; exit codes as run")}
+  lvs-harness validate --keepalived A.conf [--peer B.conf] [--ipvsadm RULES] [--suite <name>…] [--expect <targets>] [--instance ID] ${RELEASE_FLAGS_USAGE} [--restart] [--keep] [--docker-host URL]
+                                             ${helpColumn("an operator's own files run for real: lint them (for the keywords of --release's keepalived, or --keepalived-version's), derive a lab topology (one director per file, the real servers and VIPs they name, a client), print the translation of their addresses and interfaces into the lab, run their own keepalived.conf translated (keepalived -t inside the node first) and the suites that apply (modes; failover, health, sync for a pair); reports as run, with the findings and the translation; exit codes as run. --release also runs them in that release's lab, as run's --release (--keepalived-version alone picks no lab)")}
   lvs-harness report <run-dir>               ${helpColumn("render junit.xml, summary.md and report.html again from a run's results.json and history.ndjson, and a bench run's Bench section from its bench.json (or a line saying why it cannot be read)")}
   lvs-harness merge-reports DIR… [--out DIR]
                                              ${helpColumn('the runs of a sharded matrix as one run: reads each run directory (or every run directory under DIR) and writes one results.json (every check and error with its run of origin, grouped as <topology>/<suite>; the worst verdict), history.ndjson, junit.xml, summary.md and report.html to --out DIR (default reports/<new run-id>); exit 0 once written, 1 when a report file could not be written, 2 on bad input')}
   lvs-harness runs [--reports DIR] [--json]  past runs, newest first, with their verdicts
   lvs-harness compare RUN_A RUN_B [--format text|json] [--html FILE]
                                              ${helpColumn('two run directories side by side: checks whose verdict changed, measured times (with a rank test over the repetitions), distributions and the environment (kernel, keepalived, ipvsadm, Docker); exit 1 when a check went from pass to fail, 2 on a usage error')}
-  lvs-harness bench <topology…> [--seconds N] [--repeat N] [--size BYTES…] [--concurrency 1,4,16,64,256] [--connection keep-alive|new-connection] [--warmup S] [--out DIR] [--docker-host URL]
-                                             ${helpColumn("performance: for each topology's TCP services, wrk in the client through the VIP (keep-alive requests/s and new connections/s, each --size of body, default 1KiB and 256KiB) up a concurrency ramp until over 1% errors or no more rise (the knee), --repeat repetitions per point (default 3, --seconds 10 each, a warm-up excluded), the same load straight to one real server beside it (the ceiling), and the lab VM's kernel CPU per 1,000 new connections/s from /proc/stat; writes reports/<run-id>/ with bench.json and report.html's charts; haproxy-ha gives the HAProxy row")}
+  lvs-harness bench <topology…> [--seconds N] [--repeat N] [--size BYTES…] [--concurrency 1,4,16,64,256] [--connection keep-alive|new-connection] [--warmup S] [--out DIR] ${LAB_FLAGS_USAGE} [--docker-host URL]
+                                             ${helpColumn("performance: for each topology's TCP services, wrk in the client through the VIP (keep-alive requests/s and new connections/s, each --size of body, default 1KiB and 256KiB) up a concurrency ramp until over 1% errors or no more rise (the knee), --repeat repetitions per point (default 3, --seconds 10 each, a warm-up excluded), the same load straight to one real server beside it (the ceiling), and the lab VM's kernel CPU per 1,000 new connections/s from /proc/stat; writes reports/<run-id>/ with bench.json and report.html's charts; haproxy-ha gives the HAProxy row; --release as run")}
   lvs-harness bench --compare OLD NEW [--format text|json] [--all]
                                              ${helpColumn('two bench runs (bench.json or their run directories): per figure (rate and p99 over the ceiling, errors, kernel CPU) the change and whether it is beyond the repetitions\' noise (Mann-Whitney U, α 0.05, changes under 2% are noise); exit 1 on a regression, 2 on a usage error')}
   lvs-harness lab build [--release ${LAB_RELEASES.join('|')}] [--force] [--json]
@@ -120,6 +126,19 @@ function parse<O extends Opts>(argv: string[], options: O, where: string) {
   } catch (e) {
     throw errUsage(`${where}: ${(e as Error).message.split('\n')[0]}`, `see \`lvs-harness --help\``);
   }
+}
+
+/** `--release` and `--restart` of a command that starts the lab (run, main, up, validate, bench, smoke). */
+const LAB_FLAGS = { release: { type: 'string' }, restart: { type: 'boolean' } } as const;
+
+/**
+ * A command's lab flags, said wrong (an unknown release, a release beside --docker-host) as a
+ * usage error, and a lab of another release running as lab up's refusal: both before anything runs.
+ */
+async function labFlags(values: Record<string, unknown>, dockerHost: string | undefined, command: string): Promise<LabRequest> {
+  const lab = labRequest({ release: values.release, restart: values.restart, dockerHost, env: process.env, command });
+  await checkLabRelease(lab);
+  return lab;
 }
 
 function intOpt(v: unknown, name: string, min: number, max: number): number | undefined {
@@ -155,6 +174,8 @@ function printRunEnd(r: RunResult): void {
   print(renderCheckTable(r.checks, { errors: [...ended, ...r.errors], color: !!process.stdout.isTTY, width: process.stdout.columns ?? 120 }));
   if (r.error && !r.interrupted) process.stderr.write(`lvs-harness: ${r.error.code ? `${r.error.code}: ` : ''}${r.error.message}${r.error.hint ? `\n  → ${r.error.hint}` : ''}\n`);
   for (const f of r.reports.failed) print(`report file not written: ${f.file}: ${f.message}`);
+  const lab = r.runtime?.kind === 'lab' ? labText(r) : undefined;
+  if (lab) print(`lab:     ${lab}`);
   print(`results: ${r.reportDir}/results.json`);
   print(`report:  ${r.reportDir}/report.html`);
 }
@@ -263,11 +284,13 @@ async function setup(): Promise<number> {
 export const MAIN_TOPOLOGIES = ['nat', 'dr', 'tun', 'fullnat'] as const;
 
 async function runSmoke(rest: string[]): Promise<number> {
-  const { values } = parse(rest, { 'docker-host': { type: 'string' } }, 'smoke');
-  const r = await smoke({ dockerHost: values['docker-host'] as string | undefined });
+  const { values } = parse(rest, { 'docker-host': { type: 'string' }, ...LAB_FLAGS }, 'smoke');
+  const dockerHost = values['docker-host'] as string | undefined;
+  const lab = await labFlags(values, dockerHost, 'smoke');
+  const r = await smoke({ dockerHost, lab });
   for (const c of r.checks) print(`${c.valid === true ? 'PASS' : c.valid === false ? 'FAIL' : 'UNKNOWN'}  ${c.name}${c.detail ? `  (${c.detail})` : ''}`);
   print(`${r.checks.filter((c) => c.valid === true).length} passed, ${r.checks.filter((c) => c.valid !== true).length} failed`);
-  if (r.runtime) print(`runtime: ${r.runtime.kind} (${r.runtime.endpoint}, kernel ${r.runtime.kernel}, Docker ${r.runtime.dockerVersion})`);
+  if (r.runtime) print(`runtime: ${r.runtime.kind}${r.runtime.release ? ` ${r.runtime.release}` : ''} (${r.runtime.endpoint}, kernel ${r.runtime.kernel}, Docker ${r.runtime.dockerVersion})`);
   if (r.error) print(`ERROR smoke: ${failureLine(r)}`);
   print(`report: ${r.reportDir}/results.json`);
   return r.valid === true && !r.error ? 0 : 1;
@@ -275,8 +298,9 @@ async function runSmoke(rest: string[]): Promise<number> {
 
 /** The main job: the IPVS smoke check, then the modes suite on every shipped topology. */
 async function runMain(rest: string[]): Promise<number> {
-  const { values } = parse(rest, { 'docker-host': { type: 'string' }, shard: { type: 'string' }, parallel: { type: 'string' } }, 'main');
+  const { values } = parse(rest, { 'docker-host': { type: 'string' }, shard: { type: 'string' }, parallel: { type: 'string' }, ...LAB_FLAGS }, 'main');
   const dockerHost = values['docker-host'] as string | undefined;
+  const lab = labRequest({ release: values.release, restart: values.restart, dockerHost, env: process.env, command: 'main' });
   // --shard i/n: this machine's part of the topologies (read before anything runs); the smoke check runs in every shard
   const shard = parseShard(values.shard as string | undefined, 'main');
   const topologies = shardOf(MAIN_TOPOLOGIES, shard);
@@ -285,7 +309,8 @@ async function runMain(rest: string[]): Promise<number> {
   const { OVERVIEW_PREFIX, writeMainOverview } = await import('./report/overview.js');
   const overviewId = `${OVERVIEW_PREFIX}${(await import('./util/run-id.js')).newRunId()}`;
   const startedAt = new Date();
-  const smokeResult = await smoke({ dockerHost });
+  await checkLabRelease(lab);
+  const smokeResult = await smoke({ dockerHost, lab });
   const smokeMs = Date.now() - startedAt.getTime();
   const mainRuns: { topology: string; result: RunResult; ms: number }[] = [];
   const rows: [string, string, number, number, string][] = [['smoke', smokeResult.error ? 'ERROR' : smokeResult.runtime!.kind, smokeResult.checks.filter((c) => c.valid === true).length, smokeResult.checks.filter((c) => c.valid !== true).length + (smokeResult.error ? 1 : 0), `${smokeResult.reportDir}/results.json`]];
@@ -305,7 +330,7 @@ async function runMain(rest: string[]): Promise<number> {
       const t = topologies[i]!;
       const { progress, log: runLog } = parallel > 1 ? prefixedProgress(t) : runProgress();
       const t0 = Date.now();
-      const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, log: runLog, progress }).catch((e) => {
+      const r = await runSuites({ topologyFile: topologyFile(t), suites: ['modes'], dockerHost, lab, log: runLog, progress }).catch((e) => {
         progress.end('error');
         throw e;
       });
@@ -331,7 +356,7 @@ async function runMain(rest: string[]): Promise<number> {
   const passed = rows.reduce((a, r) => a + r[2], 0);
   const failed = rows.reduce((a, r) => a + r[3], 0);
   print(`${passed} passed, ${failed} failed`);
-  if (smokeResult.runtime?.kind === 'lab') print('the lab stays up for the next run; stop it with `lvs-harness lab down`');
+  if (smokeResult.runtime?.kind === 'lab') print(`the ${smokeResult.runtime.release ? `${smokeResult.runtime.release} ` : ''}lab stays up for the next run; stop it with \`lvs-harness lab down\``);
   // last: the one page to open; a page that could not be written changes no exit code
   print(
     await writeMainOverview({ id: overviewId, startedAt, smoke: smokeResult, smokeMs, runs: mainRuns, planned: topologies }).then(
@@ -421,14 +446,17 @@ export async function main(argv: string[]): Promise<number> {
     case 'setup':
       return setup();
     case 'up': {
-      const { values, positionals } = parse(rest, { 'docker-host': { type: 'string' } }, 'up');
+      const { values, positionals } = parse(rest, { 'docker-host': { type: 'string' }, ...LAB_FLAGS }, 'up');
       if (positionals.length !== 1) throw errUsage(`up: give one topology (a YAML file, or ${shippedTopologies().join(', ')})`);
+      const dockerHost = values['docker-host'] as string | undefined;
+      const lab = labRequest({ release: values.release, restart: values.restart, dockerHost, env: process.env, command: 'up' });
       const file = topologyFile(positionals[0]!);
       const p = await loadPlan(file, log);
-      const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log });
+      await checkLabRelease(lab);
+      const rt = await resolveRuntime({ dockerHost, log, lab });
       const st = await buildTopology(rt, p, { keep: true, log, explain: buildExplainer });
       print(nodeTable(st));
-      print(`topology ${p.topology} ${st.reused ? 'was already up' : `up in ${((st.timings.total ?? 0) / 1000).toFixed(1)} s`} (${rt.kind}); \`lvs-harness down ${p.topology}\` removes it`);
+      print(`topology ${p.topology} ${st.reused ? 'was already up' : `up in ${((st.timings.total ?? 0) / 1000).toFixed(1)} s`} (${rt.kind}${rt.release ? ` ${rt.release}` : ''}); \`lvs-harness down ${p.topology}\` removes it`);
       return 0;
     }
     case 'down': {
@@ -473,12 +501,14 @@ export async function main(argv: string[]): Promise<number> {
     case 'run': {
       const { values, positionals } = parse(
         rest,
-        { suite: { type: 'string', multiple: true }, fault: { type: 'string', multiple: true }, grep: { type: 'string' }, expect: { type: 'string', multiple: true }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' } },
+        { suite: { type: 'string', multiple: true }, fault: { type: 'string', multiple: true }, grep: { type: 'string' }, expect: { type: 'string', multiple: true }, keep: { type: 'boolean' }, 'docker-host': { type: 'string' }, ...LAB_FLAGS },
         'run',
       );
       if (positionals.length !== 1) throw errUsage('run: give one topology, e.g. lvs-harness run topologies/dr.yaml --suite modes');
       const suites = (values.suite as unknown as string[] | undefined) ?? [];
       if (!suites.length) throw errUsage(`run: name at least one --suite (${(await availableSuites()).join(', ')}, or all)`);
+      const dockerHost = values['docker-host'] as string | undefined;
+      const lab = labRequest({ release: values.release, restart: values.restart, dockerHost, env: process.env, command: 'run' });
       const { progress, log: runLog } = runProgress();
       const faults = (values.fault as unknown as string[] | undefined) ?? [];
       const grep = values.grep as string | undefined;
@@ -492,7 +522,8 @@ export async function main(argv: string[]): Promise<number> {
       // parsed before anything is built: a bad target is a usage error (exit 2)
       const expectSpecs = (values.expect as unknown as string[] | undefined) ?? [];
       const expect = expectSpecs.length ? parseExpectSpec(expectSpecs.join(',')) : undefined;
-      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, faults, ...(grep !== undefined ? { grep } : {}), ...(expect ? { expect } : {}), keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }).catch((e) => {
+      await checkLabRelease(lab);
+      const r = await runSuites({ topologyFile: topologyFile(positionals[0]!), suites, faults, ...(grep !== undefined ? { grep } : {}), ...(expect ? { expect } : {}), keep: !!values.keep, dockerHost, lab, log: runLog, progress }).catch((e) => {
         progress.end('error');
         throw e;
       });
@@ -529,6 +560,7 @@ export async function main(argv: string[]): Promise<number> {
           instance: { type: 'string' },
           release: { type: 'string' },
           'keepalived-version': { type: 'string' },
+          restart: { type: 'boolean' },
           keep: { type: 'boolean' },
           'docker-host': { type: 'string' },
         },
@@ -540,7 +572,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       const expectSpecs = (values.expect as unknown as string[] | undefined) ?? [];
       const expect = expectSpecs.length ? parseExpectSpec(expectSpecs.join(',')) : undefined;
-      const release = resolveTarget({ release: values.release as string | undefined, keepalivedVersion: values['keepalived-version'] as string | undefined }, 'validate').version;
+      // one --release: the keywords lint counts (as --keepalived-version would) and the lab the files run in
+      const target = resolveTarget({ release: values.release as string | undefined, keepalivedVersion: values['keepalived-version'] as string | undefined }, 'validate');
+      const release = target.version;
+      const dockerHost = values['docker-host'] as string | undefined;
+      const lab = labRequest({
+        release: values.release,
+        restart: values.restart,
+        dockerHost,
+        env: process.env,
+        command: 'validate',
+        hint: `for the keywords of ${target.release.name}'s keepalived alone, --keepalived-version ${target.version}`,
+      });
       const prepared = prepareValidate({
         ...(values.keepalived ? { keepalived: values.keepalived as string } : {}),
         ...(values.peer ? { peer: values.peer as string } : {}),
@@ -548,12 +591,13 @@ export async function main(argv: string[]): Promise<number> {
         ...(values.instance ? { instance: values.instance as string } : {}),
         ...(release ? { release } : {}),
       });
+      await checkLabRelease(lab);
       process.stderr.write(prepared.preface + '\n');
       const { progress, log: runLog } = runProgress();
       const suites = (values.suite as unknown as string[] | undefined) ?? [];
       const grep = values.grep as string | undefined;
       const r = await runSuites(
-        validateRunOptions(prepared, { suites, ...(expect ? { expect } : {}), ...(grep !== undefined ? { grep } : {}), keep: !!values.keep, dockerHost: values['docker-host'] as string | undefined, log: runLog, progress }),
+        validateRunOptions(prepared, { suites, ...(expect ? { expect } : {}), ...(grep !== undefined ? { grep } : {}), keep: !!values.keep, dockerHost, lab, log: runLog, progress }),
       ).catch((e) => {
         progress.end('error');
         throw e;

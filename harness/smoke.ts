@@ -11,7 +11,8 @@ import { REPO_ROOT } from './lab/paths.js';
 import { newRunId } from './util/run-id.js';
 import { execIn } from './runtime/exec.js';
 import { HARNESS_LABEL } from './runtime/node-image.js';
-import { resolveRuntime, type Runtime } from './runtime/select.js';
+import type { LabRequest } from './runtime/release.js';
+import { resolveRuntime, runtimeRecord, type Runtime } from './runtime/select.js';
 import { onCleanup } from './util/cleanup.js';
 import { log as defaultLog, type Logger } from './util/log.js';
 
@@ -19,7 +20,7 @@ import { log as defaultLog, type Logger } from './util/log.js';
 export interface SmokeResult {
   runId: string;
   /** absent when the run ended before it had a runtime */
-  runtime?: { kind: string; reason: string; endpoint: string; kernel: string; dockerVersion: string };
+  runtime?: { kind: string; reason: string; endpoint: string; kernel: string; dockerVersion: string; release?: string };
   checks: RecordedCheck[];
   valid: Validity;
   reportDir: string;
@@ -35,7 +36,7 @@ const SMOKE_TOPOLOGY = { name: 'smoke', file: 'harness/smoke.ts', plan: 'none', 
  * the node image programs a virtual service into kernel IPVS and reads it back. It is a run
  * like any other: results@1 and the same five files in reports/<run-id>/, whatever ends it.
  */
-export async function smoke(opts: { dockerHost?: string; log?: Logger; runtime?: Runtime; reportsDir?: string } = {}): Promise<SmokeResult> {
+export async function smoke(opts: { dockerHost?: string; lab?: LabRequest; log?: Logger; runtime?: Runtime; reportsDir?: string } = {}): Promise<SmokeResult> {
   const log = opts.log ?? defaultLog;
   const runId = newRunId();
   const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
@@ -50,10 +51,10 @@ export async function smoke(opts: { dockerHost?: string; log?: Logger; runtime?:
   let unregister = () => {};
   let error: { e: unknown; phase: string } | undefined;
   try {
-    const rt = opts.runtime ?? (await record.step('runtime', () => resolveRuntime({ dockerHost: opts.dockerHost, log })));
-    record.runtime = { kind: rt.kind, reason: rt.reason, nodeImage: rt.nodeImage };
+    const rt = opts.runtime ?? (await record.step('runtime', () => resolveRuntime({ dockerHost: opts.dockerHost, log, ...(opts.lab ? { lab: opts.lab } : {}) })));
+    record.runtime = runtimeRecord(rt);
     const info = (await rt.docker.info()) as { KernelVersion: string; ServerVersion: string };
-    runtime = { kind: rt.kind, reason: rt.reason, endpoint: rt.endpoint.kind === 'tcp' ? `tcp://${rt.endpoint.host}:${rt.endpoint.port}` : `unix://${rt.endpoint.socketPath}`, kernel: info.KernelVersion, dockerVersion: info.ServerVersion };
+    runtime = { kind: rt.kind, reason: rt.reason, endpoint: rt.endpoint.kind === 'tcp' ? `tcp://${rt.endpoint.host}:${rt.endpoint.port}` : `unix://${rt.endpoint.socketPath}`, kernel: info.KernelVersion, dockerVersion: info.ServerVersion, ...(rt.release ? { release: rt.release } : {}) };
     const c = await record.step('build', async () => {
       container = await rt.docker.createContainer({
         Image: rt.nodeImage,

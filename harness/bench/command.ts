@@ -4,6 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { errUsage, isHarnessError } from '../errors.js';
+import { LAB_RELEASES } from '../lab/recipe.js';
+import { labRequest } from '../runtime/release.js';
 import type { Progress } from '../report/terminal.js';
 import type { Logger } from '../util/log.js';
 import { compareBench, formatComparison } from './compare.js';
@@ -11,7 +13,7 @@ import { parseBenchFlags } from './options.js';
 import { readBench, type BenchReport } from './schema.js';
 
 export const BENCH_USAGE =
-  'lvs-harness bench <topology…> [--seconds N] [--repeat N] [--size BYTES…] [--concurrency 1,4,16,64,256] [--connection keep-alive|new-connection] [--warmup S] [--fault <name>[=<param>]:<target>…] [--out DIR] [--docker-host URL]  |  lvs-harness bench --compare OLD NEW [--format text|json] [--all]';
+  `lvs-harness bench <topology…> [--seconds N] [--repeat N] [--size BYTES…] [--concurrency 1,4,16,64,256] [--connection keep-alive|new-connection] [--warmup S] [--fault <name>[=<param>]:<target>…] [--out DIR] [--release ${LAB_RELEASES.join('|')}] [--restart] [--docker-host URL]  |  lvs-harness bench --compare OLD NEW [--format text|json] [--all]`;
 
 const FORMATS = ['text', 'json'] as const;
 
@@ -25,6 +27,8 @@ const OPTIONS = {
   fault: { type: 'string', multiple: true },
   out: { type: 'string' },
   'docker-host': { type: 'string' },
+  release: { type: 'string' },
+  restart: { type: 'boolean' },
   compare: { type: 'boolean' },
   format: { type: 'string' },
   all: { type: 'boolean' },
@@ -53,7 +57,7 @@ async function compare(positionals: string[], format: string, all: boolean): Pro
   return { text: format === 'json' ? JSON.stringify(c, null, 2) : formatComparison(c, all), code: c.exitCode };
 }
 
-export async function benchCommand(argv: string[], io: { log: Logger; progress?: Progress }): Promise<BenchCommandOutput> {
+export async function benchCommand(argv: string[], io: { log: Logger; progress?: Progress; env?: NodeJS.ProcessEnv }): Promise<BenchCommandOutput> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
@@ -64,7 +68,7 @@ export async function benchCommand(argv: string[], io: { log: Logger; progress?:
   const format = v.format ?? 'text';
   if (!(FORMATS as readonly string[]).includes(format)) throw errUsage(`bench: --format ${format}: use ${FORMATS.join(' or ')}`, BENCH_USAGE);
   if (v.compare) {
-    const runFlags = (['seconds', 'repeat', 'size', 'concurrency', 'connection', 'warmup', 'fault', 'out', 'docker-host'] as const).filter((f) => v[f] !== undefined);
+    const runFlags = (['seconds', 'repeat', 'size', 'concurrency', 'connection', 'warmup', 'fault', 'out', 'docker-host', 'release', 'restart'] as const).filter((f) => v[f] !== undefined);
     if (runFlags.length) throw errUsage(`bench --compare: ${runFlags.map((f) => `--${f}`).join(', ')} only apply to a bench run`, BENCH_USAGE);
     return compare(positionals, format, !!v.all);
   }
@@ -72,8 +76,10 @@ export async function benchCommand(argv: string[], io: { log: Logger; progress?:
   if (v.out !== undefined && !v.out.trim()) throw errUsage('bench: --out needs a directory, e.g. --out bench-reports', BENCH_USAGE);
   if (!positionals.length) throw errUsage('bench: name at least one topology (e.g. lvs-harness bench nat dr tun fullnat haproxy-ha), or --compare OLD NEW', BENCH_USAGE);
   const settings = parseBenchFlags({ seconds: v.seconds, repeat: v.repeat, size: v.size, concurrency: v.concurrency, connection: v.connection, warmup: v.warmup, fault: v.fault });
+  const lab = labRequest({ release: v.release, restart: v.restart, dockerHost: v['docker-host'], env: io.env ?? process.env, command: 'bench' });
   // the driver pulls in the runtime and the builder: loaded only for a run
   const { runBench, formatBenchEnd } = await import('./run.js');
-  const r = await runBench({ ...settings, topologies: positionals, ...(v.out !== undefined ? { out: v.out } : {}), ...(v['docker-host'] !== undefined ? { dockerHost: v['docker-host'] } : {}), log: io.log, ...(io.progress ? { progress: io.progress } : {}) });
+  await (await import('../runtime/select.js')).checkLabRelease(lab);
+  const r = await runBench({ ...settings, topologies: positionals, ...(v.out !== undefined ? { out: v.out } : {}), ...(v['docker-host'] !== undefined ? { dockerHost: v['docker-host'] } : {}), lab, log: io.log, ...(io.progress ? { progress: io.progress } : {}) });
   return { text: formatBenchEnd(r), code: r.error || !r.report ? 1 : 0 };
 }

@@ -9,7 +9,8 @@ import { REPORTERS, withHtmlSections } from '../report/index.js';
 import type { RunFailure } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
-import { resolveRuntime, type Runtime } from '../runtime/select.js';
+import type { LabRequest } from '../runtime/release.js';
+import { resolveRuntime, runtimeRecord, type Runtime } from '../runtime/select.js';
 import type { RecordedCheck } from '../suite/context.js';
 import { buildExplainer } from '../suite/evidence.js';
 import { RunRecord } from '../suite/record.js';
@@ -45,6 +46,8 @@ export interface BenchRunOptions extends BenchSettings {
   /** the directory the run directory goes under (default reports/) */
   out?: string;
   dockerHost?: string;
+  /** `--release`, `--restart`: the lab to run in */
+  lab?: LabRequest;
   log?: Logger;
   progress?: Progress;
 }
@@ -288,8 +291,8 @@ export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
   let rt: Runtime | undefined;
   try {
     progress?.phase('lab');
-    const runtime = (rt = await record.step('runtime', () => resolveRuntime({ dockerHost: o.dockerHost, log })));
-    record.runtime = { kind: runtime.kind, reason: runtime.reason, nodeImage: runtime.nodeImage };
+    const runtime = (rt = await record.step('runtime', () => resolveRuntime({ dockerHost: o.dockerHost, log, ...(o.lab ? { lab: o.lab } : {}) })));
+    record.runtime = runtimeRecord(runtime);
     const emulation = await emulationOf(runtime);
     for (const { plan, services } of planned) {
       progress?.phase('build');

@@ -1,8 +1,10 @@
+import { releaseText } from '../report/format.js';
 import type { Results } from '../report/results.js';
 
 /**
  * Where each run ran, field by field, with the differences marked: an upgrade shows here
- * (lab kernel 6.1 → 6.12, keepalived 2.2.7 → 2.3.3) before it shows in any check.
+ * (lab release Debian 12 bookworm → Debian 13 trixie, lab kernel 6.1 → 6.12, keepalived 2.2.7 → 2.3.3)
+ * before it shows in any check.
  */
 
 export interface EnvironmentRow {
@@ -16,6 +18,8 @@ export interface EnvironmentRow {
 }
 
 const FIELDS: { field: string; underTest: boolean; of: (r: Results) => string | number | undefined }[] = [
+  // recorded since lab releases (runtime.release): a run before them says nothing, rather than a guess
+  { field: 'lab release', underTest: true, of: (r) => (r.runtime?.release ? releaseText(r.runtime.release) : undefined) },
   { field: 'lab kernel', underTest: true, of: (r) => r.environment?.lab?.kernel },
   { field: 'keepalived', underTest: true, of: (r) => r.environment?.lab?.keepalived },
   { field: 'ipvsadm', underTest: true, of: (r) => r.environment?.lab?.ipvsadm },

@@ -72,6 +72,8 @@ export interface UpOptions {
   release?: LabRelease;
   /** when a lab of another release runs: stop it and boot `release` */
   restart?: boolean;
+  /** the command that starts the lab (run, validate…), for a refusal's hint: `lvs-harness run … --restart`; absent: lab up */
+  command?: string;
 }
 
 /** The release a state file describes (older state files name none: they were bookworm). */
@@ -95,9 +97,10 @@ export function decideUp(o: { running?: LabRelease; wanted?: LabRelease; restart
 }
 
 /** The error of a refused `lab up`: which release runs, and the two ways on. */
-export function otherReleaseRunning(d: { release: LabRelease; running: LabRelease }, pid: number | null): HarnessError {
+export function otherReleaseRunning(d: { release: LabRelease; running: LabRelease }, pid: number | null, command?: string): HarnessError {
+  const again = command && command !== 'lab up' ? `\`lvs-harness ${command} … --release ${d.release} --restart\`` : `\`lvs-harness lab up --release ${d.release} --restart\``;
   return new HarnessError('ERR_LVS_LAB_OTHER_RELEASE', `a ${d.running} lab is running${pid ? ` (pid ${pid})` : ''}; only one lab runs at a time, so the ${d.release} lab was not started`, {
-    hint: `switch with \`lvs-harness lab up --release ${d.release} --restart\` (stops the ${d.running} lab), or stop it first with \`lvs-harness lab down\`; to use the running one: --release ${d.running}`,
+    hint: `switch with ${again} (stops the ${d.running} lab), or stop it first with \`lvs-harness lab down\`; to use the running one: --release ${d.running}`,
   });
 }
 
@@ -251,7 +254,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
   const log = opts.log ?? defaultLog;
   let current = await labStatus({ paths, probeDocker: false });
   const decision = decideUp({ running: current.running ? current.release : undefined, wanted: opts.release, restart: opts.restart });
-  if (decision.action === 'refuse') throw otherReleaseRunning(decision, current.pid);
+  if (decision.action === 'refuse') throw otherReleaseRunning(decision, current.pid, opts.command);
   if (decision.action === 'restart') {
     log(`stopping the ${decision.running} lab (pid ${current.pid}) to boot ${decision.release} (--restart)`);
     await labDown({ paths, log });

@@ -1,4 +1,5 @@
 import type { Validity } from '../checkers/types.js';
+import { DEBIAN_RELEASES } from '../keepalived/releases.js';
 import type { Results } from './results.js';
 
 /**
@@ -78,13 +79,34 @@ export function timingsText(r: Results, sep = ' · '): string {
   return parts.length ? parts.join(sep) : 'none recorded';
 }
 
+/** "Debian 13 trixie" for a lab release of ours; a release this harness does not know, as recorded. */
+export function releaseText(name: string): string {
+  const d = DEBIAN_RELEASES.find((x) => x.name === name);
+  return d ? `Debian ${d.debian} ${d.name}` : name;
+}
+
+/**
+ * The lab a run ran in, in one line: "Debian 13 trixie, kernel 6.12.117-amd64, keepalived v2.3.3"
+ * (the release from the runtime, the versions as read in a director); undefined when the run
+ * recorded neither (results@0, or an engine of the user's own with no director reached).
+ */
+export function labText(r: Pick<Results, 'runtime' | 'environment'>): string | undefined {
+  const rel = r.runtime?.release;
+  const lab = r.environment?.lab;
+  const parts = [...(rel ? [releaseText(rel)] : []), ...(lab ? [`kernel ${lab.kernel}`, `keepalived ${lab.keepalived}`] : [])];
+  return parts.length ? parts.join(', ') : undefined;
+}
+
 export function environmentParts(r: Results): string[] {
   const out: string[] = [];
   const e = r.environment;
+  const rel = r.runtime?.release ? `${releaseText(r.runtime.release)}, ` : '';
   if (e) {
     const h = e.host;
     out.push(`host ${h.os}, kernel ${h.kernel}, node ${h.node}, ${h.cpus} CPUs, ${h.memoryMiB} MiB`);
-    if (e.lab) out.push(`lab kernel ${e.lab.kernel}, docker ${e.lab.docker}, ipvsadm ${e.lab.ipvsadm}, keepalived ${e.lab.keepalived}`);
+    if (e.lab) out.push(`lab ${rel}kernel ${e.lab.kernel}, docker ${e.lab.docker}, ipvsadm ${e.lab.ipvsadm}, keepalived ${e.lab.keepalived}`);
+    // the run ended before a director could be read: the release it was to run on
+    else if (rel) out.push(`lab ${releaseText(r.runtime!.release!)}`);
     out.push(`lvs-harness ${e.harness.version} (${e.harness.git})`);
   }
   if (r.runtime) out.push(`runtime ${r.runtime.kind}${r.runtime.nodeImage ? ` (${r.runtime.nodeImage})` : ''}`);

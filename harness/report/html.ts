@@ -10,6 +10,7 @@ import {
   failureLine,
   failuresFirst,
   firstLine,
+  labText,
   pretty,
   suiteOfError,
   suiteOrder,
@@ -97,6 +98,8 @@ function header(r: Results, events: number): string {
     ['topology', `<b>${esc(r.topology.name)}</b> <span class="muted">${esc(r.topology.file)} · plan ${esc(r.topology.plan)}${r.topology.configRevision ? ` · revision ${esc(r.topology.configRevision)}` : ''}${r.topology.reused ? ' · reused' : ''}</span>`],
     ['suites', esc(r.suites.join(', ') || 'none')],
     ['checks', esc(tallyText(t, r.errors.length))],
+    // the lab's release on a line of its own (absent before lab releases): a run on trixie is not a run on bookworm
+    ...(r.runtime?.release ? ([['lab', esc(labText(r)!)]] as [string, string][]) : []),
     ['environment', environmentParts(r).map(esc).join('<br>')],
     ['timings', esc(timingsText(r))],
     ['history', `${events} event${events === 1 ? '' : 's'}`],

@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hostEnvironment } from '../runtime/environment.js';
-import { duration, escapeAttr, escapeText as esc, failureLine, firstLine, runVerdictOf, type RunVerdict } from './format.js';
+import { duration, escapeAttr, escapeText as esc, failureLine, firstLine, releaseText, runVerdictOf, type RunVerdict } from './format.js';
 import { badge, CSS, htmlHead } from './html.js';
 import type { ResultsV1 } from './results.js';
 
@@ -22,7 +22,7 @@ export type OverviewRun = Pick<ResultsV1, 'runId' | 'valid' | 'checks' | 'errors
 /** What a row and the page's header read of the smoke check: smoke.ts's SmokeResult is one. */
 export type OverviewSmoke = Pick<ResultsV1, 'runId' | 'valid' | 'checks' | 'error'> & {
   reportDir: string;
-  runtime?: { kind: string; reason: string; endpoint: string; kernel: string; dockerVersion: string };
+  runtime?: { kind: string; reason: string; endpoint: string; kernel: string; dockerVersion: string; release?: string };
 };
 
 export interface OverviewEntry {
@@ -48,7 +48,7 @@ export interface OverviewMeta {
   startedAt?: string;
   finishedAt?: string;
   /** the Docker engine the job ran on, as the smoke check saw it */
-  runtime?: { kind: string; kernel?: string; endpoint?: string; docker?: string; reason?: string };
+  runtime?: { kind: string; kernel?: string; endpoint?: string; docker?: string; reason?: string; release?: string };
   /** the machine the harness ran on */
   host?: { os: string; kernel: string; node: string; cpus?: number; memoryMiB?: number };
   /** topologies the job did not get to, and why */
@@ -178,7 +178,7 @@ function facts(meta: OverviewMeta, t: OverviewTotals): [string, string][] {
   out.push([
     'runtime',
     rt
-      ? esc([`${rt.kind}${rt.endpoint ? ` (${rt.endpoint})` : ''}`, rt.kernel ? `kernel ${rt.kernel}` : '', rt.docker ? `Docker ${rt.docker}` : ''].filter(Boolean).join(', ')) + (rt.reason ? `<br><span class="muted">${esc(rt.reason)}</span>` : '')
+      ? esc([`${rt.kind}${rt.endpoint ? ` (${rt.endpoint})` : ''}`, rt.release ? releaseText(rt.release) : '', rt.kernel ? `kernel ${rt.kernel}` : '', rt.docker ? `Docker ${rt.docker}` : ''].filter(Boolean).join(', ')) + (rt.reason ? `<br><span class="muted">${esc(rt.reason)}</span>` : '')
       : '<span class="muted">not known (the smoke check ended before it had one)</span>',
   ]);
   const h = meta.host;
@@ -249,7 +249,7 @@ export async function writeMainOverview(o: { id: string; startedAt: Date; smoke:
     id: o.id,
     startedAt: o.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    ...(rt ? { runtime: { kind: rt.kind, kernel: rt.kernel, endpoint: rt.endpoint, docker: rt.dockerVersion, reason: rt.reason } } : {}),
+    ...(rt ? { runtime: { kind: rt.kind, kernel: rt.kernel, endpoint: rt.endpoint, docker: rt.dockerVersion, reason: rt.reason, ...(rt.release ? { release: rt.release } : {}) } } : {}),
     host: hostEnvironment().host,
     ...(missing.length ? { notRun: { names: [...missing], reason } } : {}),
   });

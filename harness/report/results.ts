@@ -74,11 +74,13 @@ export interface RunInterruption {
   phase: string;
 }
 
-/** What results@0 recorded about the Docker engine; kept when such a file is loaded. */
+/** Where the containers ran (results@0 recorded it too; kept when such a file is loaded). */
 export interface ResultsRuntime {
   kind: string;
   reason?: string;
   nodeImage?: string;
+  /** the lab's Debian release (bookworm, trixie) when kind is lab; absent in runs before lab releases and on other engines */
+  release?: string;
 }
 
 /** results@1 exactly as the runner writes it. */
@@ -198,7 +200,7 @@ const check = z.looseObject({
 
 const runError = z.looseObject({ title: z.string(), message: z.string(), suite: z.string().optional() });
 
-const runtime = z.looseObject({ kind: z.string(), reason: z.string().optional(), nodeImage: z.string().optional() });
+const runtime = z.looseObject({ kind: z.string(), reason: z.string().optional(), nodeImage: z.string().optional(), release: z.string().optional() });
 
 const topologyV0 = z.looseObject({ name: z.string(), file: z.string(), plan: z.string(), reused: z.boolean() });
 

@@ -1,4 +1,4 @@
-import { brief, environmentParts, failureLine, runVerdictOf, failuresFirst, pretty, suiteOfError, suiteOrder, tally, tallyText, timingsText, topologyText, verdictOf, visible, type RunVerdict } from './format.js';
+import { brief, environmentParts, failureLine, labText, runVerdictOf, failuresFirst, pretty, suiteOfError, suiteOrder, tally, tallyText, timingsText, topologyText, verdictOf, visible, type RunVerdict } from './format.js';
 import type { Results } from './results.js';
 
 /**
@@ -46,6 +46,8 @@ export function renderSummary(r: Results): string {
     if (r.error.hint) out.push(`Hint: ${cell(r.error.hint)}`, '');
   }
   out.push(`**${v.toUpperCase()}**: ${tallyText(t, r.errors.length)}. Run \`${r.runId}\`, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}.`);
+  // the lab's release beside the verdict: a run on trixie is not a run on bookworm (absent before lab releases)
+  if (r.runtime?.release) out.push('', `**Lab**: ${cell(labText(r)!)}`);
   out.push('');
   if (r.merged) {
     // merge-reports: which run (which shard) each verdict came from, before the failures

@@ -3,7 +3,9 @@ import type Docker from 'dockerode';
 import { HarnessError } from '../errors.js';
 import { readArtifacts } from '../lab/build.js';
 import { labPaths } from '../lab/paths.js';
-import { endpointOf, labUp, readState, type UpOptions } from '../lab/vm.js';
+import type { LabRelease } from '../lab/recipe.js';
+import { decideUp, endpointOf, labStatus, labUp, otherReleaseRunning, readState, stateRelease, type UpOptions } from '../lab/vm.js';
+import type { LabRequest } from './release.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { describeEndpoint, dockerFromEndpoint, parseDockerHost, type Endpoint } from '../util/docker.js';
 import { ensureNodeImage, runOnce } from './node-image.js';
@@ -24,13 +26,15 @@ export type RuntimeChoice =
   | { kind: 'lab'; reason: string };
 
 /**
- * Where to run, in order: an explicit --docker-host or DOCKER_HOST; else the local engine
- * if it can run IPVS; else the embedded lab.
+ * Where to run, in order: an explicit --docker-host or DOCKER_HOST; else, with a lab release
+ * asked (--release), the lab; else the local engine if it can run IPVS; else the embedded lab.
+ * (A release beside an explicit engine is refused before this, by labRequest.)
  */
-export function chooseRuntime(input: { flag?: string; env: NodeJS.ProcessEnv; local: LocalProbe }): RuntimeChoice {
+export function chooseRuntime(input: { flag?: string; env: NodeJS.ProcessEnv; local: LocalProbe; release?: LabRelease }): RuntimeChoice {
   if (input.flag) return { kind: 'explicit', endpoint: parseDockerHost(input.flag, input.env), source: '--docker-host', reason: `--docker-host ${input.flag}` };
   if (input.env.DOCKER_HOST)
     return { kind: 'explicit', endpoint: parseDockerHost(input.env.DOCKER_HOST, input.env), source: 'DOCKER_HOST', reason: `DOCKER_HOST=${input.env.DOCKER_HOST}` };
+  if (input.release) return { kind: 'lab', reason: `--release ${input.release} chooses the lab` };
   if (input.local.engine && input.local.ipvs && input.local.socketPath)
     return { kind: 'local', endpoint: { kind: 'socket', socketPath: input.local.socketPath }, reason: `the local engine runs IPVS (${input.local.detail})` };
   return { kind: 'lab', reason: input.local.engine ? `the local engine cannot run IPVS (${input.local.detail})` : `no local Docker engine (${input.local.detail})` };
@@ -87,15 +91,35 @@ export interface Runtime {
   docker: Docker;
   reason: string;
   nodeImage: string;
+  /** the lab's Debian release (from its state file); absent on an engine that is not the lab */
+  release?: LabRelease;
+}
+
+/** What results.json keeps of a runtime (its `runtime` section). */
+export function runtimeRecord(rt: Pick<Runtime, 'kind' | 'reason' | 'nodeImage' | 'release'>): { kind: string; reason: string; nodeImage: string; release?: string } {
+  return { kind: rt.kind, reason: rt.reason, nodeImage: rt.nodeImage, ...(rt.release ? { release: rt.release } : {}) };
+}
+
+/**
+ * A command's `--release` against the lab that runs, before anything is built or recorded: a lab
+ * of another release running, without `--restart`, is the refusal `lab up` gives
+ * (ERR_LVS_LAB_OTHER_RELEASE, naming both and `--restart`). labUp decides again when called.
+ */
+export async function checkLabRelease(lab: LabRequest | undefined, status: () => Promise<{ running: boolean; release?: LabRelease; pid: number | null }> = () => labStatus({ probeDocker: false })): Promise<void> {
+  if (!lab?.release) return;
+  const st = await status();
+  const d = decideUp({ running: st.running ? st.release : undefined, wanted: lab.release, restart: lab.restart });
+  if (d.action === 'refuse') throw otherReleaseRunning(d, st.pid, lab.command);
 }
 
 /** Resolves where to run and makes it ready: the lab is started when chosen; the node image is ensured. */
 export async function resolveRuntime(opts: { dockerHost?: string; env?: NodeJS.ProcessEnv; log?: Logger; lab?: UpOptions; startLab?: boolean } = {}): Promise<Runtime> {
   const env = opts.env ?? process.env;
   const log = opts.log ?? defaultLog;
-  const needProbe = !opts.dockerHost && !env.DOCKER_HOST;
+  // a release asked means the lab: no local engine is probed
+  const needProbe = !opts.dockerHost && !env.DOCKER_HOST && !opts.lab?.release;
   const local: LocalProbe = needProbe ? await probeLocalEngine(log) : { engine: false, detail: 'not probed' };
-  const choice = chooseRuntime({ flag: opts.dockerHost, env, local });
+  const choice = chooseRuntime({ flag: opts.dockerHost, env, local, ...(opts.lab?.release ? { release: opts.lab.release } : {}) });
   log(`runtime: ${choice.kind} — ${choice.reason}`);
   if (choice.kind === 'lab') {
     if (opts.startLab === false && !(await readState()))
@@ -104,7 +128,7 @@ export async function resolveRuntime(opts: { dockerHost?: string; env?: NodeJS.P
     const st = await readState();
     if (!st) throw new HarnessError('ERR_LVS_LAB_STATE', `the lab started but left no state in ${labPaths().state}`);
     const endpoint = endpointOf(st);
-    return { kind: 'lab', endpoint, docker: dockerFromEndpoint(endpoint), reason: choice.reason, nodeImage: st.nodeImageTag };
+    return { kind: 'lab', endpoint, docker: dockerFromEndpoint(endpoint), reason: choice.reason, nodeImage: st.nodeImageTag, release: stateRelease(st) };
   }
   const docker = dockerFromEndpoint(choice.endpoint);
   try {

@@ -6,7 +6,8 @@ import Mocha from 'mocha';
 import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../lab/paths.js';
-import { resolveRuntime, type Runtime } from '../runtime/select.js';
+import type { LabRequest } from '../runtime/release.js';
+import { resolveRuntime, runtimeRecord, type Runtime } from '../runtime/select.js';
 import { buildTopology, teardown } from '../topology/builder.js';
 import { mergeExpectations, type Expectations } from '../expect/spec.js';
 import type { Plan } from '../topology/planner.js';
@@ -14,7 +15,7 @@ import { log as defaultLog, type Logger } from '../util/log.js';
 import { History } from '../history/history.js';
 import { parseFaultSpec, runFault } from '../nemesis/registry.js';
 import { waitFor } from '../util/wait.js';
-import type { Environment, RunError, RunFailure, RunInterruption, ValidateSection } from '../report/results.js';
+import type { Environment, ResultsRuntime, RunError, RunFailure, RunInterruption, ValidateSection } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import type { StartedTopology } from '../topology/builder.js';
@@ -46,6 +47,8 @@ export interface RunOptions {
   topologyFile: string;
   suites: string[];
   dockerHost?: string;
+  /** `--release`, `--restart`: the lab to run in (absent: whichever runs, else bookworm) */
+  lab?: LabRequest;
   /** leave the topology running afterwards */
   keep?: boolean;
   reportsDir?: string;
@@ -77,6 +80,9 @@ export interface RunResult {
   /** the error that ended the run early, with its phase; the reports are written all the same */
   error?: RunFailure;
   interrupted?: RunInterruption;
+  /** where it ran, as results.json says (the lab's release among it) */
+  runtime?: ResultsRuntime;
+  environment?: Environment;
   /** report files written (results.json, junit.xml, summary.md, report.html) and any that failed */
   reports: { written: string[]; failed: { file: string; message: string }[] };
 }
@@ -86,7 +92,7 @@ export interface RunResult {
  * an engine: the runtime, the build, the teardown, the environment probe and one suite's mocha run.
  */
 export interface RunDeps {
-  resolveRuntime: (o: { dockerHost?: string; log: Logger }) => Promise<Runtime>;
+  resolveRuntime: (o: { dockerHost?: string; log: Logger; lab?: LabRequest }) => Promise<Runtime>;
   buildTopology: (rt: Runtime, plan: Plan, o: { keep?: boolean; log: Logger }) => Promise<StartedTopology>;
   teardown: (rt: Runtime, topology: string, log: Logger) => Promise<unknown>;
   describeEnvironment: (rt: Runtime, director?: Docker.Container) => Promise<Environment>;
@@ -210,8 +216,8 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   let error: { e: unknown; phase: string } | undefined;
   try {
     progress?.phase('lab');
-    const runtime = (rt = await record.step('runtime', () => d.resolveRuntime({ dockerHost: opts.dockerHost, log })));
-    record.runtime = { kind: runtime.kind, reason: runtime.reason, nodeImage: runtime.nodeImage };
+    const runtime = (rt = await record.step('runtime', () => d.resolveRuntime({ dockerHost: opts.dockerHost, log, ...(opts.lab ? { lab: opts.lab } : {}) })));
+    record.runtime = runtimeRecord(runtime);
     record.environment = d.describeEnvironment(runtime);
     progress?.phase('build');
     progress?.step(`topology ${plan.topology} (${plan.nodes.length} nodes, ${plan.services.length} services)`);
@@ -289,6 +295,8 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
     errors: r.errors,
     ...(r.error ? { error: r.error } : {}),
     ...(r.interrupted ? { interrupted: r.interrupted } : {}),
+    ...(r.runtime ? { runtime: r.runtime } : {}),
+    environment: r.environment,
     reports: out.reports,
   };
 }
