@@ -102,7 +102,8 @@ export async function watch(
   history: History,
   o: { vips: readonly string[]; client?: string; network?: string; tableOf?: { director: string; svc: PlannedService } },
 ): Promise<Watch> {
-  const watchers = await Promise.all(st.nodes('director').map((d) => NodeWatch.start(st, d.name, { table: d.name === o.tableOf?.director })));
+  // the watchers and the capture start together; both run before this returns
+  const starting = Promise.all(st.nodes('director').map((d) => NodeWatch.start(st, d.name, { table: d.name === o.tableOf?.director })));
   let capture: Promise<string> | undefined;
   if (o.client && o.network) {
     const client = o.client;
@@ -111,8 +112,16 @@ export async function watch(
       return r.stdout;
     });
     // the takeover's ARPs come within milliseconds of the fault: capture must already run
-    await waitFor(`tcpdump to capture ARP on ${client}`, async () => (await st.exec(client, ['pgrep', '-x', 'tcpdump'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 200 });
+    const capturing = waitFor(`tcpdump to capture ARP on ${client}`, async () => (await st.exec(client, ['pgrep', '-x', 'tcpdump'], { allowFailure: true })).exitCode === 0, { timeoutMs: 20_000, intervalMs: 200 });
+    const [w, c] = await Promise.allSettled([starting, capturing]);
+    if (w.status === 'rejected' || c.status === 'rejected') {
+      // nothing half-started is left: the capture and whichever watchers did start
+      await st.exec(client, ['pkill', '-x', 'tcpdump'], { allowFailure: true }).catch(() => undefined);
+      if (w.status === 'fulfilled') await Promise.all(w.value.map((x) => x.stop().catch(() => undefined)));
+      throw w.status === 'rejected' ? w.reason : (c as PromiseRejectedResult).reason;
+    }
   }
+  const watchers = await starting;
   return {
     pollsSince(t) {
       const live = watchers.filter((w) => w.current().up);

@@ -581,42 +581,54 @@ export function keepalivedSettleMs(c: KeepalivedConfig): number {
  * stops there instead of running out its deadline.
  */
 export async function waitForVrrp(st: StartedTopology, timeoutMs = 60_000): Promise<void> {
-  for (const v of st.plan.vrrp ?? []) {
+  // every VIP of every instance, read in one round of `ip addr` on the directors per poll
+  const targets = (st.plan.vrrp ?? []).flatMap((v) => {
     const lowest = Math.min(...Object.values(v.priorities));
     const splitMs = Math.max(10_000, 3 * failoverBound({ version: v.version, advertInt: v.advertInt, backupPriority: lowest }).masterDownMs);
-    for (const x of v.vips) {
-      let last: string[] = [];
-      let bothSince: number | undefined;
-      let split = false;
-      const what = `${x.address} (${v.name}) to be held by ${v.master} alone`;
-      await waitFor(
-        what,
-        async () => {
-          last = await st.holders(x.address);
-          if (last.length === 1 && last[0] === v.master) return true;
-          if (last.length > 1) {
-            bothSince ??= Date.now();
-            if (Date.now() - bothSince >= splitMs) return (split = true);
-          } else bothSince = undefined;
-          // the timeout message shows the last thing a probe threw
-          throw new Error(`held by ${last.join(', ') || 'no director'}`);
-        },
-        { timeoutMs, intervalMs: 300 },
-      );
-      if (split) {
-        const heldFor = ((Date.now() - bothSince!) / 1000).toFixed(1);
-        // why, read from the directors while both still hold it (the cause rule the checks use)
-        const causes = await splitBrainCauses(st, v.name).catch(() => []);
-        throw new HarnessError(
-          'ERR_LVS_SPLIT_BRAIN',
-          `split brain: waited for ${what}, but it was held by ${last.join(', ')} for ${heldFor} s, more than three master-down intervals (${(splitMs / 1000).toFixed(1)} s): each is MASTER and ignores the other${formatCauses(causes)}`,
-          {
-            hint: causes.length ? undefined : 'the directors do not accept each other\'s adverts: compare auth_pass, virtual_router_id and version, and check that VRRP (protocol 112) passes between them',
-            details: { causes },
-          },
-        );
+    return v.vips.map((x) => ({ v, address: x.address, splitMs, what: `${x.address} (${v.name}) to be held by ${v.master} alone`, last: [] as string[], bothSince: undefined as number | undefined }));
+  });
+  if (!targets.length) return;
+  let split: (typeof targets)[number] | undefined;
+  await waitFor(
+    targets.length === 1 ? targets[0]!.what : targets.map((t) => t.what).join(', '),
+    async () => {
+      const held = await st.holdersOf(targets.map((t) => t.address));
+      if (!held) throw new Error('a director could not be read');
+      const waiting: string[] = [];
+      for (const t of targets) {
+        t.last = held.get(t.address) ?? [];
+        if (t.last.length === 1 && t.last[0] === t.v.master) {
+          t.bothSince = undefined;
+          continue;
+        }
+        if (t.last.length > 1) {
+          t.bothSince ??= Date.now();
+          if (Date.now() - t.bothSince >= t.splitMs) {
+            split = t;
+            return true;
+          }
+        } else t.bothSince = undefined;
+        waiting.push(`${t.address} held by ${t.last.join(', ') || 'no director'}`);
       }
-    }
+      if (!waiting.length) return true;
+      // the timeout message shows the last thing a probe threw
+      throw new Error(waiting.join('; '));
+    },
+    { timeoutMs, intervalMs: 300 },
+  );
+  if (split) {
+    const { v, what, last, bothSince, splitMs } = split;
+    const heldFor = ((Date.now() - bothSince!) / 1000).toFixed(1);
+    // why, read from the directors while both still hold it (the cause rule the checks use)
+    const causes = await splitBrainCauses(st, v.name).catch(() => []);
+    throw new HarnessError(
+      'ERR_LVS_SPLIT_BRAIN',
+      `split brain: waited for ${what}, but it was held by ${last.join(', ')} for ${heldFor} s, more than three master-down intervals (${(splitMs / 1000).toFixed(1)} s): each is MASTER and ignores the other${formatCauses(causes)}`,
+      {
+        hint: causes.length ? undefined : 'the directors do not accept each other\'s adverts: compare auth_pass, virtual_router_id and version, and check that VRRP (protocol 112) passes between them',
+        details: { causes },
+      },
+    );
   }
 }
 
