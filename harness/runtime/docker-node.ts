@@ -24,19 +24,27 @@ export class DockerNode implements Node, NodeLifecycle {
   readonly capabilities: NodeCapabilities = { kill: true, stop: true, start: true, pause: true, restart: true, networks: true };
   readonly lifecycle: NodeLifecycle = this;
 
+  /** the container's name, for handCommand (`docker exec lvsh-nat-rs1 …`) and messages */
+  readonly containerName: string;
+  private readonly docker?: Docker;
+  private readonly useShell: boolean;
+
   /**
    * @param name the topology's name for the node (rs1)
    * @param container its container
-   * @param containerName the container's name, for handCommand (`docker exec lvsh-nat-rs1 …`)
-   * @param docker the engine, for attaching it to networks (without it, that capability is off)
+   * @param o.containerName its name (default: the id's first 12 characters)
+   * @param o.docker the engine, for attaching it to networks (without it, that capability is off)
+   * @param o.shell false: every command by docker exec, no node shell (default true; LVSH_NODE_SHELL=0 also turns it off)
    */
   constructor(
     readonly name: string,
     readonly container: Docker.Container,
-    readonly containerName: string = container.id.slice(0, 12),
-    private readonly docker?: Docker,
+    o: { containerName?: string; docker?: Docker; shell?: boolean } = {},
   ) {
-    if (!docker) this.capabilities.networks = false;
+    this.containerName = o.containerName ?? container.id.slice(0, 12);
+    this.docker = o.docker;
+    this.useShell = o.shell ?? true;
+    if (!this.docker) this.capabilities.networks = false;
   }
 
   // ---- commands ---------------------------------------------------------------------------
@@ -52,7 +60,7 @@ export class DockerNode implements Node, NodeLifecycle {
       this.warmShell();
       return execIn(this.container, argv, o);
     }
-    const shell = shellOff() || this.suspended ? undefined : await this.shellOf();
+    const shell = !this.useShell || shellOff() || this.suspended ? undefined : await this.shellOf();
     return shell?.alive ? shell.run(argv, o) : execIn(this.container, argv, o);
   }
 
@@ -161,7 +169,7 @@ export class DockerNode implements Node, NodeLifecycle {
 
   /** Starts opening the shell now, so that the next command finds it open. */
   warmShell(): void {
-    if (!shellOff()) void this.shellOf();
+    if (this.useShell && !shellOff()) void this.shellOf();
   }
 
   /**

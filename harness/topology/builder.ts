@@ -4,8 +4,8 @@ import { HarnessError, isHarnessError } from '../errors.js';
 import { DEFAULT_BODY_SIZES, HEALTH_FLAG, NGINX_CONF, UDP_ECHO, bodyFilesScript, renderNginxConf, udpEchoSource } from '../images/rs-app.js';
 import { diffRules, parseSave, renderRestore } from '../ipvs/rules.js';
 import { mergeTable, parseList, parseStats, type TableService } from '../ipvs/table.js';
-import { execIn, type ExecResult } from '../runtime/exec.js';
-import { NodeShell } from '../runtime/node-shell.js';
+import { DockerNode } from '../runtime/docker-node.js';
+import type { ExecOptions, ExecResult, Node } from '../runtime/node.js';
 import { HARNESS_LABEL } from '../runtime/node-image.js';
 import type { Runtime } from '../runtime/select.js';
 import { onCleanup } from '../util/cleanup.js';
@@ -53,12 +53,18 @@ export interface BuildExplainer {
   splitBrain(st: StartedTopology, instance: string): Promise<BuildCause[]>;
 }
 
-/** A topology whose containers run and whose IPVS tables match the plan. */
+/**
+ * A topology whose nodes run and whose IPVS tables match the plan. Its nodes are `Node`s
+ * (runtime/node.ts): DockerNodes for containers; everything above runtime/ reaches them through
+ * that interface (exec, spawn, files, and the lifecycle a node may or may not have).
+ */
 export class StartedTopology {
   constructor(
     readonly plan: Plan,
+    /** the engine the topology was provisioned on: teardown by labels */
     readonly docker: Docker,
-    readonly containers: Map<string, Docker.Container>,
+    /** every planned node by name */
+    readonly hosts: ReadonlyMap<string, Node>,
     readonly reused: boolean,
     readonly timings: Record<string, number>,
     /** what explains a failed verification (waitForVrrp's split brain too) */
@@ -75,82 +81,23 @@ export class StartedTopology {
     return this.plan.nodes.filter((n) => n.role === role);
   }
 
-  container(name: string): Docker.Container {
+  /** The node itself (a DockerNode for a container), to run commands in and act on. */
+  host(name: string): Node {
     this.node(name);
-    return this.containers.get(name)!;
+    return this.hosts.get(name)!;
   }
 
   /**
-   * Runs argv in a node: over the node's shell (one process per node, see runtime/node-shell.ts),
-   * or by docker exec while the node has none (stopped, paused, or LVSH_NODE_SHELL=0).
+   * Runs argv in a node. A DockerNode runs it over the node's shell (one process per node, see
+   * runtime/node-shell.ts), or by docker exec while the node has none (stopped, paused, or LVSH_NODE_SHELL=0).
    */
-  async exec(name: string, argv: readonly string[], opts?: Parameters<typeof execIn>[2]): Promise<ExecResult> {
-    const shell = process.env.LVSH_NODE_SHELL === '0' || this.suspended.has(name) ? undefined : await this.shellOf(name);
-    return shell?.alive ? shell.run(argv, opts) : execIn(this.container(name), argv, opts);
+  exec(name: string, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    return this.host(name).exec(argv, opts);
   }
 
-  private readonly shells = new Map<string, Promise<NodeShell | undefined>>();
-  private readonly shellRetryAt = new Map<string, number>();
-
-  private shellOf(name: string): Promise<NodeShell | undefined> {
-    const cur = this.shells.get(name);
-    if (!cur) return this.openShell(name, undefined);
-    return cur.then((sh) => (sh?.alive ? sh : this.shells.get(name) === cur ? this.openShell(name, cur) : this.shellOf(name)));
-  }
-
-  private openShell(name: string, replacing: Promise<NodeShell | undefined> | undefined): Promise<NodeShell | undefined> {
-    if (this.shells.get(name) !== replacing) return this.shellOf(name);
-    // a node that could not open one (stopped, paused) is asked again at most once a second
-    if ((this.shellRetryAt.get(name) ?? 0) > Date.now()) return Promise.resolve(undefined);
-    const p = NodeShell.open(this.container(name)).then((sh) => {
-      if (!sh) this.shellRetryAt.set(name, Date.now() + 1_000);
-      return sh;
-    });
-    this.shells.set(name, p);
-    return p;
-  }
-
-  private readonly suspended = new Set<string>();
-
-  /**
-   * Before a node is frozen (docker pause): no new command goes to its shell, and the ones in
-   * flight are waited for (at most `timeoutMs`), so that the freeze never catches the shell
-   * starting a process (the cgroup v1 freezer and a process caught between fork and exec can
-   * wait on each other for ever). The shell itself stays, frozen with the node; until
-   * resumeShell, commands go by docker exec and fail as Docker says ("is paused").
-   */
-  async suspendShell(name: string, timeoutMs = 5_000): Promise<void> {
-    this.suspended.add(name);
-    const p = this.shells.get(name);
-    const sh = p && (await Promise.race([p, sleep(timeoutMs).then(() => undefined)]));
-    const until = Date.now() + timeoutMs;
-    while (sh?.alive && sh.busy > 0 && Date.now() < until) await sleep(20);
-  }
-
-  /** After the node is thawed: its shell takes commands again. */
-  resumeShell(name: string): void {
-    this.suspended.delete(name);
-  }
-
-  /** Starts opening a node's shell now, so that the next command finds it open. */
-  warmShell(name: string): void {
-    if (process.env.LVSH_NODE_SHELL !== '0') void this.shellOf(name);
-  }
-
-  /**
-   * Closes a node's shell before its container is stopped, killed or restarted (a pause suspends
-   * it instead): until a new one opens, commands go by docker exec and fail as docker says ("is not running").
-   */
-  dropShell(name: string): Promise<void> {
-    const p = this.shells.get(name);
-    this.shells.delete(name);
-    this.shellRetryAt.delete(name);
-    return p ? p.then((sh) => sh?.close()) : Promise.resolve();
-  }
-
-  /** Ends every node's shell and waits until each has exited (at most 2 s). */
-  async closeShells(): Promise<void> {
-    await Promise.all([...this.shells.keys()].map((name) => this.dropShell(name)));
+  /** Ends every node's connection (a DockerNode's shell) and waits until each has gone (at most 2 s). */
+  async closeNodes(): Promise<void> {
+    await Promise.all([...this.hosts.values()].map((n) => n.close()));
   }
 
   /** The director's IPVS table with its counters (`-Ln` merged with `-Ln --stats --exact`). */
@@ -167,18 +114,15 @@ export class StartedTopology {
   }
 
   /**
-   * Brings a node back to its planned state after a fault: starts (or unpauses) its container
-   * and re-applies what the builder configured (addresses, routes, iptables, the app,
+   * Brings a node back to its planned state after a fault: starts (or unpauses) it, when its
+   * lifecycle can, and re-applies what the builder configured (addresses, routes, iptables, the app,
    * keepalived). Safe to call on a node that is already fine.
    */
   async restoreNode(name: string): Promise<void> {
     const n = this.node(name);
-    const c = this.container(name);
-    const state = (await c.inspect()).State;
-    if (!state.Running) void this.dropShell(name);
-    if (state.Paused) await c.unpause();
-    else if (!state.Running) await c.start();
-    this.resumeShell(name);
+    const h = this.host(name);
+    // a container is started or thawed first; a node without that capability (a host) is only configured
+    if (h.capabilities.start && h.lifecycle) await h.lifecycle.ensureRunning();
     await configureNode(this, n);
   }
 
@@ -210,7 +154,7 @@ export class StartedTopology {
   }
 
   async down(log: Logger = defaultLog): Promise<number> {
-    await this.closeShells();
+    await this.closeNodes();
     return teardown(this.docker, { topology: this.plan.topology }, log);
   }
 }
@@ -310,7 +254,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
     const same = existing.length === plan.nodes.length && existing.every((c) => c.Labels[L.plan] === planLabel(plan) && c.State === 'running');
     if (same && opts.reuse !== false) {
       log(`reusing the running topology ${plan.topology} (plan ${plan.hash})`);
-      const containers = new Map(existing.map((c) => [c.Labels[L.node]!, docker.getContainer(c.Id)]));
+      const containers = new Map(existing.map((c) => [c.Labels[L.node]!, dockerNode(docker, c.Labels[L.node]!, docker.getContainer(c.Id), plan)]));
       const st = new StartedTopology(plan, docker, containers, true, timings, opts.explain);
       await verifyIpvs(st, log);
       await verifyHaproxy(st, log);
@@ -352,7 +296,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
     ));
     timings.networks = Date.now() - t0;
     const netId = new Map(plan.networks.map((n) => [n.name, n.dockerName]));
-    const containers = new Map<string, Docker.Container>();
+    const containers = new Map<string, Node>();
     await Promise.all(
       plan.nodes.map(async (n) => {
         const [first, ...rest] = n.interfaces;
@@ -374,7 +318,7 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
             hint: Object.keys(n.sysctls).length ? `its sysctls were ${JSON.stringify(n.sysctls)}` : undefined,
           });
         }
-        containers.set(n.name, c);
+        containers.set(n.name, dockerNode(docker, n.name, c, plan));
       }),
     );
     timings.containers = Date.now() - t0;
@@ -397,6 +341,10 @@ export async function buildTopology(rt: Runtime, plan: Plan, opts: BuildOptions 
     throw e;
   }
 }
+
+/** A node's container as a Node: its shell, its lifecycle, and the engine to attach it to networks. */
+const dockerNode = (docker: Docker, name: string, c: Docker.Container, plan: Plan): Node =>
+  new DockerNode(name, c, { containerName: plan.nodes.find((n) => n.name === name)?.container, docker });
 
 const ipam = (i: PlannedNode['interfaces'][number]) => ({ IPv4Address: i.address, ...(i.address6 ? { IPv6Address: i.address6 } : {}) });
 
@@ -471,9 +419,8 @@ async function configureNode(st: StartedTopology, n: PlannedNode): Promise<void>
     }
   }
   spec.dirs = [...new Set(spec.dirs)];
-  // by docker exec, while the node's shell starts beside it for every later command
-  st.warmShell(n.name);
-  const r = await execIn(st.container(n.name), ['sh', '-c', nodeScript(spec)], { allowFailure: true, timeoutMs: 180_000 });
+  // one-off: a DockerNode runs it by docker exec, while the node's shell starts beside it for every later command
+  const r = await st.exec(n.name, ['sh', '-c', nodeScript(spec)], { allowFailure: true, timeoutMs: 180_000, oneOff: true });
   if (r.exitCode === 0) return;
   const f = readNodeScriptFailure(r.stderr);
   const role = n.role === 'director' ? 'director' : 'node';

@@ -125,7 +125,7 @@ describe('DockerNode', () => {
 
   it('exec: argv by docker exec, exit code, stdout and stderr; a non-zero exit throws unless allowed', async () => {
     const f = fakeContainer({ answer: (argv) => (argv[0] === 'false' ? { code: 1, stderr: 'nope\n' } : { code: 0, stdout: 'out\n', stderr: 'err\n' }) });
-    const n = new DockerNode('rs1', f.container, 'lvsh-nat-rs1');
+    const n = new DockerNode('rs1', f.container, { containerName: 'lvsh-nat-rs1' });
     expect(await n.exec(['ip', '-o', 'addr'])).to.deep.equal({ exitCode: 0, stdout: 'out\n', stderr: 'err\n' });
     expect((await n.exec(['false'], { allowFailure: true })).exitCode).to.equal(1);
     const e = await n.exec(['false']).then(() => undefined, (x: HarnessError) => x);
@@ -136,7 +136,7 @@ describe('DockerNode', () => {
 
   it('writeFile goes in on stdin to an atomic rename; readFile cats; handCommand is a docker exec line', async () => {
     const f = fakeContainer({ answer: (argv) => (argv[0] === 'cat' ? { code: 1, stderr: 'cat: /x: No such file or directory\n' } : { code: 0 }) });
-    const n = new DockerNode('rs1', f.container, 'lvsh-nat-rs1');
+    const n = new DockerNode('rs1', f.container, { containerName: 'lvsh-nat-rs1' });
     await n.writeFile('/etc/x.conf', 'text\n', 0o644);
     expect(f.calls[0]).to.match(/^exec sh -c f=\$1; .* sh \/etc\/x\.conf 644$/s);
     const e = await n.readFile('/x').then(() => undefined, (x: HarnessError) => x);
@@ -146,7 +146,7 @@ describe('DockerNode', () => {
 
   it('lifecycle: kill, restart, pause and unpause (only when paused), ensureRunning starts or thaws', async () => {
     const f = fakeContainer();
-    const n = new DockerNode('rs1', f.container, 'lvsh-nat-rs1');
+    const n = new DockerNode('rs1', f.container, { containerName: 'lvsh-nat-rs1' });
     expect(n.capabilities).to.deep.equal({ kill: true, stop: true, start: true, pause: true, restart: true, networks: false });
     await n.pause();
     expect(await n.state()).to.deep.equal({ running: true, paused: true, status: 'running' });
@@ -190,7 +190,7 @@ describe('DockerNode', () => {
   it('attaches to networks only when it has the engine', async () => {
     const connected: string[] = [];
     const docker = { getNetwork: (name: string) => ({ connect: async (o: { Container: string }) => void connected.push(`${name} ${o.Container}`), disconnect: async () => void connected.push(`${name} -`) }) } as unknown as Docker;
-    const n = new DockerNode('c1', fakeContainer().container, 'lvsh-nat-c1', docker);
+    const n = new DockerNode('c1', fakeContainer().container, { containerName: 'lvsh-nat-c1', docker });
     expect(n.capabilities.networks).to.equal(true);
     await n.attachNetwork('lvsh-nat-back');
     await n.detachNetwork('lvsh-nat-back');
