@@ -43,6 +43,8 @@ export class Agent {
     const readyP = new Promise<void>((r) => (ready = r));
     proc.stdout.on('data', (b: Buffer) => agent.onData(b.toString(), ready));
     proc.stdin.on('error', () => {});
+    // as soon as its output ends (the exit status may take the engine a moment longer), or the node goes away
+    proc.stdout.once('end', () => agent.onExit('its stream ended'));
     proc.exit.then(
       () => agent.onExit('its stream ended'),
       (e: Error) => agent.onExit(e.message),
@@ -99,6 +101,7 @@ export class Agent {
   }
 
   private onExit(why: string) {
+    if (this.exited) return;
     this.exited = why;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);

@@ -66,6 +66,8 @@ export class NodeWatch {
       this.stream = undefined;
       if (!this.stopped) this.restarting ??= this.reopen().finally(() => (this.restarting = undefined));
     };
+    // as soon as its output ends (the exit status may take the engine a moment longer), or the node goes away
+    out.once('end', ended);
     stream.exit.then(ended, ended);
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -107,16 +109,16 @@ export class NodeWatch {
     const s = this.stream;
     const liveAtEnd = !!s;
     if (s) {
-      const done = new Promise<void>((r) => {
-        s.exit.then(() => r(), () => r());
-        setTimeout(r, 5000).unref();
+      const done = new Promise<boolean>((r) => {
+        s.stdout.once('end', () => r(true));
+        s.exit.then(() => r(true), () => r(true));
+        setTimeout(() => r(false), 5000).unref();
       });
       // the script exits on a line (or EOF) on its standard input
       s.stdin.write('q\n');
       s.stdin.end();
-      await done;
-      // still running 5 s later: ended (nothing when it has)
-      s.kill();
+      // still running 5 s later: ended
+      if (!(await done)) s.kill();
     }
     await this.restarting;
     return { node: this.node, lines: this.lines, streams: this.streams, liveAtEnd };
