@@ -7,6 +7,7 @@ import { parseExpectSpec } from './expect/spec.js';
 import { buildLab } from './lab/build.js';
 import { labPaths } from './lab/paths.js';
 import { endpointOf, labDown, labStatus, labUp, readState, stateRelease } from './lab/vm.js';
+import { readLockup } from './lab/watchdog.js';
 import { DEFAULT_RELEASE, LAB_RELEASES, parseRelease } from './lab/recipe.js';
 import { doctor, formatDoctor, installHostPackages, missingHostPackages, installCommand } from './runtime/doctor.js';
 import { smoke } from './smoke.js';
@@ -76,7 +77,7 @@ Usage:
                                              the node's IPVS table with connection and packet counters
   lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--expect <targets>] [--keep] ${LAB_FLAGS_USAGE} [--docker-host URL]
                                              ${helpColumn(
-                                               `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section. ${LAB_FLAGS_HELP}`,
+                                               `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --suite all: every suite that applies (the keepalived ones only on a topology with a keepalived pair); --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section. ${LAB_FLAGS_HELP}`,
                                              )}
   lvs-harness matrix <topology…> --suite <name> [--suite <name>…|all] [--shard i/n] [--out DIR] [--list] [--docker-host URL]
                                              ${helpColumn("every topology × suite pair (all: every suite; keepalived suites only on topologies with a keepalived pair), each topology's suites in one run; --shard i/n runs only shard i of n of the pairs (as Playwright's --shard: the n shards together run every pair once, cut where the estimated time balances), --out DIR writes the runs under DIR instead of reports/, --list prints the shard's pairs and runs nothing; prints a table as main does; exit 1 when a check fails")}
@@ -222,7 +223,14 @@ async function labCommand(sub: string | undefined, rest: string[]): Promise<numb
       const other = st.running && release && st.release !== release;
       if (values.json) print(st);
       else if (other) print(`not running: the running lab is ${st.release} (pid ${st.pid}), not ${release}; switch with \`lvs-harness lab up --release ${release} --restart\``);
-      else print(st.running ? `running ${st.release}: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'no'}, docker ${st.docker}, up ${st.uptimeSeconds} s, RSS ${st.rssMiB} MiB` : 'not running');
+      else {
+        const lockup = st.running ? undefined : await readLockup();
+        print(
+          st.running
+            ? `running ${st.release}: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'no'}, docker ${st.docker}, up ${st.uptimeSeconds} s, RSS ${st.rssMiB} MiB`
+            : `not running${lockup ? ` (at ${lockup.at} the watchdog stopped it: ${lockup.summary}; its console is in ${labPaths().home}/last-console.log)` : ''}`,
+        );
+      }
       return st.running && !other ? 0 : 3;
     }
     case 'env': {

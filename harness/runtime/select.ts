@@ -4,7 +4,8 @@ import { HarnessError } from '../errors.js';
 import { readArtifacts } from '../lab/build.js';
 import { labPaths } from '../lab/paths.js';
 import type { LabRelease } from '../lab/recipe.js';
-import { decideUp, endpointOf, labStatus, labUp, otherReleaseRunning, readState, stateRelease, type UpOptions } from '../lab/vm.js';
+import { watchLab } from '../lab/watchdog.js';
+import { decideUp, endpointOf, labDown, labStatus, labUp, otherReleaseRunning, readState, stateRelease, type UpOptions } from '../lab/vm.js';
 import type { LabRequest } from './release.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { describeEndpoint, dockerFromEndpoint, parseDockerHost, type Endpoint } from '../util/docker.js';
@@ -125,6 +126,8 @@ export async function resolveRuntime(opts: { dockerHost?: string; env?: NodeJS.P
     if (opts.startLab === false && !(await readState()))
       throw new HarnessError('ERR_LVS_LAB_DOWN', 'the lab is not running', { hint: 'start it with `lvs-harness lab up` (or `lvs-harness up <topology>`)' });
     await labUp({ ...opts.lab, log });
+    // a kernel that locks up under the run stops the VM, so that calls fail now with that cause
+    watchLab({ log, stop: () => labDown({ log: () => {} }) });
     const st = await readState();
     if (!st) throw new HarnessError('ERR_LVS_LAB_STATE', `the lab started but left no state in ${labPaths().state}`);
     const endpoint = endpointOf(st);

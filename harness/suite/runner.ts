@@ -171,6 +171,19 @@ export const RUN_DEPS: RunDeps = {
 };
 
 /**
+ * What `--suite all` runs on a topology: every suite, but a keepalived suite only on a topology
+ * with a keepalived pair (elsewhere it could only end in "needs a keepalived topology"); suites
+ * named beside `all` stay, and what was left out is logged.
+ */
+export function suitesForAll(known: readonly string[], keepalived: readonly string[], hasPair: boolean, asked: readonly string[], log: Logger = () => {}): string[] {
+  const ha = new Set(keepalived);
+  const out = known.filter((s) => hasPair || !ha.has(s) || asked.includes(s));
+  const left = known.filter((s) => !out.includes(s));
+  if (left.length) log(`--suite all: ${left.join(', ')} left out: the topology has no keepalived pair`);
+  return out;
+}
+
+/**
  * `lvs-harness run`: build (or reuse) the topology, run the suites with mocha, and write
  * reports/<run-id>/. Whatever ends the run once its directory exists (the suites running out,
  * an error in any phase, a signal) ends it through RunRecord.finish, which writes the five
@@ -180,9 +193,8 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   const d: RunDeps = { ...RUN_DEPS, ...deps };
   const log = opts.log ?? defaultLog;
   const known = await availableSuites();
-  const suites = opts.suites.includes('all') ? known : opts.suites;
-  for (const s of suites)
-    if (!known.includes(s)) throw new HarnessError('ERR_LVS_USAGE', `--suite ${s}: no such suite (${known.join(', ')}, or all)`);
+  for (const s of opts.suites)
+    if (s !== 'all' && !known.includes(s)) throw new HarnessError('ERR_LVS_USAGE', `--suite ${s}: no such suite (${known.join(', ')}, or all)`);
   // bad fault specs and topology files fail before anything is built or recorded
   const faultSpecs = (opts.faults ?? []).map((f) => parseFaultSpec(f));
   let planned: Plan;
@@ -191,6 +203,8 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   else planned = await loadPlan(opts.topologyFile, log);
   const expect = mergeExpectations(planned.expect, opts.expect);
   const plan: Plan = expect ? { ...planned, expect } : planned;
+  // `all`: every suite that applies, as matrix has it: the keepalived suites only where a pair is
+  const suites = opts.suites.includes('all') ? suitesForAll(known, keepalivedSuites(), !!plan.vrrp?.length, opts.suites, log) : opts.suites;
   const runId = newRunId();
   const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
   await mkdir(reportDir, { recursive: true });

@@ -1,3 +1,4 @@
+import { suitesForAll } from '../../harness/suite/runner.js';
 import { expect } from 'chai';
 import path from 'node:path';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
@@ -111,5 +112,21 @@ describe('matrix: topology × suite jobs and shards', () => {
       ['b', ['modes']],
       ['a', ['schedulers']],
     ]);
+  });
+});
+
+describe('run --suite all: the suites that apply', () => {
+  const known = ['drain', 'failover', 'health', 'modes', 'splitbrain', 'sync'];
+  const ha = ['failover', 'health', 'splitbrain', 'sync'];
+  it('leaves the keepalived suites out on a topology without a pair, and says so', () => {
+    const said: string[] = [];
+    expect(suitesForAll(known, ha, false, ['all'], (m) => said.push(m))).to.deep.equal(['drain', 'modes']);
+    expect(said).to.deep.equal(['--suite all: failover, health, splitbrain, sync left out: the topology has no keepalived pair']);
+  });
+  it('keeps every suite on a pair, and a keepalived suite named beside all', () => {
+    const said: string[] = [];
+    expect(suitesForAll(known, ha, true, ['all'], (m) => said.push(m))).to.deep.equal(known);
+    expect(said).to.deep.equal([]);
+    expect(suitesForAll(known, ha, false, ['all', 'failover'])).to.deep.equal(['drain', 'failover', 'modes']);
   });
 });

@@ -1,0 +1,100 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { log as defaultLog, type Logger } from '../util/log.js';
+import { findLockup, type Lockup } from './lockup.js';
+import { labPaths, type LabPaths } from './paths.js';
+
+/**
+ * Watches the running lab VM's console from a process that uses the lab (every command that
+ * resolves the lab runtime, and the e2e tests): a kernel that stays locked up (findLockup) is
+ * stopped, so that Docker calls into it fail now and the run ends with that cause, instead of
+ * waiting for ever on a VM that will not answer again. What was seen is kept in
+ * <lab home>/lockup.json and named by `lvs-harness lab status`; the next `lab up` boots afresh.
+ */
+export interface WatchdogOptions {
+  paths?: LabPaths;
+  intervalMs?: number;
+  thresholdSeconds?: number;
+  log?: Logger;
+  /** stops the VM (vm.ts's labDown in real use; a test passes its own) */
+  stop: () => Promise<unknown>;
+}
+
+export interface LockupRecord extends Lockup {
+  at: string;
+  pid?: number;
+  /** the console's last lines when the watchdog stopped the VM */
+  consoleTail: string[];
+}
+
+let seen: LockupRecord | undefined;
+let timer: NodeJS.Timeout | undefined;
+let watched: string | undefined;
+
+/** The lockup this process's watchdog stopped the lab for, if it did. */
+export const labLockup = (): LockupRecord | undefined => seen;
+
+export const lockupFile = (paths: Pick<LabPaths, 'home'>) => path.join(paths.home, 'lockup.json');
+
+/** One look at the console: the lockup found and acted on, or undefined. Exported for tests. */
+export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promise<LockupRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(o.paths.console, 'utf8');
+  } catch {
+    return undefined; // no lab running
+  }
+  const l = findLockup(text, o.thresholdSeconds ?? 60);
+  if (!l) return undefined;
+  let pid: number | undefined;
+  try {
+    pid = (JSON.parse(await readFile(o.paths.state, 'utf8')) as { pid?: number }).pid;
+  } catch {
+    /* state gone: the VM is being stopped already */
+  }
+  const rec: LockupRecord = { ...l, at: new Date().toISOString(), ...(pid ? { pid } : {}), consoleTail: text.trimEnd().split(/\r?\n/).slice(-12) };
+  seen = rec;
+  (o.log ?? defaultLog)(`lab watchdog: ${l.summary}. The lab VM${pid ? ` (pid ${pid})` : ''} is stopped so that this run fails now instead of waiting on it; \`lvs-harness lab up\` starts it again. Its console: ${o.paths.console.replace(/console\.log$/, '')}../last-console.log`);
+  await writeFile(lockupFile(o.paths), JSON.stringify(rec, null, 2) + '\n').catch(() => {});
+  await o.stop().catch(() => {});
+  return rec;
+}
+
+/**
+ * Starts watching (once per process and lab home; later calls for the same home do nothing).
+ * The timer does not keep the process alive.
+ */
+export function watchLab(o: WatchdogOptions): void {
+  const paths = o.paths ?? labPaths();
+  if (timer && watched === paths.home) return;
+  if (timer) clearInterval(timer);
+  watched = paths.home;
+  let busy = false;
+  timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void checkOnce({ ...o, paths })
+      .catch(() => undefined)
+      .finally(() => {
+        busy = false;
+      });
+  }, o.intervalMs ?? 5_000);
+  timer.unref();
+}
+
+/** Stops watching and forgets what was seen (tests; a process that starts a new lab itself). */
+export function stopWatching(): void {
+  if (timer) clearInterval(timer);
+  timer = undefined;
+  watched = undefined;
+  seen = undefined;
+}
+
+/** The lockup a watchdog recorded for this lab home, if any (for `lab status`). */
+export async function readLockup(paths: Pick<LabPaths, 'home'> = labPaths()): Promise<LockupRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(lockupFile(paths), 'utf8')) as LockupRecord;
+  } catch {
+    return undefined;
+  }
+}
