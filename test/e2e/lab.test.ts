@@ -14,7 +14,7 @@ import { dockerFromEndpoint } from '../../harness/runtime/docker.js';
 import { runOnce } from '../../harness/runtime/node-image.js';
 import { run } from '../../harness/util/proc.js';
 import { waitFor } from '../../harness/util/wait.js';
-import { rejection } from '../helpers.js';
+import { cli, rejection } from '../helpers.js';
 
 /**
  * The lab for real: build from Debian's archive, boot under qemu, talk to its dockerd over
@@ -268,6 +268,34 @@ describe('the lab (real VM, real kernel IPVS)', function () {
       expect(refused, 'the Docker API port still accepts connections').to.equal(true);
       const again = await sh(process.execPath, [CLI, 'lab', 'down']);
       expect(again.stdout).to.contain('lab was not running');
+    });
+
+    it('a kernel that locks up under a run is stopped by the watchdog, and the run ends at once with that cause and its reports', async () => {
+      await labUp({ paths, log: quiet });
+      const docker = dockerFromEndpoint(endpointOf((await readState(paths))!));
+      const started = Date.now();
+      const running = cli(['run', 'nat', '--suite', 'modes'], 5 * 60_000);
+      // once the run is building its nodes, the kernel "locks up": the lines a stuck 6.1 kernel writes
+      await waitFor('the run to create its first node', async () => (await docker.listContainers({ all: true, filters: { label: ['lvs-harness.topology=nat'] } })).length > 0, { timeoutMs: 120_000, intervalMs: 300 });
+      const uptime = (Date.now() - started) / 1000 + 100;
+      const stuck = (cpu: number, secs: number) => `[ ${uptime.toFixed(6)}] watchdog: BUG: soft lockup - CPU#${cpu} stuck for ${secs}s! [containerd-shim:9${cpu}]\n`;
+      const injected = Date.now();
+      await appendFile(paths.console, stuck(0, 44) + stuck(1, 44) + stuck(0, 70) + stuck(1, 70));
+      const r = await running;
+      const afterInjection = (Date.now() - injected) / 1000;
+      process.stderr.write(`      the run ended ${afterInjection.toFixed(1)} s after the lockup showed on the console\n`);
+      expect(r.code, r.stderr.slice(-2000)).to.equal(1);
+      expect(afterInjection, 'the run waited on the dead lab').to.be.below(60);
+      expect(r.stderr).to.match(/lab watchdog: the lab VM's kernel locked up: CPUs #0 and #1 stuck for 70 s in containerd-shim\[90\], containerd-shim\[91\]/);
+      await expectNothingRunning();
+      const dir = r.stdout.match(/results: (\S+)\/results\.json/)![1]!;
+      const results = JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8'));
+      expect(results.error.code).to.equal('ERR_LVS_LAB_LOCKUP');
+      expect(results.error.message).to.match(/^the lab VM's kernel locked up: .*; the lab was stopped, and \w+ ended with: /);
+      for (const f of ['junit.xml', 'summary.md', 'report.html', 'history.ndjson']) expect(await exists(path.join(dir, f)), f).to.equal(true);
+      const status = await sh(process.execPath, [CLI, 'lab', 'status']).catch((e: { stdout: string }) => e);
+      expect(status.stdout).to.match(/not running \(at \S+ the watchdog stopped it: the lab VM's kernel locked up/);
+      await rm(dir, { recursive: true, force: true });
     });
   });
 
