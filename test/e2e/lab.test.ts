@@ -276,7 +276,7 @@ describe('the lab (real VM, real kernel IPVS)', function () {
       const started = Date.now();
       const running = cli(['run', 'nat', '--suite', 'modes'], 5 * 60_000);
       // once the run is building its nodes, the kernel "locks up": the lines a stuck 6.1 kernel writes
-      await waitFor('the run to create its first node', async () => (await docker.listContainers({ all: true, filters: { label: ['lvs-harness.topology=nat'] } })).length > 0, { timeoutMs: 120_000, intervalMs: 300 });
+      await waitFor('the run to create its first node', async () => (await docker.listContainers({ all: true, filters: { label: ['io.lvs-harness.topology=nat'] } })).length > 0, { timeoutMs: 120_000, intervalMs: 300 });
       const uptime = (Date.now() - started) / 1000 + 100;
       const stuck = (cpu: number, secs: number) => `[ ${uptime.toFixed(6)}] watchdog: BUG: soft lockup - CPU#${cpu} stuck for ${secs}s! [containerd-shim:9${cpu}]\n`;
       const injected = Date.now();
