@@ -11,7 +11,7 @@ import { which } from '../util/proc.js';
 import { sleep, waitFor } from '../util/wait.js';
 import { buildLab, readArtifacts, type LabArtifacts } from './build.js';
 import { parseConsole } from './console.js';
-import { lockupFile } from './watchdog.js';
+import { forgetLockup, lockupFile } from './watchdog.js';
 import { labPaths, type LabPaths } from './paths.js';
 import { DEFAULT_RELEASE, type LabRelease } from './recipe.js';
 import { TLS_FILES } from './tls.js';
@@ -349,6 +349,7 @@ async function startVm(o: StartVm): Promise<LabStatus> {
   await writeFile(paths.console, o.restore ? await readText(o.restore.console) : '');
   // a new VM: the previous one's lockup (watchdog.ts) is history
   await rm(lockupFile(paths), { force: true });
+  forgetLockup();
   const qemuLog = path.join(paths.run, 'qemu.log');
   const fd = openSync(qemuLog, 'w');
   const files: QemuRunFiles = overlay ? { overlay, qmp: monitorSocket(paths), clock: clockSocket(paths), ...(o.restore ? { incoming: o.restore.state } : {}) } : {};

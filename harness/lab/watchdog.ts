@@ -31,8 +31,13 @@ let seen: LockupRecord | undefined;
 let timer: NodeJS.Timeout | undefined;
 let watched: string | undefined;
 
-/** The lockup this process's watchdog stopped the lab for, if it did. */
+/** The lockup this process's watchdog stopped the lab for, if it did (and no lab started since). */
 export const labLockup = (): LockupRecord | undefined => seen;
+
+/** A new lab VM starts: the previous one's lockup no longer explains what fails. */
+export const forgetLockup = (): void => {
+  seen = undefined;
+};
 
 export const lockupFile = (paths: Pick<LabPaths, 'home'>) => path.join(paths.home, 'lockup.json');
 
