@@ -4,7 +4,7 @@ import type { OpEvent } from '../history/history.js';
 import type { Probe } from '../diagnose/types.js';
 import { tableService } from '../ipvs/edit.js';
 import { identityFromBody } from '../load/protocol.js';
-import { clientOn, type PlannedService } from '../topology/planner.js';
+import { clientOn, type Plan, type PlannedService } from '../topology/planner.js';
 import { devicesByAddress, type StartedTopology } from '../topology/builder.js';
 import { sleep } from '../util/wait.js';
 
@@ -286,8 +286,20 @@ export interface ModesObservation {
   arp?: ArpObservation;
 }
 
+/**
+ * The director whose IPVS carries a service: on a keepalived pair the planned MASTER of the VRRP
+ * instance holding the VIP (in active-active each director is MASTER of its own VIP), else the
+ * director on the VIP's network.
+ */
+export function servingDirector(plan: Pick<Plan, 'vrrp'>, svc: Pick<PlannedService, 'vip' | 'vips' | 'directorAddresses' | 'vipNetwork'>): string {
+  const vips = svc.vips?.length ? svc.vips : [svc.vip];
+  const inst = plan.vrrp?.find((v) => v.vips.some((x) => vips.includes(x.address)));
+  if (inst && svc.directorAddresses[inst.master]) return inst.master;
+  return Object.keys(svc.directorAddresses).find((d) => svc.directorAddresses[d]![svc.vipNetwork])!;
+}
+
 export async function observeService(st: StartedTopology, svc: PlannedService, opts: { perSource?: number } = {}): Promise<ModesObservation> {
-  const director = Object.keys(svc.directorAddresses).find((d) => svc.directorAddresses[d]![svc.vipNetwork])!;
+  const director = servingDirector(st.plan, svc);
   const client = clientOn(st.plan, svc)!;
   const rsNames = svc.realServers.map((r) => r.name);
   const tun = svc.realServers.some((r) => r.method === 'tunnel');
