@@ -1,5 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import Mocha from 'mocha';
 import type { Validity } from '../checkers/types.js';
@@ -7,20 +6,19 @@ import { HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../lab/paths.js';
 import type { Node } from '../runtime/node.js';
 import type { LabRequest } from '../runtime/release.js';
-import { resolveRuntime, runtimeRecord, type Runtime } from '../runtime/select.js';
+import { resolveRuntime, type Runtime } from '../runtime/select.js';
 import { buildTopology, teardown } from '../topology/builder.js';
 import { mergeExpectations, type Expectations } from '../expect/spec.js';
 import type { Plan } from '../topology/planner.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import { History } from '../history/history.js';
-import { parseFaultSpec, runFault } from '../nemesis/registry.js';
-import { waitFor } from '../util/wait.js';
+import { parseFaultSpec } from '../nemesis/registry.js';
 import type { Environment, ResultsRuntime, RunError, RunFailure, RunInterruption, ValidateSection } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
-import { RunRecord } from './record.js';
+import { faultsBesideSuites } from './faults.js';
+import { runPipeline, stage } from './pipeline.js';
 import { buildExplainer, explainFailures } from './evidence.js';
 import { loadPlan } from './load-plan.js';
 
@@ -122,7 +120,6 @@ async function snapshotTables(st: StartedTopology, ctx: SuiteContext): Promise<v
 let loads = 0;
 
 export { newRunId } from '../util/run-id.js';
-import { newRunId } from '../util/run-id.js';
 
 /** One suite file under mocha; its failures that are not recorded verdicts become errors. */
 let suiteTurn: Promise<void> = Promise.resolve();
@@ -185,9 +182,9 @@ export function suitesForAll(known: readonly string[], keepalived: readonly stri
 
 /**
  * `lvs-harness run`: build (or reuse) the topology, run the suites with mocha, and write
- * reports/<run-id>/. Whatever ends the run once its directory exists (the suites running out,
- * an error in any phase, a signal) ends it through RunRecord.finish, which writes the five
- * files; problems with the arguments or the topology file throw before there is a directory.
+ * reports/<run-id>/, as a configuration of the run pipeline (pipeline.ts): this gives the plan,
+ * the build, the faults beside the suites, the suites, and the evidence of what failed.
+ * Problems with the arguments or the topology file throw before there is a directory.
  */
 export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): Promise<RunResult> {
   const d: RunDeps = { ...RUN_DEPS, ...deps };
@@ -205,105 +202,82 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   const plan: Plan = expect ? { ...planned, expect } : planned;
   // `all`: every suite that applies, as matrix has it: the keepalived suites only where a pair is
   const suites = opts.suites.includes('all') ? suitesForAll(known, keepalivedSuites(), !!plan.vrrp?.length, opts.suites, log) : opts.suites;
-  const runId = newRunId();
-  const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
-  await mkdir(reportDir, { recursive: true });
-  const history = await History.open(path.join(reportDir, 'history.ndjson'));
-  const record = new RunRecord({
-    runId,
-    dir: reportDir,
-    startedAt: new Date(),
-    suites,
-    topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: false },
-    configRevision: fileRevision(opts.topologyFile),
-    ...(opts.validate ? { validate: opts.validate } : {}),
-    history,
-    log,
-  });
   const progress = opts.progress;
-  const faultsEnd = new AbortController();
-  const faultRuns: Promise<unknown>[] = [];
-  let rt: Runtime | undefined;
-  let st: StartedTopology | undefined;
-  let ctx: SuiteContext | undefined;
-  // the first error ends the run and names the phase it happened in
-  let error: { e: unknown; phase: string } | undefined;
-  try {
-    progress?.phase('lab');
-    const runtime = (rt = await record.step('runtime', () => d.resolveRuntime({ dockerHost: opts.dockerHost, log, ...(opts.lab ? { lab: opts.lab } : {}) })));
-    record.runtime = runtimeRecord(runtime);
-    record.environment = d.describeEnvironment(runtime);
-    progress?.phase('build');
-    progress?.step(`topology ${plan.topology} (${plan.nodes.length} nodes, ${plan.services.length} services)`);
-    const started = (st = await record.step('build', () => d.buildTopology(runtime, plan, { keep: opts.keep, log })));
-    record.topology.reused = started.reused;
-    log(`topology ${plan.topology} ${started.reused ? 'reused' : `up in ${((record.timings.build ?? 0) / 1000).toFixed(1)} s`}`);
-    const director = started.nodes('director')[0];
-    record.environment = d.describeEnvironment(runtime, director ? started.host(director.name) : undefined);
-    const c = (ctx = new SuiteContext(plan, started, history));
-    record.checks = c.checks;
-    await snapshotTables(started, c);
-    if (faultSpecs.length) {
-      progress?.phase('faults');
-      await record.step('faults', async () => {
-        for (const f of faultSpecs) {
-          for (const n of f.target.split('/')) started.node(n);
-          faultRuns.push(
-            runFault({ st: started, history, now: () => c.now() }, f, { durationMs: 24 * 3600_000, signal: faultsEnd.signal, log }).catch((e: Error) => {
-              record.errors.push({ title: `fault ${f.spec}`, message: e.message.split('\n')[0]!, suite: 'faults' });
-              return undefined;
-            }),
-          );
-        }
-        // the suites start once every fault is in (its start event written)
-        await waitFor('the faults to be injected', () => history.events.filter((e) => e.type === 'fault' && e.phase === 'start').length >= faultSpecs.length || record.errors.some((e) => e.suite === 'faults'), { timeoutMs: 120_000, intervalMs: 100 });
-      });
-    }
-    progress?.phase('checks');
-    // the suites of runs side by side in one process (main --parallel) take turns: mocha and the
-    // suite files read one current context; the builds and teardowns still overlap
-    await exclusively(async () => {
-      setSuiteContext(c);
-      try {
-        for (const s of suites) {
-          const before = c.checks.length;
-          await record.step('suite', () => d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress }), `suite:${s}`);
-          // a suite that judged nothing must not pass
-          if (c.checks.length === before && !record.errors.length) record.errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
-        }
-      } finally {
-        setSuiteContext(undefined);
-      }
-    });
-    await snapshotTables(started, c);
-  } catch (e) {
-    error = { e, phase: record.phase };
-  }
-  // the causes of what failed, read from the nodes while they still run
-  if (st && ctx && ctx.checks.some((x) => x.valid !== true)) {
-    const started = st;
-    const checks = ctx.checks;
-    const probes = ctx.probes;
-    await record.step('evidence', () => explainFailures(started, plan, checks, reportDir, probes)).catch((e: unknown) => {
-      record.errors.push({ title: 'evidence', message: `gathering evidence failed: ${(e as Error).message.split('\n')[0]}`, suite: 'evidence' });
-    });
-  }
-  faultsEnd.abort();
-  await Promise.all(faultRuns);
-  await ctx?.stopAgents();
-  const runtime = rt;
-  if (runtime && st && !opts.keep && !st.reused) {
-    await record.step('teardown', () => d.teardown(runtime, plan.topology, log)).catch((e: unknown) => {
-      error ??= { e, phase: 'teardown' };
-    });
-  }
-  await history.close();
-  progress?.phase('report');
-  const out = await record.finish(error ? { error: error.e, phase: error.phase } : {});
+  const out = await runPipeline(
+    {
+      reportsDir: opts.reportsDir,
+      log,
+      progress,
+      record: {
+        suites,
+        topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: false },
+        configRevision: fileRevision(opts.topologyFile),
+        ...(opts.validate ? { validate: opts.validate } : {}),
+      },
+      dockerHost: opts.dockerHost,
+      lab: opts.lab,
+    },
+    (run) => {
+      const { runId, dir, history, record } = run;
+      let runtime: Runtime;
+      let ctx: SuiteContext | undefined;
+      return {
+        onRuntime: (rt) => {
+          runtime = rt;
+          record.environment = d.describeEnvironment(rt);
+        },
+        stages: [
+          stage<StartedTopology>({
+            describe: `topology ${plan.topology} (${plan.nodes.length} nodes, ${plan.services.length} services)`,
+            build: (rt) => d.buildTopology(rt, plan, { keep: opts.keep, log }),
+            async ready(started) {
+              record.topology.reused = started.reused;
+              log(`topology ${plan.topology} ${started.reused ? 'reused' : `up in ${((record.timings.build ?? 0) / 1000).toFixed(1)} s`}`);
+              const director = started.nodes('director')[0];
+              record.environment = d.describeEnvironment(runtime, director ? started.host(director.name) : undefined);
+              const c = (ctx = new SuiteContext(plan, started, history));
+              record.checks = c.checks;
+              await snapshotTables(started, c);
+            },
+            faults: (started) => faultsBesideSuites(run, { st: started, history, now: () => ctx!.now() }, faultSpecs),
+            async workload(started) {
+              const c = ctx!;
+              progress?.phase('checks');
+              // the suites of runs side by side in one process (main --parallel) take turns: mocha and the
+              // suite files read one current context; the builds and teardowns still overlap
+              await exclusively(async () => {
+                setSuiteContext(c);
+                try {
+                  for (const s of suites) {
+                    const before = c.checks.length;
+                    await record.step('suite', () => d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress }), `suite:${s}`);
+                    // a suite that judged nothing must not pass
+                    if (c.checks.length === before && !record.errors.length) record.errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
+                  }
+                } finally {
+                  setSuiteContext(undefined);
+                }
+              });
+              await snapshotTables(started, c);
+            },
+            wantsEvidence: () => !!ctx && ctx.checks.some((x) => x.valid !== true),
+            collect: (started) => explainFailures(started, plan, ctx!.checks, dir, ctx!.probes),
+            release: async () => {
+              await ctx?.stopAgents();
+            },
+            reused: (started) => started.reused,
+            ...(opts.keep ? { keep: true } : {}),
+            teardown: (rt) => d.teardown(rt, plan.topology, log),
+          }),
+        ],
+      };
+    },
+    { resolveRuntime: d.resolveRuntime },
+  );
   const r = out.results;
   return {
-    runId,
-    reportDir,
+    runId: out.runId,
+    reportDir: out.dir,
     valid: r.valid,
     checks: r.checks,
     errors: r.errors,
