@@ -1,28 +1,26 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HarnessError, errUsage } from '../errors.js';
-import { History } from '../history/history.js';
+import type { History } from '../history/history.js';
 import { bodyFilesScript, bodyUrlPath } from '../images/rs-app.js';
-import { REPO_ROOT } from '../lab/paths.js';
 import { readState } from '../lab/vm.js';
 import { REPORTERS, withHtmlSections } from '../report/index.js';
 import type { RunFailure } from '../report/results.js';
 import type { Progress } from '../report/terminal.js';
 import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import type { LabRequest } from '../runtime/release.js';
-import { resolveRuntime, runtimeRecord, type Runtime } from '../runtime/select.js';
+import { resolveRuntime, type Runtime } from '../runtime/select.js';
 import type { RecordedCheck } from '../suite/context.js';
 import { buildExplainer } from '../suite/evidence.js';
-import { RunRecord } from '../suite/record.js';
+import { faultsHeld } from '../suite/faults.js';
+import { runPipeline, stage, type PipelineDeps } from '../suite/pipeline.js';
 import { buildTopology, teardown, type StartedTopology } from '../topology/builder.js';
 import { topologyFile } from '../topology/commands.js';
 import type { Plan, PlannedService } from '../topology/planner.js';
 import { loadPlan } from '../suite/load-plan.js';
-import { getNemesis, injectFault, parseFaultSpec } from '../nemesis/registry.js';
+import { getNemesis, parseFaultSpec } from '../nemesis/registry.js';
 import { resolveTargets } from '../nemesis/common.js';
-import type { ActiveFault } from '../nemesis/types.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import { newRunId } from '../util/run-id.js';
 import { withCeilingRatios } from './ceiling.js';
 import { benchSection } from './html.js';
 import type { BenchSettings } from './options.js';
@@ -37,7 +35,9 @@ import { parseQuiet, parseRepetition, quietScript, renderWrkScript, repetitionOf
  * request, each body size) until the knee, with the same load straight to one real server
  * beside it in the same rounds (the ceiling); then write reports/<run-id>/ as any run
  * (results.json, history.ndjson, junit.xml, summary.md, report.html with bench's section)
- * and bench.json.
+ * and bench.json. It is a configuration of the run pipeline (suite/pipeline.ts): one stage
+ * per topology (its build, the wrk script and bodies, the faults held, the ramps, its
+ * teardown), and bench.json as the pipeline's results step.
  */
 
 export interface BenchRunOptions extends BenchSettings {
@@ -239,7 +239,20 @@ async function emulationOf(rt: Runtime): Promise<BenchEnvironment['emulation']> 
 const DIRECTOR_CPU_HOW =
   "measured as the lab VM's softirq time from /proc/stat: IPVS runs in softirq context, which no container's cgroup is charged for, and /proc/stat is not namespaced, so its aggregate cpu line read inside the client node just before and after each measured run (one exec with wrk, against /proc/uptime) is the whole VM kernel's system + irq + softirq time, in cores. It includes the client's and the real servers' network stacks too: the ceiling's figure is that share without the director, and the difference is the director's. HAProxy's own user-space time (the haproxy row) is not in it.";
 
-export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
+/** What a bench run calls on the outside world, so that a test can run one without an engine. */
+export interface BenchDeps extends PipelineDeps {
+  buildTopology: (rt: Runtime, plan: Plan, o: { log: Logger }) => Promise<StartedTopology>;
+  teardown: (rt: Runtime, topology: string, log: Logger) => Promise<unknown>;
+}
+
+const BENCH_DEPS: BenchDeps = {
+  resolveRuntime: (r) => resolveRuntime(r),
+  buildTopology: (rt, plan, b) => buildTopology(rt, plan, { ...b, explain: buildExplainer }),
+  teardown: (rt, topology, log) => teardown(rt.docker, { topology }, log),
+};
+
+export async function runBench(o: BenchRunOptions, deps: Partial<BenchDeps> = {}): Promise<BenchRunResult> {
+  const d: BenchDeps = { ...BENCH_DEPS, ...deps };
   const log = o.log ?? defaultLog;
   const progress = o.progress;
   if (!o.topologies.length) throw errUsage('bench: name at least one topology (e.g. lvs-harness bench nat dr), or --compare OLD NEW');
@@ -263,137 +276,128 @@ export async function runBench(o: BenchRunOptions): Promise<BenchRunResult> {
     }
     planned.push({ file, plan, services });
   }
-  const runId = newRunId();
-  const reportDir = path.join(o.out ?? path.join(REPO_ROOT, 'reports'), runId);
-  await mkdir(reportDir, { recursive: true });
-  const history = await History.open(path.join(reportDir, 'history.ndjson'));
-  const startedAt = new Date();
   let bench: BenchReport | undefined;
   let benchAbsent = 'the run ended before bench measured a point, so no bench.json was written';
   // the same section `lvs-harness report` draws again from bench.json (benchSectionsOfRun, given to rerender)
   const reporters = withHtmlSections(REPORTERS, () => benchSection(bench ? { report: bench } : { absent: benchAbsent }));
-  const record = new RunRecord({
-    runId,
-    dir: reportDir,
-    startedAt,
-    suites: ['bench'],
-    topology: { name: planned.map((p) => p.plan.topology).join('+'), file: planned.map((p) => p.file).join(','), plan: planned.map((p) => p.plan.hash).join('+'), reused: false },
-    configRevision: fileRevision(planned[0]!.file),
-    history,
-    log,
-    reporters,
-  });
   const checks: RecordedCheck[] = [];
-  record.checks = checks;
   const topologies: BenchReport['topologies'] = [];
   const cost: BenchReport['harness']['topologies'] = [];
   let environment: BenchEnvironment | undefined;
-  let error: { e: unknown; phase: string } | undefined;
-  let rt: Runtime | undefined;
-  try {
-    progress?.phase('lab');
-    const runtime = (rt = await record.step('runtime', () => resolveRuntime({ dockerHost: o.dockerHost, log, ...(o.lab ? { lab: o.lab } : {}) })));
-    record.runtime = runtimeRecord(runtime);
-    const emulation = await emulationOf(runtime);
-    for (const { plan, services } of planned) {
-      progress?.phase('build');
-      progress?.step(`topology ${plan.topology}`);
-      const t0 = Date.now();
-      const st = await record.step('build', () => buildTopology(runtime, plan, { log, explain: buildExplainer }), `build:${plan.topology}`);
-      const upSeconds = (Date.now() - t0) / 1000;
-      log(`topology ${plan.topology} ${st.reused ? 'reused' : `up in ${upSeconds.toFixed(1)} s`}`);
-      const entry: BenchReport['harness']['topologies'][number] = { topology: plan.topology, upSeconds };
-      cost.push(entry);
-      try {
-        if (!environment) {
-          const director = st.nodes('director')[0];
-          const envP = describeEnvironment(runtime.docker, director ? st.host(director.name) : undefined);
-          record.environment = envP;
-          const env = await envP;
-          const client = st.nodes('client')[0]!.name;
-          const wrkVersion = (await st.exec(client, ['sh', '-c', 'wrk -v 2>&1 | head -n 1'], { allowFailure: true }).catch(() => undefined))?.stdout.match(/^(wrk \S+)/)?.[1];
-          const haproxy = director ? (await st.exec(director.name, ['haproxy', '-v'], { allowFailure: true }).catch(() => undefined))?.stdout.match(/version (\S+)/)?.[1] : undefined;
-          environment = { ...env, emulation, ...(wrkVersion ? { generator: wrkVersion } : { generator: 'wrk' }), ...(haproxy ? { haproxy } : {}) };
-        }
-        progress?.phase('bench');
-        await record.step('bench', () => benchTopology(st, plan, services, o, history, topologies, checks, log), `bench:${plan.topology}`);
-      } finally {
-        if (!st.reused) {
-          const t1 = Date.now();
-          // a teardown that fails after a bench error must not hide it: said beside it
-          await record.step('teardown', () => teardown(runtime.docker, { topology: plan.topology }, log), `teardown:${plan.topology}`).then(
-            () => void (entry.downSeconds = (Date.now() - t1) / 1000),
-            (e: Error) => void record.errors.push({ title: `teardown ${plan.topology}`, message: e.message.split('\n')[0]!, suite: 'bench' }),
-          );
-        }
-      }
-    }
-  } catch (e) {
-    error = { e, phase: record.phase };
-  }
-  void rt;
   let benchFile: string | undefined;
-  if (topologies.length || !error) {
-    const finishedAt = new Date();
-    const raw: BenchReport = withCeilingRatios({
-      schema: BENCH_SCHEMA_V1,
-      runId,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      environment: environment ?? { ...(await describeEnvironment()), emulation: 'unknown', generator: 'wrk' },
-      settings: { seconds: o.seconds, warmupSeconds: o.warmupSeconds, repeat: o.repeat, steps: o.steps, sizes: o.sizes, connections: o.connections, generator: 'wrk', ...(o.faults?.length ? { faults: o.faults } : {}) },
-      directorCpu: { source: 'lab-softirq', how: DIRECTOR_CPU_HOW },
-      harness: { topologies: cost, suites: [], totalSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000 },
-      // a service cut short before its first point has nothing to show
-      topologies: topologies.map((t) => ({ ...t, services: t.services.filter((s) => s.modes.length) })),
-    });
-    try {
-      // JSON has no NaN or undefined: what the reader will see is what is validated
-      bench = parseBench(JSON.parse(JSON.stringify(raw)), 'bench.json');
-      benchFile = path.join(reportDir, 'bench.json');
-      const tmp = `${benchFile}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(bench, null, 2) + '\n');
-      await rename(tmp, benchFile);
-    } catch (e) {
-      benchFile = undefined;
-      benchAbsent = `bench.json not written: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
-      error ??= { e, phase: 'report' };
-    }
-  }
-  await history.close();
-  progress?.phase('report');
-  const out = await record.finish(error ? { error: error.e, phase: error.phase } : {});
-  return { runId, reportDir, ...(benchFile ? { benchFile } : {}), ...(bench ? { report: bench } : {}), ...(out.results.error ? { error: out.results.error } : {}), reports: { written: [...out.reports.written, ...(benchFile ? [benchFile] : [])], failed: out.reports.failed } };
+  const out = await runPipeline(
+    {
+      reportsDir: o.out,
+      log,
+      progress,
+      record: {
+        suites: ['bench'],
+        topology: { name: planned.map((p) => p.plan.topology).join('+'), file: planned.map((p) => p.file).join(','), plan: planned.map((p) => p.plan.hash).join('+'), reused: false },
+        configRevision: fileRevision(planned[0]!.file),
+        reporters,
+      },
+      dockerHost: o.dockerHost,
+      lab: o.lab,
+    },
+    (run) => {
+      const { runId, dir, startedAt, history, record } = run;
+      record.checks = checks;
+      let runtime: Runtime;
+      let emulation: BenchEnvironment['emulation'];
+      return {
+        async onRuntime(rt) {
+          runtime = rt;
+          emulation = await emulationOf(rt);
+        },
+        // each topology in turn: built, benched and taken down before the next is built
+        stages: planned.map(({ plan, services }) => {
+          const timing = `bench:${plan.topology}`;
+          let upSeconds = 0;
+          let entry: BenchReport['harness']['topologies'][number] | undefined;
+          let measured: BenchService[] = [];
+          return stage<StartedTopology>({
+            key: plan.topology,
+            describe: `topology ${plan.topology}`,
+            async build(rt) {
+              const t0 = Date.now();
+              const st = await d.buildTopology(rt, plan, { log });
+              upSeconds = (Date.now() - t0) / 1000;
+              return st;
+            },
+            async ready(st) {
+              log(`topology ${plan.topology} ${st.reused ? 'reused' : `up in ${upSeconds.toFixed(1)} s`}`);
+              cost.push((entry = { topology: plan.topology, upSeconds }));
+              if (!environment) {
+                const director = st.nodes('director')[0];
+                const envP = describeEnvironment(runtime.docker, director ? st.host(director.name) : undefined);
+                record.environment = envP;
+                const env = await envP;
+                const client = st.nodes('client')[0]!.name;
+                const wrkVersion = (await st.exec(client, ['sh', '-c', 'wrk -v 2>&1 | head -n 1'], { allowFailure: true }).catch(() => undefined))?.stdout.match(/^(wrk \S+)/)?.[1];
+                const haproxy = director ? (await st.exec(director.name, ['haproxy', '-v'], { allowFailure: true }).catch(() => undefined))?.stdout.match(/version (\S+)/)?.[1] : undefined;
+                environment = { ...env, emulation, ...(wrkVersion ? { generator: wrkVersion } : { generator: 'wrk' }), ...(haproxy ? { haproxy } : {}) };
+              }
+              progress?.phase('bench');
+              measured = await record.step('bench', () => prepareBench(st, plan, o, topologies), timing);
+            },
+            // faults held through every point (--fault): injected once the nodes are ready, healed
+            // (also on an error or Ctrl-C, through injectFault's cleanup) before the teardown
+            faults: (st) => faultsHeld(run, { st, history, now: () => Date.now() }, o.faults ?? [], { phase: 'bench', timing, label: plan.topology }),
+            workload: (st) => record.step('bench', () => benchServicesOf(st, plan, services, o, history, measured, checks, st.nodes('client')[0]!.name, log), timing),
+            reused: (st) => st.reused,
+            async teardown(rt) {
+              const t1 = Date.now();
+              await d.teardown(rt, plan.topology, log);
+              if (entry) entry.downSeconds = (Date.now() - t1) / 1000;
+            },
+            // a teardown that fails after a bench error must not hide it: said beside it
+            teardownError: { title: `teardown ${plan.topology}`, suite: 'bench' },
+          });
+        }),
+        async results(failed) {
+          if (!topologies.length && failed) return;
+          const finishedAt = new Date();
+          const raw: BenchReport = withCeilingRatios({
+            schema: BENCH_SCHEMA_V1,
+            runId,
+            startedAt: startedAt.toISOString(),
+            finishedAt: finishedAt.toISOString(),
+            environment: environment ?? { ...(await describeEnvironment()), emulation: 'unknown', generator: 'wrk' },
+            settings: { seconds: o.seconds, warmupSeconds: o.warmupSeconds, repeat: o.repeat, steps: o.steps, sizes: o.sizes, connections: o.connections, generator: 'wrk', ...(o.faults?.length ? { faults: o.faults } : {}) },
+            directorCpu: { source: 'lab-softirq', how: DIRECTOR_CPU_HOW },
+            harness: { topologies: cost, suites: [], totalSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000 },
+            // a service cut short before its first point has nothing to show
+            topologies: topologies.map((t) => ({ ...t, services: t.services.filter((s) => s.modes.length) })),
+          });
+          try {
+            // JSON has no NaN or undefined: what the reader will see is what is validated
+            bench = parseBench(JSON.parse(JSON.stringify(raw)), 'bench.json');
+            benchFile = path.join(dir, 'bench.json');
+            const tmp = `${benchFile}.${process.pid}.tmp`;
+            await writeFile(tmp, JSON.stringify(bench, null, 2) + '\n');
+            await rename(tmp, benchFile);
+          } catch (e) {
+            benchFile = undefined;
+            benchAbsent = `bench.json not written: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+            throw e;
+          }
+        },
+      };
+    },
+    { resolveRuntime: d.resolveRuntime },
+  );
+  return { runId: out.runId, reportDir: out.dir, ...(benchFile ? { benchFile } : {}), ...(bench ? { report: bench } : {}), ...(out.results.error ? { error: out.results.error } : {}), reports: { written: [...out.reports.written, ...(benchFile ? [benchFile] : [])], failed: out.reports.failed } };
 }
 
-async function benchTopology(
-  st: StartedTopology,
-  plan: Plan,
-  services: PlannedService[],
-  o: BenchRunOptions,
-  history: History,
-  topologies: BenchReport['topologies'],
-  checks: RecordedCheck[],
-  log: Logger,
-): Promise<void> {
+/** What a topology's ramps need on its nodes: wrk's script in the client, the body sizes on the real servers; its entry in bench.json. */
+async function prepareBench(st: StartedTopology, plan: Plan, o: BenchRunOptions, topologies: BenchReport['topologies']): Promise<BenchService[]> {
   const client = st.nodes('client')[0]!.name;
   await st.exec(client, writeScriptArgv, { input: renderWrkScript() });
   // any --size beyond the builder's defaults, on every real server at once
   await Promise.all(plan.nodes.filter((n) => n.app).map((n) => st.exec(n.name, ['sh', '-c', bodyFilesScript(o.sizes)])));
   const out: BenchService[] = [];
   topologies.push({ topology: plan.topology, services: out });
-  // faults held through every point (--fault): injected once the nodes are ready, healed
-  // (also on an error or Ctrl-C, through injectFault's cleanup) before the teardown
-  const held: ActiveFault[] = [];
-  try {
-    for (const f of o.faults ?? []) {
-      held.push(await injectFault({ st, history, now: () => Date.now() }, f, log));
-      log(`${plan.topology}: fault ${f} held through every point`);
-    }
-    await benchServicesOf(st, plan, services, o, history, out, checks, client, log);
-  } finally {
-    for (const f of held.reverse()) await f.heal();
-  }
+  return out;
 }
 
 async function benchServicesOf(
