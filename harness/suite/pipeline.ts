@@ -194,7 +194,8 @@ async function runStage(run: PipelineRun, rt: Runtime, s: Stage<unknown>, fail: 
     const f = faults;
     await f.heal().catch((e: unknown) => fail(e, f.phase));
   }
-  if (s.release) await s.release().catch((e: unknown) => fail(e));
+  // stopping what the workload left running is the start of taking the stage down
+  if (s.release) await s.release().catch((e: unknown) => fail(e, 'teardown'));
   const t = built?.t;
   const down: (() => Promise<unknown>)[] = [];
   if (built && s.teardown && !s.keep && !s.reused?.(t)) down.push(() => s.teardown!(rt, t));
