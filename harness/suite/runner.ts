@@ -18,7 +18,7 @@ import { describeEnvironment, fileRevision } from '../runtime/environment.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { SuiteContext, setSuiteContext, type RecordedCheck } from './context.js';
 import { faultsBesideSuites } from './faults.js';
-import { runPipeline, stage } from './pipeline.js';
+import { runPipeline, stage, type PipelineDeps } from './pipeline.js';
 import { buildExplainer, explainFailures } from './evidence.js';
 import { loadPlan } from './load-plan.js';
 
@@ -89,8 +89,7 @@ export interface RunResult {
  * What a run calls on the outside world, so that a test can put an error in any phase without
  * an engine: the runtime, the build, the teardown, the environment probe and one suite's mocha run.
  */
-export interface RunDeps {
-  resolveRuntime: (o: { dockerHost?: string; log: Logger; lab?: LabRequest }) => Promise<Runtime>;
+export interface RunDeps extends PipelineDeps {
   buildTopology: (rt: Runtime, plan: Plan, o: { keep?: boolean; log: Logger }) => Promise<StartedTopology>;
   teardown: (rt: Runtime, topology: string, log: Logger) => Promise<unknown>;
   describeEnvironment: (rt: Runtime, director?: Node) => Promise<Environment>;
