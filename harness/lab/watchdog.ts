@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { findLockup, type Lockup } from './lockup.js';
 import { labPaths, type LabPaths } from './paths.js';
@@ -61,7 +62,11 @@ export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promi
   seen = rec;
   (o.log ?? defaultLog)(`lab watchdog: ${l.summary}. The lab VM${pid ? ` (pid ${pid})` : ''} is stopped so that this run fails now instead of waiting on it; \`lvs-harness lab up\` starts it again. Its console: ${o.paths.console.replace(/console\.log$/, '')}../last-console.log`);
   await writeFile(lockupFile(o.paths), JSON.stringify(rec, null, 2) + '\n').catch(() => {});
-  await o.stop().catch(() => {});
+  // the process may be ending already (the run failed the moment the VM died): its exit waits for the stop
+  const stopping: Promise<void> = o.stop().then(() => {}, () => {});
+  const unregister = onCleanup('the locked-up lab VM', () => stopping);
+  await stopping;
+  unregister();
   return rec;
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildLab, type BuildReport } from '../../harness/lab/build.js';
 import { labPaths, REPO_ROOT } from '../../harness/lab/paths.js';
-import { QEMU_NAME, endpointOf, labDown, labStatus, labUp, readState } from '../../harness/lab/vm.js';
+import { QEMU_NAME, endpointOf, hasSavedLab, labDown, labStatus, labUp, readState } from '../../harness/lab/vm.js';
 import { dockerFromEndpoint } from '../../harness/runtime/docker.js';
 import { runOnce } from '../../harness/runtime/node-image.js';
 import { run } from '../../harness/util/proc.js';
@@ -119,8 +119,7 @@ describe('the lab (real VM, real kernel IPVS)', function () {
     let upEnded = 0;
     before(async () => {
       // run alone, with no lab saved since the build: a first up boots and saves it
-      const saved = await readdir(path.join(paths.home, 'saved')).catch(() => [] as string[]);
-      if (!saved.some((d) => !d.includes('.tmp-'))) {
+      if (!(await hasSavedLab({ paths }))) {
         await labUp({ paths, log: quiet });
         await labDown({ paths, log: quiet });
       }
