@@ -14,7 +14,7 @@ import type Docker from 'dockerode';
 import { shellCommand } from '../util/shell.js';
 import { sleep } from '../util/wait.js';
 import { execIn, type ExecResult } from './exec.js';
-import { fileError, readFileArgv, writeFileArgv, type ExecOptions, type ExitStatus, type Node, type NodeCapabilities, type NodeLifecycle, type NodeProcess, type NodeState } from './node.js';
+import { readFileOver, writeFileOver, type ExecOptions, type ExitStatus, type Node, type NodeCapabilities, type NodeLifecycle, type NodeProcess, type NodeState } from './node.js';
 import { NodeShell } from './node-shell.js';
 import { PidLineFilter, pidWrappedArgv } from './pid-line.js';
 
@@ -118,15 +118,12 @@ export class DockerNode implements Node, NodeLifecycle {
     };
   }
 
-  async writeFile(path: string, text: string | Buffer, mode?: number): Promise<void> {
-    const r = await this.exec(writeFileArgv(path, mode), { input: text, allowFailure: true });
-    if (r.exitCode !== 0) throw fileError('write', path, this.where, this.name, r);
+  writeFile(path: string, text: string | Buffer, mode?: number): Promise<void> {
+    return writeFileOver(this, path, text, mode);
   }
 
-  async readFile(path: string): Promise<string> {
-    const r = await this.exec(readFileArgv(path), { allowFailure: true });
-    if (r.exitCode !== 0) throw fileError('read', path, this.where, this.name, r);
-    return r.stdout;
+  readFile(path: string): Promise<string> {
+    return readFileOver(this, path);
   }
 
   /** `rs1 (container lvsh-nat-rs1)`: how messages name it */

@@ -194,3 +194,17 @@ export const readFileArgv = (file: string): string[] => ['cat', '--', file];
 /** A failed writeFile or readFile (its command's result), naming the file and the node (`where`: as the node's messages name it). */
 export const fileError = (verb: 'write' | 'read', file: string, where: string, node: string, r: ExecResult): HarnessError =>
   new HarnessError('ERR_LVS_EXEC_FAILED', `cannot ${verb} ${file} on ${where}: ${(verb === 'read' ? r.stderr.trim().replace(/^cat: /, '') : r.stderr.trim()) || `exit ${r.exitCode}`}`, { details: { file, node } });
+
+/** A node that runs argv with a POSIX shell: writeFile and readFile for it, over its exec. */
+type ShellNode = Pick<Node, 'name' | 'exec'> & { readonly where: string };
+
+export async function writeFileOver(node: ShellNode, file: string, text: string | Buffer, mode?: number): Promise<void> {
+  const r = await node.exec(writeFileArgv(file, mode), { input: text, allowFailure: true });
+  if (r.exitCode !== 0) throw fileError('write', file, node.where, node.name, r);
+}
+
+export async function readFileOver(node: ShellNode, file: string): Promise<string> {
+  const r = await node.exec(readFileArgv(file), { allowFailure: true });
+  if (r.exitCode !== 0) throw fileError('read', file, node.where, node.name, r);
+  return r.stdout;
+}

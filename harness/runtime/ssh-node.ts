@@ -22,7 +22,7 @@ import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { errSshAuth, errSshConnect, errSshHostKey, errSshLost, errUsage, HarnessError } from '../errors.js';
 import { shellCommand, shellQuote } from '../util/shell.js';
 import { sleep } from '../util/wait.js';
-import { NO_CAPABILITIES, fileError, readFileArgv, writeFileArgv, type ExecOptions, type ExecResult, type ExitStatus, type Node, type NodeCapabilities, type NodeProcess } from './node.js';
+import { NO_CAPABILITIES, readFileOver, writeFileOver, type ExecOptions, type ExecResult, type ExitStatus, type Node, type NodeCapabilities, type NodeProcess } from './node.js';
 import { PID_MARK, PidLineFilter } from './pid-line.js';
 import { hostKeyAlgorithms, entriesFor, normalizeFingerprint, parseKnownHosts, verifyHostKey, type HostKeyPolicy, type KnownHostsEntry } from './ssh-host-key.js';
 
@@ -316,15 +316,12 @@ export class SshNode implements Node {
     };
   }
 
-  async writeFile(file: string, text: string | Buffer, mode?: number): Promise<void> {
-    const r = await this.exec(writeFileArgv(file, mode), { input: text, allowFailure: true });
-    if (r.exitCode !== 0) throw fileError('write', file, this.where, this.name, r);
+  writeFile(file: string, text: string | Buffer, mode?: number): Promise<void> {
+    return writeFileOver(this, file, text, mode);
   }
 
-  async readFile(file: string): Promise<string> {
-    const r = await this.exec(readFileArgv(file), { allowFailure: true });
-    if (r.exitCode !== 0) throw fileError('read', file, this.where, this.name, r);
-    return r.stdout;
+  readFile(file: string): Promise<string> {
+    return readFileOver(this, file);
   }
 
   async close(): Promise<void> {
