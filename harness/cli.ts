@@ -29,6 +29,7 @@ import { buildTopology, teardown } from './topology/builder.js';
 import { findNode, formatTable, ipvsTable, nodeTable, shippedTopologies, topologyFile, topologyName } from './topology/commands.js';
 import { checkLabRelease, resolveRuntime } from './runtime/select.js';
 import { labRequest, type LabRequest } from './runtime/release.js';
+import { execIn } from './runtime/exec.js';
 import { runCleanup, signalExitCode } from './util/cleanup.js';
 import { log, type Logger } from './util/log.js';
 import { REPO_ROOT } from './lab/paths.js';
@@ -491,8 +492,8 @@ export async function main(argv: string[]): Promise<number> {
       const argv = rest.slice(dd + 1);
       if (positionals.length !== 1 || !argv.length) throw errUsage('exec: lvs-harness exec <node> [--topology T] -- <argv...>');
       const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
-      const node = await findNode(rt.docker, positionals[0]!, values.topology as string | undefined);
-      const r = await node.exec(argv, { allowFailure: true, timeoutMs: 3600_000 });
+      const c = await findNode(rt.docker, positionals[0]!, values.topology as string | undefined);
+      const r = await execIn(c, argv, { allowFailure: true, timeoutMs: 3600_000 });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       return r.exitCode;

@@ -4,7 +4,6 @@ import type Docker from 'dockerode';
 import type { CheckResult, Validity } from './checkers/types.js';
 import { History } from './history/history.js';
 import type { RunFailure } from './report/results.js';
-import { DockerNode } from './runtime/docker-node.js';
 import { describeEnvironment } from './runtime/environment.js';
 import type { RecordedCheck } from './suite/context.js';
 import { RunRecord } from './suite/record.js';
@@ -69,8 +68,7 @@ export async function smoke(opts: { dockerHost?: string; lab?: LabRequest; log?:
       log(`smoke: container ${created.id.slice(0, 12)} from ${rt.nodeImage}`);
       return created;
     });
-    // the probes by docker exec, as the suite's own commands (no node shell in the smoke container)
-    record.environment = describeEnvironment(rt.docker, new DockerNode('smoke', c, { shell: false }));
+    record.environment = describeEnvironment(rt.docker, c);
     await record.step('suite', async () => {
       const rules = [
         ['ipvsadm', '-A', '-t', '10.0.0.1:80', '-s', 'rr'],

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type Docker from 'dockerode';
 import Mocha from 'mocha';
 import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../lab/paths.js';
-import type { Node } from '../runtime/node.js';
 import type { LabRequest } from '../runtime/release.js';
 import { resolveRuntime, runtimeRecord, type Runtime } from '../runtime/select.js';
 import { buildTopology, teardown } from '../topology/builder.js';
@@ -95,7 +95,7 @@ export interface RunDeps {
   resolveRuntime: (o: { dockerHost?: string; log: Logger; lab?: LabRequest }) => Promise<Runtime>;
   buildTopology: (rt: Runtime, plan: Plan, o: { keep?: boolean; log: Logger }) => Promise<StartedTopology>;
   teardown: (rt: Runtime, topology: string, log: Logger) => Promise<unknown>;
-  describeEnvironment: (rt: Runtime, director?: Node) => Promise<Environment>;
+  describeEnvironment: (rt: Runtime, director?: Docker.Container) => Promise<Environment>;
   runSuite: (suite: string, ctx: SuiteContext, run: { runId: string; errors: RunError[]; grep?: string; progress?: Progress }) => Promise<void>;
 }
 
@@ -239,7 +239,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
     record.topology.reused = started.reused;
     log(`topology ${plan.topology} ${started.reused ? 'reused' : `up in ${((record.timings.build ?? 0) / 1000).toFixed(1)} s`}`);
     const director = started.nodes('director')[0];
-    record.environment = d.describeEnvironment(runtime, director ? started.host(director.name) : undefined);
+    record.environment = d.describeEnvironment(runtime, director ? started.container(director.name) : undefined);
     const c = (ctx = new SuiteContext(plan, started, history));
     record.checks = c.checks;
     await snapshotTables(started, c);
