@@ -229,7 +229,7 @@ async function labCommand(sub: string | undefined, rest: string[]): Promise<numb
         print(
           st.running
             ? `running ${st.release}: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'no'}, docker ${st.docker}, up ${st.uptimeSeconds} s, RSS ${st.rssMiB} MiB`
-            : `not running${lockup ? ` (at ${lockup.at} the watchdog stopped it: ${lockup.summary}; its console is in ${labPaths().home}/last-console.log)` : ''}`,
+            : `not running${lockup ? ` (at ${lockup.at} the watchdog stopped it: ${lockup.summary}; its console is in ${labPaths().lastConsole})` : ''}`,
         );
       }
       return st.running && !other ? 0 : 3;

@@ -246,6 +246,14 @@ export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; 
   ];
 }
 
+/** The VM's size and accelerator when `lab up` is not told otherwise. */
+const vmDefaults = (o: Pick<UpOptions, 'memoryMiB' | 'cpus' | 'accel'> = {}) => ({
+  // keepalived pairs, agents and suites side by side need headroom; the host gives it cheaply (the VM grows into it)
+  memoryMiB: o.memoryMiB ?? 4096,
+  cpus: o.cpus ?? 2,
+  accel: o.accel ?? (process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? ('kvm' as const) : ('tcg' as const)),
+});
+
 /** The key of the saved lab a `lab up` of these artefacts would restore (saved.ts). */
 async function restoreKey(artifacts: LabArtifacts, o: { memoryMiB: number; cpus: number; accel: 'tcg' | 'kvm'; qemu: string }): Promise<string> {
   const fileSet = { rootImage: artifacts.rootImage, vmlinuz: artifacts.vmlinuz, initrd: artifacts.initrd, ...Object.fromEntries(Object.values(TLS_FILES).map((f) => [f, path.join(artifacts.tlsDir, f)])) };
@@ -259,8 +267,7 @@ export async function hasSavedLab(opts: { paths?: LabPaths; release?: LabRelease
   const artifacts = await readArtifacts(opts.release, paths);
   const qemu = await which('qemu-system-x86_64');
   if (!artifacts || !qemu) return false;
-  const accel = process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg';
-  return !!(await findSaved(paths, await restoreKey(artifacts, { memoryMiB: 4096, cpus: 2, accel, qemu })));
+  return !!(await findSaved(paths, await restoreKey(artifacts, { ...vmDefaults(), qemu })));
 }
 
 /**
@@ -316,10 +323,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
       hint: `pick another port: lvs-harness lab up --port ${port + 1}   (or stop what listens on ${port}: ss -ltnp 'sport = :${port}')`,
     });
 
-  // keepalived pairs, agents and suites side by side need headroom; the host gives it cheaply (the VM grows into it)
-  const memoryMiB = opts.memoryMiB ?? 4096;
-  const cpus = opts.cpus ?? 2;
-  const accel = opts.accel ?? (process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
+  const { memoryMiB, cpus, accel } = vmDefaults(opts);
   // a saved lab (harness/lab/saved.ts) needs qemu-img for its disk overlays
   const qemuImg = await which('qemu-img');
   if (!qemuImg) log('qemu-img is not installed (package qemu-utils): the lab boots cold every time instead of being restored');
@@ -548,6 +552,6 @@ async function killAndWait(pid: number, log: Logger) {
 async function clearStale(paths: LabPaths, _log: Logger) {
   const st = await readState(paths);
   if (st && (await isOurQemu(st.pid, st.rootImage))) return;
-  await rename(paths.console, path.join(paths.home, 'last-console.log')).catch(() => {});
+  await rename(paths.console, paths.lastConsole).catch(() => {});
   await rm(paths.run, { recursive: true, force: true });
 }

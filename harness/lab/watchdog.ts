@@ -60,7 +60,7 @@ export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promi
   }
   const rec: LockupRecord = { ...l, at: new Date().toISOString(), ...(pid ? { pid } : {}), consoleTail: text.trimEnd().split(/\r?\n/).slice(-12) };
   seen = rec;
-  (o.log ?? defaultLog)(`lab watchdog: ${l.summary}. The lab VM${pid ? ` (pid ${pid})` : ''} is stopped so that this run fails now instead of waiting on it; \`lvs-harness lab up\` starts it again. Its console: ${o.paths.console.replace(/console\.log$/, '')}../last-console.log`);
+  (o.log ?? defaultLog)(`lab watchdog: ${l.summary}. The lab VM${pid ? ` (pid ${pid})` : ''} is stopped so that this run fails now instead of waiting on it; \`lvs-harness lab up\` starts it again. Its console: ${o.paths.lastConsole}`);
   await writeFile(lockupFile(o.paths), JSON.stringify(rec, null, 2) + '\n').catch(() => {});
   // the process may be ending already (the run failed the moment the VM died): its exit waits for the stop
   const stopping: Promise<void> = o.stop().then(() => {}, () => {});
@@ -97,7 +97,7 @@ export function stopWatching(): void {
   if (timer) clearInterval(timer);
   timer = undefined;
   watched = undefined;
-  seen = undefined;
+  forgetLockup();
 }
 
 /** The lockup a watchdog recorded for this lab home, if any (for `lab status`). */

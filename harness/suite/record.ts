@@ -5,7 +5,8 @@ import { isHarnessError } from '../errors.js';
 import type { History } from '../history/history.js';
 import { writeReports, type FileReporter } from '../report/index.js';
 import { RESULTS_SCHEMA_V1, confirmFindings, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
-import { labLockup } from '../lab/watchdog.js';
+import { labPaths } from '../lab/paths.js';
+import { labLockup, lockupFile } from '../lab/watchdog.js';
 import { describeEnvironment, hostEnvironment } from '../runtime/environment.js';
 import { onInterrupt } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
@@ -48,7 +49,7 @@ export function failureOf(phase: string, e: unknown): RunFailure {
   const lockup = labLockup();
   if (lockup) {
     const what = isHarnessError(e) || e instanceof Error ? e.message.split('\n')[0] : String(e);
-    return { phase, code: 'ERR_LVS_LAB_LOCKUP', message: `${lockup.summary}; the lab was stopped, and ${phase} ended with: ${what}`, hint: 'not a finding about the topology: run it again (`lvs-harness lab up` starts the lab anew); the kernel\'s lines are in .cache/lab/last-console.log and lockup.json' };
+    return { phase, code: 'ERR_LVS_LAB_LOCKUP', message: `${lockup.summary}; the lab was stopped, and ${phase} ended with: ${what}`, hint: `not a finding about the topology: run it again (\`lvs-harness lab up\` starts the lab anew); the kernel's lines are in ${labPaths().lastConsole} and ${lockupFile(labPaths())}` };
   }
   if (isHarnessError(e)) return { phase, message: e.message, code: e.code, ...(e.hint ? { hint: e.hint } : {}) };
   const code = (e as { code?: unknown } | undefined)?.code;
