@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { onCleanup } from '../util/cleanup.js';
@@ -32,8 +33,20 @@ let seen: LockupRecord | undefined;
 let timer: NodeJS.Timeout | undefined;
 let watched: string | undefined;
 
-/** The lockup this process's watchdog stopped the lab for, if it did (and no lab started since). */
-export const labLockup = (): LockupRecord | undefined => seen;
+/**
+ * The lockup the lab was stopped for, if it was (and no lab started since): this process's
+ * watchdog's, or, given `since`, the one another process's watchdog recorded in lockup.json at or
+ * after `since` (two processes that use the lab each watch it, and either may see it first).
+ */
+export const labLockup = (since?: Date, paths: Pick<LabPaths, 'home'> = labPaths()): LockupRecord | undefined => {
+  if (seen || !since) return seen;
+  try {
+    const rec = JSON.parse(readFileSync(lockupFile(paths), 'utf8')) as LockupRecord;
+    return typeof rec.summary === 'string' && Date.parse(rec.at) >= since.getTime() ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 /** A new lab VM starts: the previous one's lockup no longer explains what fails. */
 export const forgetLockup = (): void => {

@@ -44,9 +44,10 @@ export interface RunRecordInit {
 // a signal's report must not wait on a node that stopped answering: the host part is enough
 const ENVIRONMENT_DEADLINE_MS = 5_000;
 
-export function failureOf(phase: string, e: unknown): RunFailure {
-  // the lab's watchdog stopped a VM whose kernel locked up: that, not the refused call it left, is the cause
-  const lockup = labLockup();
+export function failureOf(phase: string, e: unknown, since?: Date): RunFailure {
+  // the lab's watchdog (this process's, or another's since the run started) stopped a VM whose
+  // kernel locked up: that, not the refused call it left, is the cause
+  const lockup = labLockup(since);
   if (lockup) {
     const what = isHarnessError(e) || e instanceof Error ? e.message.split('\n')[0] : String(e);
     return { phase, code: 'ERR_LVS_LAB_LOCKUP', message: `${lockup.summary}; the lab was stopped, and ${phase} ended with: ${what}`, hint: `not a finding about the topology: run it again (\`lvs-harness lab up\` starts the lab anew); the kernel's lines are in ${labPaths().lastConsole} and ${lockupFile(labPaths())}` };
@@ -109,7 +110,7 @@ export class RunRecord {
     const error = end.interrupted
       ? { phase, message: `interrupted by ${end.interrupted} in phase ${phase}`, code: 'ERR_LVS_INTERRUPTED' }
       : 'error' in end
-        ? failureOf(phase, end.error)
+        ? failureOf(phase, end.error, this.init.startedAt)
         : undefined;
     const checks = [...this.checks];
     const results: ResultsV1 = {

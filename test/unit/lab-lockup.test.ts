@@ -84,6 +84,18 @@ describe('lab watchdog: one look at the console', () => {
     expect(f.message).to.match(/^the lab VM's kernel locked up: .*; the lab was stopped, and checks ended with: connect ECONNREFUSED/);
   });
 
+  it("another process's watchdog stopped the lab during the run: its lockup.json names the cause; an older one does not", async () => {
+    const paths = labPaths(home);
+    const runStarted = new Date(Date.now() - 60_000);
+    const summary = "the lab VM's kernel locked up: CPU #1 stuck for 64 s in dockerd[77] (soft lockup)";
+    await writeFile(lockupFile(paths), JSON.stringify({ kind: 'soft-lockup', seconds: 64, cpus: [1], tasks: ['dockerd[77]'], line: '', summary, at: new Date().toISOString(), consoleTail: [] }));
+    expect(labLockup()).to.equal(undefined); // this process saw nothing itself
+    expect(labLockup(runStarted, paths)?.summary).to.equal(summary);
+    expect(labLockup(new Date(Date.now() + 1000), paths)).to.equal(undefined); // recorded before this run began
+    await writeFile(lockupFile(paths), '{not json');
+    expect(labLockup(runStarted, paths)).to.equal(undefined);
+  });
+
   it('leaves a healthy lab alone, and a run error keeps its own cause', async () => {
     const paths = labPaths(home);
     await writeFile(paths.console, BOOT);
