@@ -47,6 +47,31 @@ ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 say "network up"
 
+# Static keys pinned on for the lab's life. The kernel patches its own code (text_poke_bp, with
+# int3) whenever a static key goes from 0 to 1 or back, and containers flip two kinds all the
+# time: the cgroup v1 freezer's (crun freezes a container's cgroup at each start, docker pause
+# freezes it) and netfilter's per-hook keys (the first iptables or IPVS hook in any namespace,
+# the last one going away with a namespace). Under QEMU's multi-threaded software emulation that
+# live patching can leave one vCPU looping on the int3 while it holds a lock the other waits for
+# with interrupts off: the whole VM hangs with nothing on the console (seen in recalc_sigpending,
+# the freezer key's site, with the other vCPU in do_exit). A frozen empty freezer cgroup and one
+# RETURN rule in every built-in chain of the VM's own namespace keep those keys at 1 or more, so
+# no container start, pause, iptables rule or IPVS service patches code any more.
+if [ -d /sys/fs/cgroup/freezer ]; then
+  mkdir -p /sys/fs/cgroup/freezer/lvs-lab-pin && echo FROZEN > /sys/fs/cgroup/freezer/lvs-lab-pin/freezer.state \
+    || say "freezer key not pinned"
+fi
+for ipt in iptables ip6tables; do
+  for spec in "raw PREROUTING OUTPUT" "mangle PREROUTING INPUT FORWARD OUTPUT POSTROUTING" \
+              "nat PREROUTING INPUT OUTPUT POSTROUTING" "filter INPUT FORWARD OUTPUT"; do
+    set -- $spec; table=$1; shift
+    for chain in "$@"; do
+      $ipt -w -t "$table" -A "$chain" -m comment --comment lvs-lab-pin -j RETURN || say "$ipt $table $chain not pinned"
+    done
+  done
+done
+say "static keys pinned"
+
 # dockerd: mutual TLS on the forwarded port; the unix socket stays inside the VM. Should it
 # ever exit, the console says so with the last lines of its log (the host keeps console.log),
 # and it is started again.
