@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import { findLockup, type Lockup } from './lockup.js';
+import { findHang, findLockup, parseRegisters, type Lockup, type VcpuSample } from './lockup.js';
+import { monitorSocket, Qmp } from './saved.js';
 import { labPaths, type LabPaths } from './paths.js';
 
 /**
@@ -20,6 +21,10 @@ export interface WatchdogOptions {
   log?: Logger;
   /** stops the VM (vm.ts's labDown in real use; a test passes its own) */
   stop: () => Promise<unknown>;
+  /** how long a vCPU may stay at one instruction with interrupts off before it counts as hung (findHang) */
+  hangSeconds?: number;
+  /** one look at every vCPU (qemu's monitor in real use; a test passes its own) */
+  sampleVcpus?: (paths: LabPaths) => Promise<VcpuSample[]>;
 }
 
 export interface LockupRecord extends Lockup {
@@ -30,6 +35,8 @@ export interface LockupRecord extends Lockup {
 }
 
 let seen: LockupRecord | undefined;
+/** the vCPU samples of the last minutes (findHang reads them) */
+let samples: VcpuSample[] = [];
 let timer: NodeJS.Timeout | undefined;
 let watched: string | undefined;
 
@@ -61,9 +68,10 @@ export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promi
   try {
     text = await readFile(o.paths.console, 'utf8');
   } catch {
+    samples = [];
     return undefined; // no lab running
   }
-  const l = findLockup(text, o.thresholdSeconds ?? 60);
+  const l = findLockup(text, o.thresholdSeconds ?? 60) ?? (await lookAtVcpus(o));
   if (!l) return undefined;
   let pid: number | undefined;
   try {
@@ -81,6 +89,36 @@ export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promi
   await stopping;
   unregister();
   return rec;
+}
+
+/** Samples the vCPUs (when the monitor answers) and says whether one has hung with interrupts off. */
+async function lookAtVcpus(o: WatchdogOptions & { paths: LabPaths }): Promise<Lockup | undefined> {
+  try {
+    samples.push(...(await (o.sampleVcpus ?? sampleVcpus)(o.paths)));
+  } catch {
+    return undefined; // no monitor (an older lab, a VM being saved or stopped): the console alone
+  }
+  const latest = Math.max(...samples.map((x) => x.t));
+  samples = samples.filter((x) => latest - x.t <= 5 * 60_000);
+  return findHang(samples, o.hangSeconds ?? 30);
+}
+
+/** Every vCPU's registers through qemu's monitor (QMP's human-monitor-command "info registers"). */
+export async function sampleVcpus(paths: LabPaths): Promise<VcpuSample[]> {
+  if (!existsSync(monitorSocket(paths))) throw new Error(`no monitor socket at ${monitorSocket(paths)}`);
+  const q = await Qmp.connect(monitorSocket(paths), 2_000);
+  try {
+    const cpus = (await q.execute('query-cpus-fast', undefined, 2_000)) as { 'cpu-index': number }[];
+    const out: VcpuSample[] = [];
+    for (const c of cpus) {
+      const text = (await q.execute('human-monitor-command', { 'command-line': 'info registers', 'cpu-index': c['cpu-index'] }, 2_000)) as string;
+      const x = parseRegisters(text, c['cpu-index'], Date.now());
+      if (x) out.push(x);
+    }
+    return out;
+  } finally {
+    q.close();
+  }
 }
 
 /**
@@ -110,6 +148,7 @@ export function stopWatching(): void {
   if (timer) clearInterval(timer);
   timer = undefined;
   watched = undefined;
+  samples = [];
   forgetLockup();
 }
 

@@ -15,6 +15,8 @@ import { runOnce } from '../../harness/runtime/node-image.js';
 import { run } from '../../harness/util/proc.js';
 import { waitFor } from '../../harness/util/wait.js';
 import { cli, rejection } from '../helpers.js';
+import { findHang, type VcpuSample } from '../../harness/lab/lockup.js';
+import { sampleVcpus } from '../../harness/lab/watchdog.js';
 
 /**
  * The lab for real: build from Debian's archive, boot under qemu, talk to its dockerd over
@@ -267,6 +269,19 @@ describe('the lab (real VM, real kernel IPVS)', function () {
       expect(refused, 'the Docker API port still accepts connections').to.equal(true);
       const again = await sh(process.execPath, [CLI, 'lab', 'down']);
       expect(again.stdout).to.contain('lab was not running');
+    });
+
+    it("the watchdog's look at the vCPUs through qemu's monitor: each vCPU's instruction, and a healthy lab is no hang", async () => {
+      await labUp({ paths, log: quiet });
+      const samples: VcpuSample[] = [];
+      for (let i = 0; i < 3; i++) {
+        const s = await sampleVcpus(paths);
+        expect(s.map((x) => x.cpu)).to.deep.equal([0, 1]);
+        for (const x of s) expect(x.rip).to.match(/^[0-9a-f]{16}$/);
+        samples.push(...s);
+        await new Promise((r) => setTimeout(r, 1000)); // samples a second apart, as the watchdog's are 5 s apart
+      }
+      expect(findHang(samples, 1), JSON.stringify(samples)).to.equal(undefined);
     });
 
     it('a kernel that locks up under a run is stopped by the watchdog, and the run ends at once with that cause and its reports', async () => {
