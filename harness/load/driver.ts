@@ -106,8 +106,12 @@ export class Agent {
     }
   }
 
-  /** Sends one command; resolves with the operations it produced once the agent says it is done. */
-  run(cmd: DistributiveOmit<AgentCommand, 'id'>, timeoutMs = 300_000): Promise<CommandResult> {
+  /**
+   * Sends one command; resolves with the operations it produced once the agent says it is done.
+   * When `o.cancel` settles first, the agent ends the command before its next request (an http
+   * series), and it resolves with what it did until then.
+   */
+  run(cmd: DistributiveOmit<AgentCommand, 'id'>, timeoutMs = 300_000, o: { cancel?: Promise<unknown> } = {}): Promise<CommandResult> {
     if (this.exited) return Promise.reject(new HarnessError('ERR_LVS_AGENT', `the load agent in ${this.node} is gone (${this.exited})`));
     const id = `${cmd.cmd}-${++seq}`;
     const what = `${cmd.cmd}${'host' in cmd ? ` ${cmd.host}:${cmd.port}` : ''}`;
@@ -123,6 +127,10 @@ export class Agent {
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
       this.stream.write(JSON.stringify({ ...cmd, id }) + '\n');
+      const cancel = () => {
+        if (this.pending.has(id) && !this.exited) this.stream.write(JSON.stringify({ cmd: 'cancel', id: `cancel-${id}`, target: id }) + '\n');
+      };
+      o.cancel?.then(cancel, cancel);
     });
   }
 

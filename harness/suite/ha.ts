@@ -88,6 +88,12 @@ export interface ScenarioOptions {
   tableOf?: string;
   /** after healing, wait for the planned MASTER to hold every VIP alone (default true) */
   settle?: boolean;
+  /**
+   * When the probes have shown what the checkers need, they stop early instead of running out
+   * their `seconds` (which stay the most they run): checked every 200 ms once `until` held, with
+   * the probes' ops so far, when `until` held (lab clock) and the watchers' live view.
+   */
+  enough?: (x: { ops: readonly OpEvent[]; faultT: number; untilT: number; now: number; live: Watch }) => boolean;
   /** run while the fault is in, before healing */
   during?: () => Promise<void>;
   /** keep observing VIP holders for this long after the heal, and a second more (a settle window to judge) */
@@ -109,7 +115,11 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
   const agent = await ctx.agent(ha.client);
   const intervalMs = o.intervalMs ?? 100;
   const source = clientSources(st, ha.client, ha.svc.vipNetwork)[0]!;
-  const probes = agent.run({ cmd: 'http', host: ha.svc.vip, port: ha.svc.port!, sources: [source], rounds: Math.round(((o.seconds ?? 15) * 1000) / intervalMs), intervalMs, timeoutMs: 500, tag: o.tag }, 600_000);
+  let stopProbes!: () => void;
+  const stopped = new Promise<void>((r) => (stopProbes = r));
+  let probesEnded = false;
+  const probes = agent.run({ cmd: 'http', host: ha.svc.vip, port: ha.svc.port!, sources: [source], rounds: Math.round(((o.seconds ?? 15) * 1000) / intervalMs), intervalMs, timeoutMs: 500, tag: o.tag }, 600_000, { cancel: stopped });
+  void probes.finally(() => (probesEnded = true)).catch(() => undefined);
   let result: ScenarioResult | undefined;
   try {
     await waitFor(`the client's probes of ${ha.svc.vip} to be answered before the fault`, () => ctx.history.ops((x) => x.tag === o.tag && x.outcome === 'ok').length >= 5, { timeoutMs: 60_000, intervalMs: 100 });
@@ -120,7 +130,13 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
         await waitFor(o.untilWhat ?? 'the fault to act', async () => o.until!(st, w), { timeoutMs: o.untilTimeoutMs ?? 120_000, intervalMs: 50 }).catch((e) => {
           if (o.untilTimeoutMs === undefined) throw e;
         });
+      const untilT = ctx.now();
       await o.during?.();
+      if (o.enough) {
+        const enough = o.enough;
+        await waitFor('the probes to show enough', () => probesEnded || enough({ ops: ctx.history.ops((x) => x.tag === o.tag), faultT, untilT, now: ctx.now(), live: w }), { timeoutMs: 600_000, intervalMs: 200 });
+        stopProbes();
+      }
       const ops = (await probes).ops;
       const healT = ctx.now();
       await fault.heal();
@@ -147,6 +163,7 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
       await fault.heal();
     }
   } finally {
+    stopProbes();
     if (!result) await w.stop().catch(() => undefined);
     await probes.catch(() => undefined);
   }
