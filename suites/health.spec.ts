@@ -46,6 +46,12 @@ describe(`health checks on ${ctx.plan.topology}`, function () {
       tableOf: vrrp.master,
       until: async (s) => !(await present(s)),
       untilWhat: `keepalived on ${vrrp.master} to take ${key} out of IPVS`,
+      // the probes stop once the server is out and ten answers came since, the last five good
+      // (what no-client-error-while-draining judges is the time from the fault to the heal)
+      enough: ({ ops, untilT, now }) => {
+        const after = ops.filter((x) => x.t > untilT);
+        return now >= untilT + 2000 && after.length >= 10 && after.slice(-5).every((x) => x.outcome === 'ok');
+      },
       afterHeal: async (s) => !!(await present(s)),
       afterHealWhat: `keepalived on ${vrrp.master} to put ${key} back`,
     });
