@@ -3,9 +3,9 @@ import { injectFault } from '../nemesis/registry.js';
 import { clientSources, macOn } from '../observe/modes.js';
 import { readVrrpStates, recordVrrpStates, watch, type VrrpStateChange, type Watch } from '../observe/vrrp.js';
 import { waitForVrrp, type StartedTopology } from '../topology/builder.js';
-import { clientOn, type PlannedService, type PlannedVrrp } from '../topology/planner.js';
 import { waitFor } from '../util/wait.js';
 import type { SuiteContext } from './context.js';
+import { haPairsOf, type HaPair } from './applicable.js';
 import type { GarpPacket } from '../checkers/garp.js';
 import type { TableSample } from '../checkers/health.js';
 import type { VipSample } from '../checkers/vip-holder.js';
@@ -15,24 +15,8 @@ import type { VipSample } from '../checkers/vip-holder.js';
  * shape (after Jepsen): start the observers and a client probing the VIP, inject a fault,
  * let it act, heal it, let VRRP settle, and hand every observation to the checkers.
  */
-export interface HaUnderTest {
-  vrrp: PlannedVrrp;
-  svc: PlannedService;
-  client: string;
-  /** the director that should take over from the MASTER: the next priority down */
-  backup: string;
-}
-
-/** The pair of one VRRP instance: its TCP service, the client on its network, and the BACKUP. */
-function pairOf(ctx: SuiteContext, vrrp: PlannedVrrp, ipvsOnly: boolean): HaUnderTest | undefined {
-  const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && (!ipvsOnly || s.mode !== 'proxy') && vrrp.vips.some((v) => v.address === s.vip));
-  const client = svc && clientOn(ctx.plan, svc);
-  if (!svc || !client) return undefined;
-  const backup = Object.entries(vrrp.priorities)
-    .filter(([n]) => n !== vrrp.master)
-    .sort((a, b) => b[1] - a[1])[0]![0];
-  return { vrrp, svc, client, backup };
-}
+/** The VRRP pair and service under test (applicable.ts finds them in the plan). */
+export type HaUnderTest = HaPair;
 
 /**
  * Every VRRP instance with a TCP service on its VIPs (active-active has two, each MASTER on
@@ -40,7 +24,7 @@ function pairOf(ctx: SuiteContext, vrrp: PlannedVrrp, ipvsOnly: boolean): HaUnde
  * keepalived's health checks). None: the suite declares one failing test saying so.
  */
 export function haPairs(ctx: SuiteContext, o: { ipvsOnly?: boolean } = {}): HaUnderTest[] {
-  const all = (ctx.plan.vrrp ?? []).map((v) => pairOf(ctx, v, !!o.ipvsOnly)).filter((x): x is HaUnderTest => !!x);
+  const all = haPairsOf(ctx.plan, o);
   if (!all.length) {
     const what = o.ipvsOnly ? 'an IPVS TCP service' : 'a TCP service';
     it(`needs a keepalived topology (a keepalived section with a VRRP pair holding the VIP of ${what})`, () => {

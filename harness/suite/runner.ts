@@ -11,6 +11,7 @@ import { resolveRuntime, runtimeRecord, type Runtime } from '../runtime/select.j
 import { buildTopology, teardown } from '../topology/builder.js';
 import { mergeExpectations, type Expectations } from '../expect/spec.js';
 import type { Plan } from '../topology/planner.js';
+import { whyNotApplicable } from './applicable.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { History } from '../history/history.js';
 import { parseFaultSpec, runFault } from '../nemesis/registry.js';
@@ -171,15 +172,20 @@ export const RUN_DEPS: RunDeps = {
 };
 
 /**
- * What `--suite all` runs on a topology: every suite, but a keepalived suite only on a topology
- * with a keepalived pair (elsewhere it could only end in "needs a keepalived topology"); suites
- * named beside `all` stay, and what was left out is logged.
+ * What `--suite all` runs on a topology: every suite that can judge something there (a keepalived
+ * suite only with a pair, protocols only with a UDP, firewall-mark or IPv6 service, sync only with
+ * the sync daemon: applicable.ts); elsewhere a suite could only end in "needs …". Suites named
+ * beside `all` stay; what was left out is logged with why.
  */
-export function suitesForAll(known: readonly string[], keepalived: readonly string[], hasPair: boolean, asked: readonly string[], log: Logger = () => {}): string[] {
-  const ha = new Set(keepalived);
-  const out = known.filter((s) => hasPair || !ha.has(s) || asked.includes(s));
-  const left = known.filter((s) => !out.includes(s));
-  if (left.length) log(`--suite all: ${left.join(', ')} left out: the topology has no keepalived pair`);
+export function suitesForAll(known: readonly string[], plan: Plan, asked: readonly string[], log: Logger = () => {}): string[] {
+  const why = new Map(known.map((s) => [s, asked.includes(s) ? undefined : whyNotApplicable(s, plan)]));
+  const out = known.filter((s) => !why.get(s));
+  const byReason = new Map<string, string[]>();
+  for (const s of known) {
+    const r = why.get(s);
+    if (r) byReason.set(r, [...(byReason.get(r) ?? []), s]);
+  }
+  for (const [r, ss] of byReason) log(`--suite all: ${ss.join(', ')} left out: ${r}`);
   return out;
 }
 
@@ -204,7 +210,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   const expect = mergeExpectations(planned.expect, opts.expect);
   const plan: Plan = expect ? { ...planned, expect } : planned;
   // `all`: every suite that applies, as matrix has it: the keepalived suites only where a pair is
-  const suites = opts.suites.includes('all') ? suitesForAll(known, keepalivedSuites(), !!plan.vrrp?.length, opts.suites, log) : opts.suites;
+  const suites = opts.suites.includes('all') ? suitesForAll(known, plan, opts.suites, log) : opts.suites;
   const runId = newRunId();
   const reportDir = path.join(opts.reportsDir ?? path.join(REPO_ROOT, 'reports'), runId);
   await mkdir(reportDir, { recursive: true });
