@@ -70,6 +70,13 @@ for ipt in iptables ip6tables; do
     done
   done
 done
+# ...and those rules must stay out of the containers' traffic: frames the Docker bridges carry
+# between nodes would otherwise pass the VM's own iptables and conntrack (br_netfilter is loaded,
+# its bridge-nf-call-* default to 1): extra work on every frame, and connection tracking that
+# no real LVS segment does. dockerd runs with --iptables=false and needs none of it.
+for f in iptables ip6tables arptables; do
+  sysctl -qw "net.bridge.bridge-nf-call-$f=0" || say "bridge-nf-call-$f not turned off"
+done
 say "static keys pinned"
 
 # dockerd: mutual TLS on the forwarded port; the unix socket stays inside the VM. Should it
