@@ -120,6 +120,16 @@ if ! docker image inspect "$tag" > /dev/null 2>&1; then
     || fatal "node image import failed"
 fi
 say "node image $tag"
+
+# A container that lives as long as the lab, started before the lab is ready (and so in the saved
+# lab): the first container makes dockerd's cgroups (with the cpuset controller: the cpuset key,
+# which get_page_from_freelist tests, goes to 1 then) and on cgroup v2 crun's device BPF program
+# (cgroup BPF's key); while one container stays, the last topology's teardown no longer takes
+# them back to 0, nor does the next build's first container flip them again under load. Seen
+# without it: trixie's kernel hit a stale int3 in get_page_from_freelist as crun made the first
+# topology's cgroups ("Oops: int3", then a panic). The harness lists only its labelled containers.
+docker run -d --name lvs-lab-pin --network none "$tag" sleep infinity > /dev/null 2>&1 \
+  || docker start lvs-lab-pin > /dev/null 2>&1 || say "pin container not started"
 say "ready kernel=$(uname -r) ipvs=$(test -e /proc/net/ip_vs && echo yes || echo no)"
 
 # The host's time arrives on the second serial port after a saved lab is restored (the guest's
