@@ -281,8 +281,6 @@ async function handle(c: AgentCommand) {
     case 'clock':
       emit({ type: 'clock', id: c.id, now: Date.now() });
       return;
-    case 'cancel':
-      return;
     case 'exit':
       for (const s of held.values()) s.destroy();
       process.exit(0);

@@ -6,7 +6,7 @@ import type { RecordedCheck } from '../report/results.js';
 import { applyExpectations } from '../checkers/expect.js';
 import { HarnessError } from '../errors.js';
 import { parseTopology } from '../topology/loader.js';
-import { clientOn, plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
+import { plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
 import { buildTopology, type StartedTopology } from '../topology/builder.js';
 import { resolveRuntime } from '../runtime/select.js';
 import { History } from '../history/history.js';
