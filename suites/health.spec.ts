@@ -43,6 +43,9 @@ describe(`health checks on ${ctx.plan.topology}`, function () {
       fault: `${fault}:${target.name}`,
       tag: `health-${fault}`,
       seconds: 20,
+      // the drain check judges errors: a probe waits 3 s for its answer as a client would (an answer
+      // a stalled emulated vCPU delays past 500 ms is latency; a SYN IPVS drops costs 1 s, and shows)
+      probeTimeoutMs: 3000,
       tableOf: vrrp.master,
       until: async (s) => !(await present(s)),
       untilWhat: `keepalived on ${vrrp.master} to take ${key} out of IPVS`,

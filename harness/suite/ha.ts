@@ -59,6 +59,12 @@ export interface ScenarioOptions {
   /** probes of the VIP: one new connection each, `intervalMs` apart, for `seconds` */
   seconds?: number;
   intervalMs?: number;
+  /**
+   * how long one probe waits for its answer (default 500 ms: the failover checks time an outage to
+   * the probe, so a probe must give up quickly). A check that judges errors, not outages (draining),
+   * waits as long as a real client would: a slow answer under emulation is latency, not an error.
+   */
+  probeTimeoutMs?: number;
   /** what to wait for once the fault is in (a takeover, a removal) before healing; `live` is the in-node watchers' view */
   until?: (st: StartedTopology, live: Pick<Watch, 'holders'>) => Promise<boolean> | boolean;
   untilWhat?: string;
@@ -102,7 +108,7 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
   let stopProbes!: () => void;
   const stopped = new Promise<void>((r) => (stopProbes = r));
   let probesEnded = false;
-  const probes = agent.run({ cmd: 'http', host: ha.svc.vip, port: ha.svc.port!, sources: [source], rounds: Math.round(((o.seconds ?? 15) * 1000) / intervalMs), intervalMs, timeoutMs: 500, tag: o.tag }, 600_000, { cancel: stopped });
+  const probes = agent.run({ cmd: 'http', host: ha.svc.vip, port: ha.svc.port!, sources: [source], rounds: Math.round(((o.seconds ?? 15) * 1000) / intervalMs), intervalMs, timeoutMs: o.probeTimeoutMs ?? 500, tag: o.tag }, 600_000, { cancel: stopped });
   void probes.finally(() => (probesEnded = true)).catch(() => undefined);
   let result: ScenarioResult | undefined;
   try {
