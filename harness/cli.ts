@@ -29,6 +29,7 @@ import { buildTopology, teardown } from './topology/builder.js';
 import { findNode, formatTable, ipvsTable, nodeTable, shippedTopologies, topologyFile, topologyName } from './topology/commands.js';
 import { checkLabRelease, resolveRuntime } from './runtime/select.js';
 import { labRequest, type LabRequest } from './runtime/release.js';
+import { execIn } from './runtime/exec.js';
 import { runCleanup, signalExitCode } from './util/cleanup.js';
 import { log, type Logger } from './util/log.js';
 import { REPO_ROOT } from './lab/paths.js';
@@ -77,7 +78,7 @@ Usage:
                                              the node's IPVS table with connection and packet counters
   lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--expect <targets>] [--keep] ${LAB_FLAGS_USAGE} [--docker-host URL]
                                              ${helpColumn(
-                                               `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --suite all: every suite that applies (the keepalived ones only on a topology with a keepalived pair); --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section. ${LAB_FLAGS_HELP}`,
+                                               `build (or reuse) the topology, run suites (${suiteList()}) and write reports/<run-id>/: results.json, history.ndjson, junit.xml, summary.md, report.html, also when the run ends in an error; exit 1 when a check fails or the run ends in an error. --fault <name>[=<param>]:<target>[:<duration>] injects a fault while the suites run (kill, stop, pause, restart, kill-keepalived, kill-haproxy, kill-app, link-down, partition a/b, netem-delay, netem-loss, health), healed after the duration or at the end; --suite all: every suite that can judge something on the topology (a keepalived suite only with a pair, sync only with sync_daemon, protocols only with a UDP, firewall-mark or IPv6 service; what is left out is logged with why); --grep runs only the tests whose title matches (kill-haproxy); --expect failover=2s,removal=10s,errors=0 fails a check whose measured value is past the operator's target (keys: failover, removal, reinsertion, preemption, errors), over the topology's expect: section. ${LAB_FLAGS_HELP}`,
                                              )}
   lvs-harness matrix <topology…> --suite <name> [--suite <name>…|all] [--shard i/n] [--out DIR] [--list] [--docker-host URL]
                                              ${helpColumn("every topology × suite pair (all: every suite; keepalived suites only on topologies with a keepalived pair), each topology's suites in one run; --shard i/n runs only shard i of n of the pairs (as Playwright's --shard: the n shards together run every pair once, cut where the estimated time balances), --out DIR writes the runs under DIR instead of reports/, --list prints the shard's pairs and runs nothing; prints a table as main does; exit 1 when a check fails")}
@@ -228,7 +229,7 @@ async function labCommand(sub: string | undefined, rest: string[]): Promise<numb
         print(
           st.running
             ? `running ${st.release}: pid ${st.pid}, ${st.endpoint}, kernel ${st.kernel}, ipvs ${st.ipvs ? 'loaded' : 'no'}, docker ${st.docker}, up ${st.uptimeSeconds} s, RSS ${st.rssMiB} MiB`
-            : `not running${lockup ? ` (at ${lockup.at} the watchdog stopped it: ${lockup.summary}; its console is in ${labPaths().home}/last-console.log)` : ''}`,
+            : `not running${lockup ? ` (at ${lockup.at} the watchdog stopped it: ${lockup.summary}; its console is in ${labPaths().lastConsole})` : ''}`,
         );
       }
       return st.running && !other ? 0 : 3;
@@ -491,8 +492,8 @@ export async function main(argv: string[]): Promise<number> {
       const argv = rest.slice(dd + 1);
       if (positionals.length !== 1 || !argv.length) throw errUsage('exec: lvs-harness exec <node> [--topology T] -- <argv...>');
       const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
-      const node = await findNode(rt.docker, positionals[0]!, values.topology as string | undefined);
-      const r = await node.exec(argv, { allowFailure: true, timeoutMs: 3600_000 });
+      const c = await findNode(rt.docker, positionals[0]!, values.topology as string | undefined);
+      const r = await execIn(c, argv, { allowFailure: true, timeoutMs: 3600_000 });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       return r.exitCode;

@@ -60,6 +60,15 @@ describe(`failover on ${ctx.plan.topology}`, function () {
           untilWhat: `${backup} to hold ${svc.vip} alone`,
           // a takeover that does not come is judged (an outage past the bound), not an error
           untilTimeoutMs: Math.max(30_000, 3 * (b.boundMs + b.toleranceMs)),
+          // the probes stop once the checks below have all they judge: the one-holder window
+          // (from the bound after the fault, or one advert interval and the tolerance after the
+          // BACKUP held the VIPs alone, whichever ends later) over, with the watchers' ticks two
+          // seconds past it, and ten answers since the takeover, the last five of them good
+          enough: ({ ops, faultT, untilT, now, live }) => {
+            const settleEnd = Math.max(faultT + b.boundMs + b.toleranceMs, untilT + vrrp.advertInt * 1000 + b.toleranceMs);
+            const after = ops.filter((x) => x.t > untilT);
+            return now >= settleEnd + 2000 && live.pollsSince(settleEnd + 1000) >= 1 && after.length >= 10 && after.slice(-5).every((x) => x.outcome === 'ok');
+          },
         });
         // every verdict of the scenario recorded, whatever the others say; the test fails at the end
         await ctx.judge(async () => {

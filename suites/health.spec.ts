@@ -43,9 +43,18 @@ describe(`health checks on ${ctx.plan.topology}`, function () {
       fault: `${fault}:${target.name}`,
       tag: `health-${fault}`,
       seconds: 20,
+      // the drain check judges errors: a probe waits 3 s for its answer as a client would (an answer
+      // a stalled emulated vCPU delays past 500 ms is latency; a SYN IPVS drops costs 1 s, and shows)
+      probeTimeoutMs: 3000,
       tableOf: vrrp.master,
       until: async (s) => !(await present(s)),
       untilWhat: `keepalived on ${vrrp.master} to take ${key} out of IPVS`,
+      // the probes stop once the server is out and ten answers came since, the last five good
+      // (what no-client-error-while-draining judges is the time from the fault to the heal)
+      enough: ({ ops, untilT, now }) => {
+        const after = ops.filter((x) => x.t > untilT);
+        return now >= untilT + 2000 && after.length >= 10 && after.slice(-5).every((x) => x.outcome === 'ok');
+      },
       afterHeal: async (s) => !!(await present(s)),
       afterHealWhat: `keepalived on ${vrrp.master} to put ${key} back`,
     });

@@ -6,6 +6,7 @@ import { directorOf, setScheduler } from '../harness/ipvs/edit.js';
 import { parseConnections, parseTimeouts } from '../harness/ipvs/table.js';
 import { clientSources } from '../harness/observe/modes.js';
 import { suiteContext } from '../harness/suite/context.js';
+import { protocolServices } from '../harness/suite/applicable.js';
 import type { StartedTopology } from '../harness/topology/builder.js';
 import { clientOn, type PlannedService } from '../harness/topology/planner.js';
 import { waitFor } from '../harness/util/wait.js';
@@ -22,14 +23,11 @@ import { waitFor } from '../harness/util/wait.js';
  * A topology with none of these fails the suite: it cannot judge.
  */
 const ctx = suiteContext('protocols');
-const eligible = (s: PlannedService) => s.realServers.length >= 2 && s.mode !== 'proxy';
 const clientOf = (svc: PlannedService) => clientOn(ctx.plan, svc);
 
 describe(`protocols on ${ctx.plan.topology}`, function () {
   this.timeout(300_000);
-  const udp = ctx.plan.services.find((s) => s.protocol === 'udp' && eligible(s) && clientOf(s));
-  const fwm = ctx.plan.services.find((s) => s.fwmark && s.fwmark.ports.length >= 2 && eligible(s) && clientOf(s));
-  const v6 = ctx.plan.services.find((s) => s.family === 6 && s.protocol === 'tcp' && !s.fwmark && eligible(s) && clientOf(s));
+  const { udp, fwm, v6 } = protocolServices(ctx.plan);
   if (!udp && !fwm && !v6) {
     it('needs a UDP, firewall-mark or IPv6 service', () => {
       throw new Error(`topology ${ctx.plan.topology} has no UDP service, no firewall-mark service over two ports and no IPv6 VIP with two or more real servers and a client`);

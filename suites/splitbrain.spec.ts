@@ -31,6 +31,11 @@ describe(`split brain on ${ctx.plan.topology}`, function () {
       seconds: 10,
       until: (_s, live) => live.holders(svc.vip).length === 2,
       untilWhat: `both ${vrrp.master} and ${backup} to hold ${svc.vip}`,
+      // the probes stop once the one-holder window the check below judges is over, with the watchers two seconds past it
+      enough: ({ faultT, untilT, now, live }) => {
+        const settleEnd = Math.max(faultT + bound.boundMs + bound.toleranceMs, untilT);
+        return now >= settleEnd + 2000 && live.pollsSince(settleEnd + 1000) >= 1;
+      },
       observeAfterHealMs: bound.boundMs + bound.toleranceMs,
     });
     const during = oneVipHolder(r.holders.filter((x) => x.t < r.healT), { settleFrom: r.faultT, settleMs: bound.boundMs + bound.toleranceMs });

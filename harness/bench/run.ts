@@ -178,16 +178,15 @@ async function ceilingPath(st: StartedTopology, client: string, rs: PlannedServi
   if (!gw) return { path: `straight from ${client} to ${rs.name} (${rs.rip}) on network ${rs.network}`, undo: none };
   const router = st.plan.nodes.find((n) => n.interfaces.some((i) => i.address === gw))?.name ?? gw;
   const net = st.plan.networks.find((n) => n.name === rs.network);
-  const node = st.host(client);
-  // attaching needs a node that can join the runtime's networks (a container); a host cannot
-  const life = node.capabilities.networks ? node.lifecycle : undefined;
-  if (net && life) {
-    const attached = await life.attachNetwork(net.dockerName).then(
+  const container = st.container(client);
+  if (net) {
+    const network = st.docker.getNetwork(net.dockerName);
+    const attached = await network.connect({ Container: container.id }).then(
       () => true,
       () => false,
     );
     if (attached) {
-      const undo = () => life.detachNetwork(net.dockerName).catch(() => {});
+      const undo = () => network.disconnect({ Container: container.id, Force: true }).catch(() => {});
       if (!(await via())) return { path: `straight from ${client} to ${rs.name} (${rs.rip}): ${client} attached to network ${rs.network} for the ceiling (otherwise routed through ${router})`, undo };
       await undo();
     }
@@ -329,7 +328,7 @@ export async function runBench(o: BenchRunOptions, deps: Partial<BenchDeps> = {}
               cost.push((entry = { topology: plan.topology, upSeconds }));
               if (!environment) {
                 const director = st.nodes('director')[0];
-                const envP = describeEnvironment(runtime.docker, director ? st.host(director.name) : undefined);
+                const envP = describeEnvironment(runtime.docker, director ? st.container(director.name) : undefined);
                 record.environment = envP;
                 const env = await envP;
                 const client = st.nodes('client')[0]!.name;

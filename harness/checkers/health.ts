@@ -148,19 +148,21 @@ export function noErrorsWhileDraining(ops: readonly OpEvent[], window: { from: n
   const byOutcome = Object.fromEntries([...new Set(failed.map((o) => o.outcome))].sort().map((k) => [k, failed.filter((o) => o.outcome === k).length]));
   const valid = inWindow.length === 0 ? 'unknown' : failed.length === 0;
   const first = failed[0];
+  const slowest = inWindow.filter((o) => o.outcome === 'ok').reduce<OpEvent | undefined>((m, o) => (m && (m.latencyMs ?? 0) >= (o.latencyMs ?? 0) ? m : o), undefined);
+  const slow = slowest?.latencyMs !== undefined ? `; slowest answer ${s(slowest.latencyMs)}${slowest.server ? ` from ${slowest.server}` : ''}, ${s(slowest.t - window.from)} into the window` : '';
   return {
     name: opts.name ?? 'no client errors while the server is taken out',
     valid,
-    observed: { operations: inWindow.length, failed: failed.length, byOutcome, firstFailure: first ? { atMs: first.t - window.from, op: first.op, outcome: first.outcome, server: first.server ?? null, error: first.error ?? null } : null },
+    observed: { operations: inWindow.length, failed: failed.length, byOutcome, slowestMs: slowest?.latencyMs ?? null, firstFailure: first ? { atMs: first.t - window.from, op: first.op, outcome: first.outcome, server: first.server ?? null, error: first.error ?? null } : null },
     expected: { failed: 0 },
     rule: 'every client operation started in the window gets an answer',
     detail:
       valid === 'unknown'
         ? 'no client operation in the window'
         : valid
-          ? `${inWindow.length} operations, all answered`
+          ? `${inWindow.length} operations, all answered${slow}`
           : `${failed.length} of ${inWindow.length} operations failed (${Object.entries(byOutcome)
               .map(([k, v]) => `${v} ${k}`)
-              .join(', ')}); first ${s(first!.t - window.from)} into the window${first!.error ? `: ${first!.error}` : ''}`,
+              .join(', ')}); first ${s(first!.t - window.from)} into the window${first!.server ? ` (${first!.server})` : ''}${first!.error ? `: ${first!.error}` : ''}${slow}`,
   };
 }

@@ -9,7 +9,7 @@
  */
 
 export interface Lockup {
-  kind: 'soft-lockup' | 'rcu-stall' | 'panic';
+  kind: 'soft-lockup' | 'rcu-stall' | 'panic' | 'hard-lockup';
   /** the longest time a CPU was reported stuck (soft lockup) or the RCU thread starved, in seconds */
   seconds: number;
   /** the CPUs reported stuck, in order */
@@ -82,4 +82,66 @@ export function findLockup(consoleText: string, thresholdSeconds = 60): Lockup |
       summary: `the lab VM's kernel stalled: its RCU thread starved for ${starved.seconds} s${tasks.length ? ` (CPUs stuck in ${tasks.join(', ')})` : ''}`,
     };
   return undefined;
+}
+
+/**
+ * One look at a vCPU through qemu's monitor ("info registers"): where it is, and whether it takes
+ * interrupts. A kernel that hangs with interrupts off on every CPU prints nothing on its console
+ * (no timer runs its soft-lockup watchdog, and emulation gives it no NMI watchdog), so the host
+ * looks at the vCPUs themselves.
+ */
+export interface VcpuSample {
+  /** host clock, ms */
+  t: number;
+  cpu: number;
+  rip: string;
+  /** RFLAGS.IF */
+  interrupts: boolean;
+  /** HLT=1: idle, waiting for an interrupt */
+  halted: boolean;
+}
+
+/** The RIP, IF and HLT of qemu's "info registers" text; undefined when it holds none. */
+export function parseRegisters(text: string, cpu: number, t: number): VcpuSample | undefined {
+  const m = text.match(/\bRIP=([0-9a-f]+)\s+RFL=([0-9a-f]+)\b[^\n]*?\bHLT=([01])/i);
+  if (!m) return undefined;
+  const rfl = parseInt(m[2]!, 16);
+  return { t, cpu, rip: m[1]!.toLowerCase(), interrupts: (rfl & 0x200) !== 0, halted: m[3] === '1' };
+}
+
+/**
+ * A hard lockup: a vCPU that stayed at one instruction with interrupts off, not halted, in every
+ * sample over `thresholdSeconds` or more (a spin on a lock whose holder will never let go; a
+ * healthy kernel keeps interrupts off for microseconds). Samples in any order, of any CPUs.
+ */
+export function findHang(samples: readonly VcpuSample[], thresholdSeconds = 30): Lockup | undefined {
+  const byCpu = new Map<number, VcpuSample[]>();
+  for (const s of samples) byCpu.set(s.cpu, [...(byCpu.get(s.cpu) ?? []), s]);
+  const stuck: { cpu: number; rip: string; seconds: number }[] = [];
+  for (const [cpu, list] of byCpu) {
+    const sorted = [...list].sort((a, b) => a.t - b.t);
+    // the run of samples that ends with the latest: same RIP, interrupts off, not halted
+    const last = sorted.at(-1)!;
+    if (last.interrupts || last.halted) continue;
+    let first = last;
+    for (let i = sorted.length - 2; i >= 0; i--) {
+      const x = sorted[i]!;
+      if (x.rip !== last.rip || x.interrupts || x.halted) break;
+      first = x;
+    }
+    const seconds = Math.floor((last.t - first.t) / 1000);
+    if (seconds >= thresholdSeconds) stuck.push({ cpu, rip: last.rip, seconds });
+  }
+  if (!stuck.length) return undefined;
+  stuck.sort((a, b) => a.cpu - b.cpu);
+  const seconds = Math.max(...stuck.map((x) => x.seconds));
+  const who = stuck.map((x) => `vCPU ${x.cpu} at ${x.rip}`).join(' and ');
+  return {
+    kind: 'hard-lockup',
+    seconds,
+    cpus: stuck.map((x) => x.cpu),
+    tasks: [],
+    line: who,
+    summary: `the lab VM's kernel hung: ${who} stayed at one instruction with interrupts off for ${seconds} s (a hard lockup, which the kernel cannot report on its console)`,
+  };
 }

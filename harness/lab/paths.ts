@@ -20,6 +20,8 @@ export interface LabPaths {
   run: string;
   state: string;
   console: string;
+  /** the console of the last lab that stopped, kept for diagnosis */
+  lastConsole: string;
 }
 
 export function labPaths(home = labHome()): LabPaths {
@@ -31,6 +33,7 @@ export function labPaths(home = labHome()): LabPaths {
     run,
     state: path.join(run, 'state.json'),
     console: path.join(run, 'console.log'),
+    lastConsole: path.join(home, 'last-console.log'),
   };
 }
 

@@ -135,8 +135,14 @@ export class Qmp {
           s.once('error', reject);
         });
         const q = new Qmp(sock);
-        await q.next(); // the greeting
-        await q.execute('qmp_capabilities');
+        try {
+          // the greeting: qemu serves one monitor client at a time, and the next waits for it
+          await q.next(Math.max(1_000, deadline - Date.now()));
+          await q.execute('qmp_capabilities', undefined, Math.max(1_000, deadline - Date.now()));
+        } catch (e) {
+          q.close();
+          throw e;
+        }
         return q;
       } catch (e) {
         if (Date.now() > deadline) throw new HarnessError('ERR_LVS_LAB_SAVED', `qemu's monitor at ${file} did not answer: ${(e as Error).message}`);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -246,6 +246,30 @@ export function qemuArgs(a: LabArtifacts, o: { memoryMiB: number; cpus: number; 
   ];
 }
 
+/** The VM's size and accelerator when `lab up` is not told otherwise. */
+const vmDefaults = (o: Pick<UpOptions, 'memoryMiB' | 'cpus' | 'accel'> = {}) => ({
+  // keepalived pairs, agents and suites side by side need headroom; the host gives it cheaply (the VM grows into it)
+  memoryMiB: o.memoryMiB ?? 4096,
+  cpus: o.cpus ?? 2,
+  accel: o.accel ?? (process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? ('kvm' as const) : ('tcg' as const)),
+});
+
+/** The key of the saved lab a `lab up` of these artefacts would restore (saved.ts). */
+async function restoreKey(artifacts: LabArtifacts, o: { memoryMiB: number; cpus: number; accel: 'tcg' | 'kvm'; qemu: string }): Promise<string> {
+  const fileSet = { rootImage: artifacts.rootImage, vmlinuz: artifacts.vmlinuz, initrd: artifacts.initrd, ...Object.fromEntries(Object.values(TLS_FILES).map((f) => [f, path.join(artifacts.tlsDir, f)])) };
+  const files = Object.fromEntries(await Promise.all(Object.entries(fileSet).map(async ([k, f]) => [k, await fileSignature(f)] as const)));
+  return savedKey({ artifactsKey: artifacts.key, memoryMiB: o.memoryMiB, cpus: o.cpus, accel: o.accel, qemuVersion: await qemuVersion(o.qemu), files });
+}
+
+/** Whether `lab up` of the built release (default memory, CPUs, accelerator) would restore a saved lab rather than boot. */
+export async function hasSavedLab(opts: { paths?: LabPaths; release?: LabRelease } = {}): Promise<boolean> {
+  const paths = opts.paths ?? labPaths();
+  const artifacts = await readArtifacts(opts.release, paths);
+  const qemu = await which('qemu-system-x86_64');
+  if (!artifacts || !qemu) return false;
+  return !!(await findSaved(paths, await restoreKey(artifacts, { ...vmDefaults(), qemu })));
+}
+
 /**
  * Boots the lab (building it first when needed) and waits until its dockerd answers over
  * mutual TLS with ip_vs loaded and the node image in place. A second call reports the running lab.
@@ -299,16 +323,11 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
       hint: `pick another port: lvs-harness lab up --port ${port + 1}   (or stop what listens on ${port}: ss -ltnp 'sport = :${port}')`,
     });
 
-  // keepalived pairs, agents and suites side by side need headroom; the host gives it cheaply (the VM grows into it)
-  const memoryMiB = opts.memoryMiB ?? 4096;
-  const cpus = opts.cpus ?? 2;
-  const accel = opts.accel ?? (process.env.LVS_HARNESS_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
+  const { memoryMiB, cpus, accel } = vmDefaults(opts);
   // a saved lab (harness/lab/saved.ts) needs qemu-img for its disk overlays
   const qemuImg = await which('qemu-img');
   if (!qemuImg) log('qemu-img is not installed (package qemu-utils): the lab boots cold every time instead of being restored');
-  const fileSet = { rootImage: artifacts.rootImage, vmlinuz: artifacts.vmlinuz, initrd: artifacts.initrd, ...Object.fromEntries(Object.values(TLS_FILES).map((f) => [f, path.join(artifacts.tlsDir, f)])) };
-  const files = Object.fromEntries(await Promise.all(Object.entries(fileSet).map(async ([k, f]) => [k, await fileSignature(f)] as const)));
-  const key = savedKey({ artifactsKey: artifacts.key, memoryMiB, cpus, accel, qemuVersion: await qemuVersion(qemu), files });
+  const key = await restoreKey(artifacts, { memoryMiB, cpus, accel, qemu });
   const cold = opts.cold || process.env.LVS_HARNESS_LAB_COLD === '1';
   const saved = qemuImg && !cold ? await findSaved(paths, key) : undefined;
   const start = (restore: SavedLab | undefined) => startVm({ paths, log, qemu, qemuImg, artifacts, memoryMiB, cpus, accel, port, timeoutMs: opts.timeoutMs ?? 600_000, restore, saveAs: qemuImg && !cold ? key : undefined });
@@ -498,10 +517,15 @@ async function stopVm(paths: LabPaths, st: LabState, log: Logger): Promise<numbe
 }
 
 async function killAndWait(pid: number, log: Logger) {
+  // a zombie (a VM this process or its parent started, killed, not yet reaped) is not alive
   const alive = () => {
     try {
       process.kill(pid, 0);
-      return true;
+    } catch {
+      return false;
+    }
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     } catch {
       return false;
     }
@@ -528,6 +552,6 @@ async function killAndWait(pid: number, log: Logger) {
 async function clearStale(paths: LabPaths, _log: Logger) {
   const st = await readState(paths);
   if (st && (await isOurQemu(st.pid, st.rootImage))) return;
-  await rename(paths.console, path.join(paths.home, 'last-console.log')).catch(() => {});
+  await rename(paths.console, paths.lastConsole).catch(() => {});
   await rm(paths.run, { recursive: true, force: true });
 }

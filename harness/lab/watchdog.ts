@@ -1,7 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import { findLockup, type Lockup } from './lockup.js';
+import { findHang, findLockup, parseRegisters, type Lockup, type VcpuSample } from './lockup.js';
+import { monitorSocket, Qmp } from './saved.js';
 import { labPaths, type LabPaths } from './paths.js';
 
 /**
@@ -18,6 +21,10 @@ export interface WatchdogOptions {
   log?: Logger;
   /** stops the VM (vm.ts's labDown in real use; a test passes its own) */
   stop: () => Promise<unknown>;
+  /** how long a vCPU may stay at one instruction with interrupts off before it counts as hung (findHang) */
+  hangSeconds?: number;
+  /** one look at every vCPU (qemu's monitor in real use; a test passes its own) */
+  sampleVcpus?: (paths: LabPaths) => Promise<VcpuSample[]>;
 }
 
 export interface LockupRecord extends Lockup {
@@ -28,11 +35,25 @@ export interface LockupRecord extends Lockup {
 }
 
 let seen: LockupRecord | undefined;
+/** the vCPU samples of the last minutes (findHang reads them) */
+let samples: VcpuSample[] = [];
 let timer: NodeJS.Timeout | undefined;
 let watched: string | undefined;
 
-/** The lockup this process's watchdog stopped the lab for, if it did (and no lab started since). */
-export const labLockup = (): LockupRecord | undefined => seen;
+/**
+ * The lockup the lab was stopped for, if it was (and no lab started since): this process's
+ * watchdog's, or, given `since`, the one another process's watchdog recorded in lockup.json at or
+ * after `since` (two processes that use the lab each watch it, and either may see it first).
+ */
+export const labLockup = (since?: Date, paths: Pick<LabPaths, 'home'> = labPaths()): LockupRecord | undefined => {
+  if (seen || !since) return seen;
+  try {
+    const rec = JSON.parse(readFileSync(lockupFile(paths), 'utf8')) as LockupRecord;
+    return typeof rec.summary === 'string' && Date.parse(rec.at) >= since.getTime() ? rec : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 /** A new lab VM starts: the previous one's lockup no longer explains what fails. */
 export const forgetLockup = (): void => {
@@ -47,9 +68,10 @@ export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promi
   try {
     text = await readFile(o.paths.console, 'utf8');
   } catch {
+    samples = [];
     return undefined; // no lab running
   }
-  const l = findLockup(text, o.thresholdSeconds ?? 60);
+  const l = findLockup(text, o.thresholdSeconds ?? 60) ?? (await lookAtVcpus(o));
   if (!l) return undefined;
   let pid: number | undefined;
   try {
@@ -59,10 +81,44 @@ export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promi
   }
   const rec: LockupRecord = { ...l, at: new Date().toISOString(), ...(pid ? { pid } : {}), consoleTail: text.trimEnd().split(/\r?\n/).slice(-12) };
   seen = rec;
-  (o.log ?? defaultLog)(`lab watchdog: ${l.summary}. The lab VM${pid ? ` (pid ${pid})` : ''} is stopped so that this run fails now instead of waiting on it; \`lvs-harness lab up\` starts it again. Its console: ${o.paths.console.replace(/console\.log$/, '')}../last-console.log`);
+  (o.log ?? defaultLog)(`lab watchdog: ${l.summary}. The lab VM${pid ? ` (pid ${pid})` : ''} is stopped so that this run fails now instead of waiting on it; \`lvs-harness lab up\` starts it again. Its console: ${o.paths.lastConsole}`);
   await writeFile(lockupFile(o.paths), JSON.stringify(rec, null, 2) + '\n').catch(() => {});
-  await o.stop().catch(() => {});
+  // the process may be ending already (the run failed the moment the VM died): its exit waits for the stop
+  const stopping: Promise<void> = o.stop().then(() => {}, () => {});
+  const unregister = onCleanup('the locked-up lab VM', () => stopping);
+  await stopping;
+  unregister();
   return rec;
+}
+
+/** Samples the vCPUs (when the monitor answers) and says whether one has hung with interrupts off. */
+async function lookAtVcpus(o: WatchdogOptions & { paths: LabPaths }): Promise<Lockup | undefined> {
+  try {
+    samples.push(...(await (o.sampleVcpus ?? sampleVcpus)(o.paths)));
+  } catch {
+    return undefined; // no monitor (an older lab, a VM being saved or stopped): the console alone
+  }
+  const latest = Math.max(...samples.map((x) => x.t));
+  samples = samples.filter((x) => latest - x.t <= 5 * 60_000);
+  return findHang(samples, o.hangSeconds ?? 30);
+}
+
+/** Every vCPU's registers through qemu's monitor (QMP's human-monitor-command "info registers"). */
+export async function sampleVcpus(paths: LabPaths): Promise<VcpuSample[]> {
+  if (!existsSync(monitorSocket(paths))) throw new Error(`no monitor socket at ${monitorSocket(paths)}`);
+  const q = await Qmp.connect(monitorSocket(paths), 2_000);
+  try {
+    const cpus = (await q.execute('query-cpus-fast', undefined, 2_000)) as { 'cpu-index': number }[];
+    const out: VcpuSample[] = [];
+    for (const c of cpus) {
+      const text = (await q.execute('human-monitor-command', { 'command-line': 'info registers', 'cpu-index': c['cpu-index'] }, 2_000)) as string;
+      const x = parseRegisters(text, c['cpu-index'], Date.now());
+      if (x) out.push(x);
+    }
+    return out;
+  } finally {
+    q.close();
+  }
 }
 
 /**
@@ -92,7 +148,8 @@ export function stopWatching(): void {
   if (timer) clearInterval(timer);
   timer = undefined;
   watched = undefined;
-  seen = undefined;
+  samples = [];
+  forgetLockup();
 }
 
 /** The lockup a watchdog recorded for this lab home, if any (for `lab status`). */

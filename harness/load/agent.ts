@@ -70,12 +70,16 @@ function httpOnce(host: string, port: number, path: string, src: string, timeout
   });
 }
 
+/** commands a 'cancel' ended early: they stop before their next request */
+const cancelled = new Set<string>();
+
 async function cmdHttp(c: Extract<AgentCommand, { cmd: 'http' }>) {
   const per = c.perSource ?? 1;
   let n = 0;
   for (let i = 0; i < (c.rounds ?? 1); i++)
     for (const src of c.sources)
       for (let k = 0; k < per; k++) {
+        if (cancelled.delete(c.id)) return;
         const t0 = Date.now();
         const { host, port } = httpTarget(c, n++);
         await httpOnce(host, port, c.path ?? '/', src, c.timeoutMs ?? 3000, c.tag);
@@ -292,6 +296,11 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     c = JSON.parse(line) as AgentCommand;
   } catch {
     emit({ type: 'error', id: '', message: `not a command: ${line.slice(0, 80)}` });
+    return;
+  }
+  // a cancel acts on the command running now, so it does not wait behind it
+  if (c.cmd === 'cancel') {
+    cancelled.add(c.target);
     return;
   }
   queue = queue

@@ -35,6 +35,8 @@ export type AgentCommand =
   | (Base & { cmd: 'hold'; host: string; port: number; source: string; conn: string; timeoutMs?: number })
   | (Base & { cmd: 'release'; conn: string; timeoutMs?: number })
   | (Base & { cmd: 'clock' })
+  /** ends the running command `target` early (an http probe series after the scenario has seen enough); handled at once, not queued */
+  | (Base & { cmd: 'cancel'; target: string })
   | (Base & { cmd: 'exit' });
 
 export type AgentEvent =

@@ -1,5 +1,4 @@
 import { HarnessError, errUsage } from '../errors.js';
-import { requireCapability, type NodeCapabilities, type NodeLifecycle, type NodeState } from '../runtime/node.js';
 import { devicesByAddress, type StartedTopology } from '../topology/builder.js';
 import type { Plan, PlannedNode } from '../topology/planner.js';
 import { waitFor } from '../util/wait.js';
@@ -76,17 +75,9 @@ export function requireRestore(st: StartedTopology, fault: string, node: string)
   return () => r.call(st, node);
 }
 
-/**
- * The node's lifecycle for a fault that acts on the node itself (kill, pause, restart), once it
- * is known to have every capability the fault needs: else ERR_LVS_NODE_UNSUPPORTED, before
- * anything was injected (an SshNode cannot be killed, frozen or restarted by the harness).
- */
-export const lifecycleFor = (st: StartedTopology, fault: string, node: string, need: readonly (keyof NodeCapabilities)[]): NodeLifecycle =>
-  requireCapability(st.host(node), need, `${fault} on ${node}`);
-
-/** The node's state as its runtime reports it (running, paused, the runtime's word for it). */
-export async function containerState(st: StartedTopology, node: string): Promise<NodeState> {
-  return requireCapability(st.host(node), [], `reading the state of ${node}`).state();
+export async function containerState(st: StartedTopology, node: string): Promise<{ running: boolean; paused: boolean; status: string }> {
+  const s = (await st.container(node).inspect()).State;
+  return { running: s.Running, paused: s.Paused, status: s.Status };
 }
 
 /** Waits until the node's container is in the wanted state (running / not running / paused / not paused). */

@@ -1,4 +1,4 @@
-import { activeFault, containerState, injecting, lifecycleFor, nemesisError, requireRestore, waitContainer } from './common.js';
+import { activeFault, containerState, injecting, nemesisError, requireRestore, waitContainer } from './common.js';
 import type { Nemesis } from './types.js';
 
 /**
@@ -15,20 +15,20 @@ export const kill: Nemesis = {
   async inject(env, target) {
     const { st } = env;
     const restore = requireRestore(st, 'kill', target);
-    const life = lifecycleFor(st, 'kill', target, ['kill', 'start']);
+    const c = st.container(target);
     const name = st.node(target).container;
     if (!(await containerState(st, target)).running) throw nemesisError('kill', target, `container ${name} is not running`);
     const heal = async () => {
       if (!(await containerState(st, target)).running) {
-        await life.start();
+        await c.start();
         await waitContainer(st, target, { running: true }, 30_000);
       }
       await restore();
     };
     const startedAt = env.now();
     await injecting(heal, async () => {
-      // the node's shell is dropped first (DockerNode.kill)
-      await life.kill();
+      void st.dropShell(target);
+      await c.kill({ signal: 'SIGKILL' });
       await waitContainer(st, target, { running: false }, 15_000);
     });
     return activeFault({ name: 'kill', target, startedAt, detail: `docker kill -s KILL ${name}`, healDetail: `docker start ${name}; restoreNode(${target})`, heal });

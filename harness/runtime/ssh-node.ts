@@ -17,13 +17,13 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { errSshAuth, errSshConnect, errSshHostKey, errSshLost, errUsage, HarnessError } from '../errors.js';
 import { shellCommand, shellQuote } from '../util/shell.js';
 import { sleep } from '../util/wait.js';
-import { NO_CAPABILITIES, fileError, readFileArgv, writeFileArgv, type ExecOptions, type ExecResult, type ExitStatus, type Node, type NodeCapabilities, type NodeProcess } from './node.js';
-import { PID_MARK, PidLineFilter } from './pid-line.js';
+import type { ExecOptions, ExecResult, ExitStatus, Node, NodeCapabilities, NodeProcess } from './node.js';
 import { hostKeyAlgorithms, entriesFor, normalizeFingerprint, parseKnownHosts, verifyHostKey, type HostKeyPolicy, type KnownHostsEntry } from './ssh-host-key.js';
 
 const { Client } = ssh2;
@@ -86,14 +86,12 @@ class Slots {
 const signalExitCode = (signal: string) => 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0);
 const sigName = (s: string) => (s.startsWith('SIG') ? s : `SIG${s}`);
 
-export { PidLineFilter } from './pid-line.js';
-
 export class SshNode implements Node {
   readonly name: string;
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  readonly capabilities: NodeCapabilities = { ...NO_CAPABILITIES };
+  readonly capabilities: NodeCapabilities = { kill: false, stop: false, start: false, pause: false };
   /** `lb1 (root@10.0.0.5:22)`: how messages name this host */
   readonly where: string;
   private readonly opts: SshNodeOptions;
@@ -317,13 +315,22 @@ export class SshNode implements Node {
   }
 
   async writeFile(file: string, text: string | Buffer, mode?: number): Promise<void> {
-    const r = await this.exec(writeFileArgv(file, mode), { input: text, allowFailure: true });
-    if (r.exitCode !== 0) throw fileError('write', file, this.where, this.name, r);
+    // a temporary file beside it, then rename: a reader sees the old text or the new, never half
+    const script = [
+      'f=$1; t=$(dirname -- "$f")/.$(basename -- "$f").lvs-harness.$$',
+      'trap \'rm -f -- "$t"\' EXIT',
+      'cat > "$t" || exit 1',
+      'if [ -n "$2" ]; then chmod "$2" "$t"; elif [ -e "$f" ]; then chmod "$(stat -c %a -- "$f")" "$t" && chown --reference="$f" "$t" 2>/dev/null; fi',
+      'mv -f -- "$t" "$f" || exit 1',
+      'trap - EXIT',
+    ].join('\n');
+    const r = await this.exec(['sh', '-c', script, 'sh', file, mode === undefined ? '' : mode.toString(8)], { input: text, allowFailure: true });
+    if (r.exitCode !== 0) throw new HarnessError('ERR_LVS_EXEC_FAILED', `cannot write ${file} on ${this.where}: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { details: { file, node: this.name } });
   }
 
   async readFile(file: string): Promise<string> {
-    const r = await this.exec(readFileArgv(file), { allowFailure: true });
-    if (r.exitCode !== 0) throw fileError('read', file, this.where, this.name, r);
+    const r = await this.exec(['cat', '--', file], { allowFailure: true });
+    if (r.exitCode !== 0) throw new HarnessError('ERR_LVS_EXEC_FAILED', `cannot read ${file} on ${this.where}: ${r.stderr.trim().replace(/^cat: /, '') || `exit ${r.exitCode}`}`, { details: { file, node: this.name } });
     return r.stdout;
   }
 
@@ -489,6 +496,47 @@ interface Started {
   status?: ExitStatus;
   /** ends it on the host: the signal (default TERM) to its process group, and over SSH */
   stop(signal?: string): void;
+}
+
+/** After \x1f (a control character no command prints first): `lvs-harness-pid 1234`. */
+const PID_MARK = 'lvs-harness-pid ';
+const PID_LINE = `\x1f${PID_MARK}`;
+
+/**
+ * Finds the wrapper's `\x1flvs-harness-pid N` line in the head of stderr (after whatever the
+ * login shell's rc files printed first), takes it out, and emits 'pid'. The rest passes as it is.
+ */
+export class PidLineFilter extends Transform {
+  pid?: number;
+  private head: Buffer | undefined = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (!this.head) return done(null, chunk);
+    this.head = Buffer.concat([this.head, chunk]);
+    const text = this.head.toString('latin1'); // one character per byte: indexes are byte offsets
+    const at = text.indexOf(PID_LINE);
+    const nl = at < 0 ? -1 : text.indexOf('\n', at);
+    if (nl < 0) {
+      if (this.head.length < 64 * 1024) return done();
+      const all = this.head;
+      this.head = undefined;
+      return done(null, all);
+    }
+    const pid = Number(text.slice(at + PID_LINE.length, nl));
+    const rest = Buffer.concat([this.head.subarray(0, at), this.head.subarray(nl + 1)]);
+    this.head = undefined;
+    if (Number.isInteger(pid) && pid > 1) {
+      this.pid = pid;
+      this.emit('pid', pid);
+    }
+    done(null, rest.length ? rest : undefined);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const rest = this.head;
+    this.head = undefined;
+    done(null, rest?.length ? rest : undefined);
+  }
 }
 
 /**

@@ -6,12 +6,13 @@ import type { RecordedCheck } from '../report/results.js';
 import { applyExpectations } from '../checkers/expect.js';
 import { HarnessError } from '../errors.js';
 import { parseTopology } from '../topology/loader.js';
-import { clientOn, plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
+import { plan as makePlan, type Plan, type PlannedService } from '../topology/planner.js';
 import { buildTopology, type StartedTopology } from '../topology/builder.js';
 import { resolveRuntime } from '../runtime/select.js';
 import { History } from '../history/history.js';
 import { Agent, clockOffset } from '../load/driver.js';
 import { buildExplainer } from './evidence.js';
+import { tcpService } from './applicable.js';
 
 /** results.json's record of a check (report/results.ts), which a suite context collects. */
 export type { RecordedCheck };
@@ -115,9 +116,8 @@ export class SuiteContext {
  * a suite that cannot judge must not pass.
  */
 export function tcpServiceUnderTest(ctx: SuiteContext): { svc: PlannedService; client: string } | undefined {
-  const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && s.mode !== 'proxy' && s.realServers.length >= 2);
-  const client = svc && clientOn(ctx.plan, svc);
-  if (svc && client) return { svc, client };
+  const found = tcpService(ctx.plan);
+  if (found) return found;
   it('needs a TCP service with at least two real servers and a client on its network', () => {
     throw new Error(`topology ${ctx.plan.topology} has no TCP service with two or more real servers and a client on the VIP's network`);
   });

@@ -3,9 +3,9 @@ import { injectFault } from '../nemesis/registry.js';
 import { clientSources, macOn } from '../observe/modes.js';
 import { readVrrpStates, recordVrrpStates, watch, type VrrpStateChange, type Watch } from '../observe/vrrp.js';
 import { waitForVrrp, type StartedTopology } from '../topology/builder.js';
-import { clientOn, type PlannedService, type PlannedVrrp } from '../topology/planner.js';
 import { waitFor } from '../util/wait.js';
 import type { SuiteContext } from './context.js';
+import { haPairsOf, type HaPair } from './applicable.js';
 import type { GarpPacket } from '../checkers/garp.js';
 import type { TableSample } from '../checkers/health.js';
 import type { VipSample } from '../checkers/vip-holder.js';
@@ -15,24 +15,8 @@ import type { VipSample } from '../checkers/vip-holder.js';
  * shape (after Jepsen): start the observers and a client probing the VIP, inject a fault,
  * let it act, heal it, let VRRP settle, and hand every observation to the checkers.
  */
-export interface HaUnderTest {
-  vrrp: PlannedVrrp;
-  svc: PlannedService;
-  client: string;
-  /** the director that should take over from the MASTER: the next priority down */
-  backup: string;
-}
-
-/** The pair of one VRRP instance: its TCP service, the client on its network, and the BACKUP. */
-function pairOf(ctx: SuiteContext, vrrp: PlannedVrrp, ipvsOnly: boolean): HaUnderTest | undefined {
-  const svc = ctx.plan.services.find((s) => s.protocol === 'tcp' && !s.fwmark && (!ipvsOnly || s.mode !== 'proxy') && vrrp.vips.some((v) => v.address === s.vip));
-  const client = svc && clientOn(ctx.plan, svc);
-  if (!svc || !client) return undefined;
-  const backup = Object.entries(vrrp.priorities)
-    .filter(([n]) => n !== vrrp.master)
-    .sort((a, b) => b[1] - a[1])[0]![0];
-  return { vrrp, svc, client, backup };
-}
+/** The VRRP pair and service under test (applicable.ts finds them in the plan). */
+export type HaUnderTest = HaPair;
 
 /**
  * Every VRRP instance with a TCP service on its VIPs (active-active has two, each MASTER on
@@ -40,7 +24,7 @@ function pairOf(ctx: SuiteContext, vrrp: PlannedVrrp, ipvsOnly: boolean): HaUnde
  * keepalived's health checks). None: the suite declares one failing test saying so.
  */
 export function haPairs(ctx: SuiteContext, o: { ipvsOnly?: boolean } = {}): HaUnderTest[] {
-  const all = (ctx.plan.vrrp ?? []).map((v) => pairOf(ctx, v, !!o.ipvsOnly)).filter((x): x is HaUnderTest => !!x);
+  const all = haPairsOf(ctx.plan, o);
   if (!all.length) {
     const what = o.ipvsOnly ? 'an IPVS TCP service' : 'a TCP service';
     it(`needs a keepalived topology (a keepalived section with a VRRP pair holding the VIP of ${what})`, () => {
@@ -75,6 +59,12 @@ export interface ScenarioOptions {
   /** probes of the VIP: one new connection each, `intervalMs` apart, for `seconds` */
   seconds?: number;
   intervalMs?: number;
+  /**
+   * how long one probe waits for its answer (default 500 ms: the failover checks time an outage to
+   * the probe, so a probe must give up quickly). A check that judges errors, not outages (draining),
+   * waits as long as a real client would: a slow answer under emulation is latency, not an error.
+   */
+  probeTimeoutMs?: number;
   /** what to wait for once the fault is in (a takeover, a removal) before healing; `live` is the in-node watchers' view */
   until?: (st: StartedTopology, live: Pick<Watch, 'holders'>) => Promise<boolean> | boolean;
   untilWhat?: string;
@@ -88,6 +78,12 @@ export interface ScenarioOptions {
   tableOf?: string;
   /** after healing, wait for the planned MASTER to hold every VIP alone (default true) */
   settle?: boolean;
+  /**
+   * When the probes have shown what the checkers need, they stop early instead of running out
+   * their `seconds` (which stay the most they run): checked every 200 ms once `until` held, with
+   * the probes' ops so far, when `until` held (lab clock) and the watchers' live view.
+   */
+  enough?: (x: { ops: readonly OpEvent[]; faultT: number; untilT: number; now: number; live: Watch }) => boolean;
   /** run while the fault is in, before healing */
   during?: () => Promise<void>;
   /** keep observing VIP holders for this long after the heal, and a second more (a settle window to judge) */
@@ -109,7 +105,11 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
   const agent = await ctx.agent(ha.client);
   const intervalMs = o.intervalMs ?? 100;
   const source = clientSources(st, ha.client, ha.svc.vipNetwork)[0]!;
-  const probes = agent.run({ cmd: 'http', host: ha.svc.vip, port: ha.svc.port!, sources: [source], rounds: Math.round(((o.seconds ?? 15) * 1000) / intervalMs), intervalMs, timeoutMs: 500, tag: o.tag }, 600_000);
+  let stopProbes!: () => void;
+  const stopped = new Promise<void>((r) => (stopProbes = r));
+  let probesEnded = false;
+  const probes = agent.run({ cmd: 'http', host: ha.svc.vip, port: ha.svc.port!, sources: [source], rounds: Math.round(((o.seconds ?? 15) * 1000) / intervalMs), intervalMs, timeoutMs: o.probeTimeoutMs ?? 500, tag: o.tag }, 600_000, { cancel: stopped });
+  void probes.finally(() => (probesEnded = true)).catch(() => undefined);
   let result: ScenarioResult | undefined;
   try {
     await waitFor(`the client's probes of ${ha.svc.vip} to be answered before the fault`, () => ctx.history.ops((x) => x.tag === o.tag && x.outcome === 'ok').length >= 5, { timeoutMs: 60_000, intervalMs: 100 });
@@ -120,7 +120,13 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
         await waitFor(o.untilWhat ?? 'the fault to act', async () => o.until!(st, w), { timeoutMs: o.untilTimeoutMs ?? 120_000, intervalMs: 50 }).catch((e) => {
           if (o.untilTimeoutMs === undefined) throw e;
         });
+      const untilT = ctx.now();
       await o.during?.();
+      if (o.enough) {
+        const enough = o.enough;
+        await waitFor('the probes to show enough', () => probesEnded || enough({ ops: ctx.history.ops((x) => x.tag === o.tag), faultT, untilT, now: ctx.now(), live: w }), { timeoutMs: 600_000, intervalMs: 200 });
+        stopProbes();
+      }
       const ops = (await probes).ops;
       const healT = ctx.now();
       await fault.heal();
@@ -147,6 +153,7 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
       await fault.heal();
     }
   } finally {
+    stopProbes();
     if (!result) await w.stop().catch(() => undefined);
     await probes.catch(() => undefined);
   }

@@ -5,7 +5,8 @@ import { isHarnessError } from '../errors.js';
 import type { History } from '../history/history.js';
 import { writeReports, type FileReporter } from '../report/index.js';
 import { RESULTS_SCHEMA_V1, confirmFindings, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
-import { labLockup } from '../lab/watchdog.js';
+import { labPaths } from '../lab/paths.js';
+import { labLockup, lockupFile } from '../lab/watchdog.js';
 import { describeEnvironment, hostEnvironment } from '../runtime/environment.js';
 import { onInterrupt } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
@@ -43,12 +44,13 @@ export interface RunRecordInit {
 // a signal's report must not wait on a node that stopped answering: the host part is enough
 const ENVIRONMENT_DEADLINE_MS = 5_000;
 
-export function failureOf(phase: string, e: unknown): RunFailure {
-  // the lab's watchdog stopped a VM whose kernel locked up: that, not the refused call it left, is the cause
-  const lockup = labLockup();
+export function failureOf(phase: string, e: unknown, since?: Date): RunFailure {
+  // the lab's watchdog (this process's, or another's since the run started) stopped a VM whose
+  // kernel locked up: that, not the refused call it left, is the cause
+  const lockup = labLockup(since);
   if (lockup) {
     const what = isHarnessError(e) || e instanceof Error ? e.message.split('\n')[0] : String(e);
-    return { phase, code: 'ERR_LVS_LAB_LOCKUP', message: `${lockup.summary}; the lab was stopped, and ${phase} ended with: ${what}`, hint: 'not a finding about the topology: run it again (`lvs-harness lab up` starts the lab anew); the kernel\'s lines are in .cache/lab/last-console.log and lockup.json' };
+    return { phase, code: 'ERR_LVS_LAB_LOCKUP', message: `${lockup.summary}; the lab was stopped, and ${phase} ended with: ${what}`, hint: `not a finding about the topology: run it again (\`lvs-harness lab up\` starts the lab anew); the kernel's lines are in ${labPaths().lastConsole} and ${lockupFile(labPaths())}` };
   }
   if (isHarnessError(e)) return { phase, message: e.message, code: e.code, ...(e.hint ? { hint: e.hint } : {}) };
   const code = (e as { code?: unknown } | undefined)?.code;
@@ -108,7 +110,7 @@ export class RunRecord {
     const error = end.interrupted
       ? { phase, message: `interrupted by ${end.interrupted} in phase ${phase}`, code: 'ERR_LVS_INTERRUPTED' }
       : 'error' in end
-        ? failureOf(phase, end.error)
+        ? failureOf(phase, end.error, this.init.startedAt)
         : undefined;
     const checks = [...this.checks];
     const results: ResultsV1 = {

@@ -1,15 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type Docker from 'dockerode';
 import Mocha from 'mocha';
 import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../lab/paths.js';
-import type { Node } from '../runtime/node.js';
 import type { LabRequest } from '../runtime/release.js';
 import { resolveRuntime, type Runtime } from '../runtime/select.js';
 import { buildTopology, teardown } from '../topology/builder.js';
 import { mergeExpectations, type Expectations } from '../expect/spec.js';
 import type { Plan } from '../topology/planner.js';
+import { whyNotApplicable } from './applicable.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { parseFaultSpec } from '../nemesis/registry.js';
 import type { Environment, ResultsRuntime, RunError, RunFailure, RunInterruption, ValidateSection } from '../report/results.js';
@@ -92,7 +93,7 @@ export interface RunResult {
 export interface RunDeps extends PipelineDeps {
   buildTopology: (rt: Runtime, plan: Plan, o: { keep?: boolean; log: Logger }) => Promise<StartedTopology>;
   teardown: (rt: Runtime, topology: string, log: Logger) => Promise<unknown>;
-  describeEnvironment: (rt: Runtime, director?: Node) => Promise<Environment>;
+  describeEnvironment: (rt: Runtime, director?: Docker.Container) => Promise<Environment>;
   runSuite: (suite: string, ctx: SuiteContext, run: { runId: string; errors: RunError[]; grep?: string; progress?: Progress }) => Promise<void>;
 }
 
@@ -167,15 +168,20 @@ export const RUN_DEPS: RunDeps = {
 };
 
 /**
- * What `--suite all` runs on a topology: every suite, but a keepalived suite only on a topology
- * with a keepalived pair (elsewhere it could only end in "needs a keepalived topology"); suites
- * named beside `all` stay, and what was left out is logged.
+ * What `--suite all` runs on a topology: every suite that can judge something there (a keepalived
+ * suite only with a pair, protocols only with a UDP, firewall-mark or IPv6 service, sync only with
+ * the sync daemon: applicable.ts); elsewhere a suite could only end in "needs …". Suites named
+ * beside `all` stay; what was left out is logged with why.
  */
-export function suitesForAll(known: readonly string[], keepalived: readonly string[], hasPair: boolean, asked: readonly string[], log: Logger = () => {}): string[] {
-  const ha = new Set(keepalived);
-  const out = known.filter((s) => hasPair || !ha.has(s) || asked.includes(s));
-  const left = known.filter((s) => !out.includes(s));
-  if (left.length) log(`--suite all: ${left.join(', ')} left out: the topology has no keepalived pair`);
+export function suitesForAll(known: readonly string[], plan: Plan, asked: readonly string[], log: Logger = () => {}): string[] {
+  const why = new Map(known.map((s) => [s, asked.includes(s) ? undefined : whyNotApplicable(s, plan)]));
+  const out = known.filter((s) => !why.get(s));
+  const byReason = new Map<string, string[]>();
+  for (const s of known) {
+    const r = why.get(s);
+    if (r) byReason.set(r, [...(byReason.get(r) ?? []), s]);
+  }
+  for (const [r, ss] of byReason) log(`--suite all: ${ss.join(', ')} left out: ${r}`);
   return out;
 }
 
@@ -200,7 +206,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   const expect = mergeExpectations(planned.expect, opts.expect);
   const plan: Plan = expect ? { ...planned, expect } : planned;
   // `all`: every suite that applies, as matrix has it: the keepalived suites only where a pair is
-  const suites = opts.suites.includes('all') ? suitesForAll(known, keepalivedSuites(), !!plan.vrrp?.length, opts.suites, log) : opts.suites;
+  const suites = opts.suites.includes('all') ? suitesForAll(known, plan, opts.suites, log) : opts.suites;
   const progress = opts.progress;
   const out = await runPipeline(
     {
@@ -233,7 +239,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
               record.topology.reused = started.reused;
               log(`topology ${plan.topology} ${started.reused ? 'reused' : `up in ${((record.timings.build ?? 0) / 1000).toFixed(1)} s`}`);
               const director = started.nodes('director')[0];
-              record.environment = d.describeEnvironment(runtime, director ? started.host(director.name) : undefined);
+              record.environment = d.describeEnvironment(runtime, director ? started.container(director.name) : undefined);
               const c = (ctx = new SuiteContext(plan, started, history));
               record.checks = c.checks;
               await snapshotTables(started, c);

@@ -2,6 +2,8 @@ import { suitesForAll } from '../../harness/suite/runner.js';
 import { expect } from 'chai';
 import path from 'node:path';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
+import { loadTopology } from '../../harness/topology/loader.js';
+import { plan } from '../../harness/topology/planner.js';
 import { BUILD_SECONDS, formatMatrixPlan, groupJobs, jobWeights, planMatrix, suiteSeconds, type MatrixDeps, type MatrixTopology } from '../../harness/suite/matrix.js';
 import { keepalivedSuites, suiteNames } from '../../harness/suite/runner.js';
 import { rejection } from '../helpers.js';
@@ -116,17 +118,34 @@ describe('matrix: topology × suite jobs and shards', () => {
 });
 
 describe('run --suite all: the suites that apply', () => {
-  const known = ['drain', 'failover', 'health', 'modes', 'splitbrain', 'sync'];
-  const ha = ['failover', 'health', 'splitbrain', 'sync'];
-  it('leaves the keepalived suites out on a topology without a pair, and says so', () => {
+  const all = ['drain', 'failover', 'health', 'modes', 'persistence', 'protocols', 'schedulers', 'splitbrain', 'sync'];
+  const planned = async (t: string) => plan(await loadTopology(path.join(REPO_ROOT, 'topologies', `${t}.yaml`)));
+  it('leaves the keepalived suites out on a topology without a pair, and says so', async () => {
     const said: string[] = [];
-    expect(suitesForAll(known, ha, false, ['all'], (m) => said.push(m))).to.deep.equal(['drain', 'modes']);
-    expect(said).to.deep.equal(['--suite all: failover, health, splitbrain, sync left out: the topology has no keepalived pair']);
+    expect(suitesForAll(all, await planned('nat'), ['all'], (m) => said.push(m))).to.deep.equal(['drain', 'modes', 'persistence', 'protocols', 'schedulers']);
+    expect(said).to.deep.equal([
+      '--suite all: failover, splitbrain left out: the topology has no keepalived pair holding the VIP of a TCP service with a client on its network',
+      '--suite all: health, sync left out: the topology has no keepalived pair holding the VIP of an IPVS TCP service (HAProxy services have no IPVS table to judge) with a client on its network',
+    ]);
   });
-  it('keeps every suite on a pair, and a keepalived suite named beside all', () => {
+  it('keeps every suite on a pair with the sync daemon and a UDP, fwmark or IPv6 service, and a suite named beside all', async () => {
     const said: string[] = [];
-    expect(suitesForAll(known, ha, true, ['all'], (m) => said.push(m))).to.deep.equal(known);
-    expect(said).to.deep.equal([]);
-    expect(suitesForAll(known, ha, false, ['all', 'failover'])).to.deep.equal(['drain', 'failover', 'modes']);
+    const nat = await planned('nat');
+    const natHa = suitesForAll(all, await planned('nat-ha'), ['all'], (m) => said.push(m));
+    // nat-ha has TCP only: protocols is left out, and said
+    expect(natHa).to.deep.equal(all.filter((s) => s !== 'protocols'));
+    expect(said).to.deep.equal(['--suite all: protocols left out: the topology has no UDP service, no firewall-mark service over two ports and no IPv6 VIP with two or more real servers and a client']);
+    expect(suitesForAll(all, nat, ['all', 'failover'])).to.deep.equal(['drain', 'failover', 'modes', 'persistence', 'protocols', 'schedulers']);
+  });
+  it('on a HAProxy pair: only modes and the suites that need no IPVS table', async () => {
+    const said: string[] = [];
+    expect(suitesForAll(all, await planned('haproxy-ha'), ['all'], (m) => said.push(m))).to.deep.equal(['failover', 'modes', 'splitbrain']);
+    expect(said.join('\n')).to.contain('drain, persistence, schedulers left out: the topology has no TCP service behind IPVS');
+    expect(said.join('\n')).to.contain('protocols left out: the topology has no UDP service');
+  });
+  it('on a pair without the sync daemon: sync left out, saying so', async () => {
+    const said: string[] = [];
+    expect(suitesForAll(all, await planned('active-active'), ['all'], (m) => said.push(m))).to.include.members(['failover', 'health', 'splitbrain']).and.not.include('sync');
+    expect(said).to.include("--suite all: sync left out: the topology's keepalived.sync_daemon is not true (no lvs_sync_daemon runs)");
   });
 });

@@ -18,7 +18,7 @@ const shipped = (name: string): Plan => plan(parseTopology(readFileSync(path.joi
 /**
  * A StartedTopology without Docker for the registry's own behaviour (events, idempotent heal,
  * Ctrl-C): the health flag of each real server, /health answering from it, and a log of calls.
- * Any other use of the topology throws, so a fault that would act on a node itself (its lifecycle) fails the test.
+ * Any other use of the topology throws, so a fault that would touch Docker here fails the test.
  */
 function fakeTopology(p: Plan) {
   const unhealthy = new Set<string>();
@@ -35,9 +35,9 @@ function fakeTopology(p: Plan) {
       if (argv[0] !== 'curl' || !argv.at(-1)!.endsWith('/health')) throw new Error(`unexpected exec on ${n}: ${argv.join(' ')}`);
       return { exitCode: 0, stdout: unhealthy.has(n) ? '503' : '200', stderr: '' };
     },
-    host(n: string): never {
-      calls.push(`host ${n}`);
-      throw new Error(`no node runtime here (host ${n})`);
+    container(n: string): never {
+      calls.push(`container ${n}`);
+      throw new Error(`no Docker here (container ${n})`);
     },
   };
   return { st: st as unknown as StartedTopology, unhealthy, calls };

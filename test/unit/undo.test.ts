@@ -15,7 +15,7 @@ import { Sshd, sshdMissing } from './sshd-fixture.js';
 
 /** A node that records what it ran; `fail` picks the commands that exit 1, `down` makes it unreachable. */
 class FakeNode implements Node {
-  readonly capabilities = { kill: false, stop: false, start: false, pause: false, restart: false, networks: false };
+  readonly capabilities = { kill: false, stop: false, start: false, pause: false };
   ran: string[] = [];
   down = false;
   constructor(

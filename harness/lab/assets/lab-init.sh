@@ -31,11 +31,6 @@ for m in $(cat /etc/lab/modules); do
 done
 if [ -e /proc/net/ip_vs ]; then say "ipvs loaded"; else say "ipvs missing"; fi
 sysctl -qw net.ipv4.ip_forward=1
-# should the kernel lock up, the console shows where: every CPU's backtrace, and the register
-# dumps printed at the default level (quiet boots at loglevel 4, which hides them). The host's
-# watchdog (harness/lab/watchdog.ts) reads these lines and stops a VM that stays stuck.
-sysctl -qw kernel.softlockup_all_cpu_backtrace=1
-dmesg -n 5
 
 # credentials come in through fw_cfg at every boot: the cached root image holds no secret
 mkdir -p /etc/lab/tls
@@ -51,6 +46,38 @@ ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 say "network up"
+
+# Static keys pinned on for the lab's life. The kernel patches its own code (text_poke_bp, with
+# int3) whenever a static key goes from 0 to 1 or back, and containers flip two kinds all the
+# time: the cgroup v1 freezer's (crun freezes a container's cgroup at each start, docker pause
+# freezes it) and netfilter's per-hook keys (the first iptables or IPVS hook in any namespace,
+# the last one going away with a namespace). Under QEMU's multi-threaded software emulation that
+# live patching can leave one vCPU looping on the int3 while it holds a lock the other waits for
+# with interrupts off: the whole VM hangs with nothing on the console (seen in recalc_sigpending,
+# the freezer key's site, with the other vCPU in do_exit). A frozen empty freezer cgroup and one
+# RETURN rule in every built-in chain of the VM's own namespace keep those keys at 1 or more, so
+# no container start, pause, iptables rule or IPVS service patches code any more.
+if [ -d /sys/fs/cgroup/freezer ]; then
+  mkdir -p /sys/fs/cgroup/freezer/lvs-lab-pin && echo FROZEN > /sys/fs/cgroup/freezer/lvs-lab-pin/freezer.state \
+    || say "freezer key not pinned"
+fi
+for ipt in iptables ip6tables; do
+  for spec in "raw PREROUTING OUTPUT" "mangle PREROUTING INPUT FORWARD OUTPUT POSTROUTING" \
+              "nat PREROUTING INPUT OUTPUT POSTROUTING" "filter INPUT FORWARD OUTPUT"; do
+    set -- $spec; table=$1; shift
+    for chain in "$@"; do
+      $ipt -w -t "$table" -A "$chain" -m comment --comment lvs-lab-pin -j RETURN || say "$ipt $table $chain not pinned"
+    done
+  done
+done
+# ...and those rules must stay out of the containers' traffic: frames the Docker bridges carry
+# between nodes would otherwise pass the VM's own iptables and conntrack (br_netfilter is loaded,
+# its bridge-nf-call-* default to 1): extra work on every frame, and connection tracking that
+# no real LVS segment does. dockerd runs with --iptables=false and needs none of it.
+for f in iptables ip6tables arptables; do
+  sysctl -qw "net.bridge.bridge-nf-call-$f=0" || say "bridge-nf-call-$f not turned off"
+done
+say "static keys pinned"
 
 # dockerd: mutual TLS on the forwarded port; the unix socket stays inside the VM. Should it
 # ever exit, the console says so with the last lines of its log (the host keeps console.log),
@@ -93,6 +120,16 @@ if ! docker image inspect "$tag" > /dev/null 2>&1; then
     || fatal "node image import failed"
 fi
 say "node image $tag"
+
+# A container that lives as long as the lab, started before the lab is ready (and so in the saved
+# lab): the first container makes dockerd's cgroups (with the cpuset controller: the cpuset key,
+# which get_page_from_freelist tests, goes to 1 then) and on cgroup v2 crun's device BPF program
+# (cgroup BPF's key); while one container stays, the last topology's teardown no longer takes
+# them back to 0, nor does the next build's first container flip them again under load. Seen
+# without it: trixie's kernel hit a stale int3 in get_page_from_freelist as crun made the first
+# topology's cgroups ("Oops: int3", then a panic). The harness lists only its labelled containers.
+docker run -d --name lvs-lab-pin --network none "$tag" sleep infinity > /dev/null 2>&1 \
+  || docker start lvs-lab-pin > /dev/null 2>&1 || say "pin container not started"
 say "ready kernel=$(uname -r) ipvs=$(test -e /proc/net/ip_vs && echo yes || echo no)"
 
 # The host's time arrives on the second serial port after a saved lab is restored (the guest's
