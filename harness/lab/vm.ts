@@ -34,7 +34,29 @@ export interface LabState {
   nodeImageTag: string;
   tlsDir: string;
   rootImage: string;
+  /**
+   * the process booting (or restoring) the VM, and whether it saw the lab ready: a lab whose
+   * booting process died before that (SIGKILL) is half-started (a restore not resumed, its clock
+   * not set) and the next `lab up` stops it and starts again. Absent in older states: trusted.
+   */
+  bootedBy?: number;
+  ready?: boolean;
 }
+
+/** What `lab up` does with a lab it finds running: use it, wait for the process booting it, or stop a boot that process left half-done. */
+export function decideRunning(st: Pick<LabState, 'bootedBy' | 'ready'>, isAlive: (pid: number) => boolean): 'use' | 'wait' | 'restart' {
+  if (st.ready !== false) return 'use';
+  return st.bootedBy !== undefined && isAlive(st.bootedBy) ? 'wait' : 'restart';
+}
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
 
 export interface LabStatus {
   running: boolean;
@@ -286,9 +308,25 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
     current = await labStatus({ paths, probeDocker: false });
   }
   if (current.running) {
+    const st = await readState(paths);
+    if (st && decideRunning(st, processAlive) === 'restart') {
+      log(`the ${current.release} lab (pid ${current.pid}) was left half-started: the process that was booting it (pid ${st.bootedBy ?? '?'}) is gone. Stopping it and starting again`);
+      await labDown({ paths, log });
+      current = await labStatus({ paths, probeDocker: false });
+    }
+  }
+  if (current.running) {
     log(`${current.release} lab already running (pid ${current.pid}, ${current.endpoint})`);
     // another process may still be booting it: its Docker API answers before the node image is in
-    const phase = async () => parseConsole(await readFile(paths.console, 'utf8').catch(() => '')).phase;
+    // (a restored lab's console starts with the saved boot's ready line: its state says when it is)
+    const phase = async () => {
+      const st = await readState(paths);
+      if (st?.ready === false) {
+        if (st.bootedBy !== undefined && !processAlive(st.bootedBy)) throw Object.assign(new Error(`the process booting it (pid ${st.bootedBy}) died before it was ready`), { fatal: true });
+        return 'booting';
+      }
+      return parseConsole(await readFile(paths.console, 'utf8').catch(() => '')).phase;
+    };
     if ((await phase()) !== 'ready') {
       log('the lab is still booting (another process started it): waiting until it reports ready');
       await waitFor(
@@ -392,6 +430,8 @@ async function startVm(o: StartVm): Promise<LabStatus> {
     nodeImageTag: artifacts.nodeImageTag,
     tlsDir: artifacts.tlsDir,
     rootImage: overlay ?? artifacts.rootImage,
+    bootedBy: process.pid,
+    ready: false,
   };
   await writeFile(paths.state, JSON.stringify(state, null, 2));
   log(`${state.release} lab ${o.restore ? 'restoring the saved lab' : 'booting'}: pid ${pid}, ${cpus} CPU, ${memoryMiB} MiB, ${accel}, Docker API on 127.0.0.1:${port}`);
@@ -481,6 +521,7 @@ async function startVm(o: StartVm): Promise<LabStatus> {
       cause: e,
     });
   }
+  await writeFile(paths.state, JSON.stringify({ ...state, ready: true }, null, 2));
   unregister();
   return labStatus({ paths });
 }

@@ -1,11 +1,12 @@
 import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { HistoryEvent } from '../history/history.js';
 import { failureLine, runVerdictOf, tally, type RunVerdict, type Tally } from './format.js';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
 import { OVERVIEW_PREFIX } from './overview.js';
-import { loadResults, type Results } from './results.js';
+import { RUN_STARTED_SCHEMA, STARTED_FILE, loadResults, type Results, type RunStarted } from './results.js';
 import { renderSummary } from './summary.js';
 
 /**
@@ -129,7 +130,37 @@ export async function rerender(runDir: string, opts: RerenderOptions = {}): Prom
   return { ...out, warnings: [...warnings, ...out.warnings] };
 }
 
-export type RunStatus = RunVerdict | 'incomplete' | 'unreadable';
+/**
+ * A run without results.json: `running` (its process lives, by started.json), `killed` (its
+ * process is gone without writing results: SIGKILL, a crash), or `incomplete` (nothing says which).
+ */
+export type RunStatus = RunVerdict | 'running' | 'killed' | 'incomplete' | 'unreadable';
+
+/** What started.json says of a run with no results.json; `alive` answers for a pid on this host. */
+export async function unfinishedRun(dir: string, alive: (pid: number) => boolean = pidAlive): Promise<Pick<RunSummary, 'status' | 'topology' | 'suites' | 'problem'> & { startedAt?: string }> {
+  let st: Partial<RunStarted>;
+  try {
+    st = JSON.parse(await readFile(path.join(dir, STARTED_FILE), 'utf8')) as Partial<RunStarted>;
+  } catch {
+    return { status: 'incomplete', suites: [] };
+  }
+  if (st.schema !== RUN_STARTED_SCHEMA) return { status: 'incomplete', suites: [] };
+  const suites = Array.isArray(st.suites) ? st.suites.filter((x): x is string => typeof x === 'string') : [];
+  const common = { suites, ...(typeof st.topology === 'string' ? { topology: st.topology } : {}), ...(typeof st.startedAt === 'string' ? { startedAt: st.startedAt } : {}) };
+  if (typeof st.pid !== 'number' || st.host !== hostname()) return { status: 'incomplete', ...common, problem: `started by pid ${st.pid ?? '?'} on ${st.host ?? '?'}: no results.json yet` };
+  return alive(st.pid)
+    ? { status: 'running', ...common, problem: `running (pid ${st.pid})` }
+    : { status: 'killed', ...common, problem: `its process (pid ${st.pid}) ended without writing results.json (killed, or crashed); a later run reaps its nodes` };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export interface RunSummary {
   id: string;
@@ -174,7 +205,7 @@ export async function listRuns(reportsDir: string): Promise<RunSummary[]> {
     if (!has) {
       // the main job's overview page (main-<run-id>/index.html) is no run of its own
       if (id.startsWith(OVERVIEW_PREFIX)) continue;
-      runs.push({ id, dir, status: 'incomplete', startedAt: startOfRunId(id) ?? st.mtime.toISOString(), suites: [] });
+      runs.push({ id, dir, startedAt: startOfRunId(id) ?? st.mtime.toISOString(), ...(await unfinishedRun(dir)) });
       continue;
     }
     try {

@@ -292,3 +292,16 @@ export async function loadResults(file: string): Promise<Results> {
   const raw = await readJsonFile(file, 'ERR_LVS_RESULTS', 'a run writes results.json when its suites end: was the run interrupted?');
   return parseResults(raw, file);
 }
+
+/** Written when a run starts and removed once its results.json is: a run directory with it and without results is running, or was killed. */
+export const STARTED_FILE = 'started.json';
+export const RUN_STARTED_SCHEMA = 'lvs-harness/started@1';
+export interface RunStarted {
+  schema: typeof RUN_STARTED_SCHEMA;
+  runId: string;
+  startedAt: string;
+  pid: number;
+  host: string;
+  topology?: string;
+  suites: string[];
+}

@@ -5,6 +5,7 @@ import { REPO_ROOT } from '../lab/paths.js';
 import type { Progress } from '../report/terminal.js';
 import type { LabRequest } from '../runtime/release.js';
 import { resolveRuntime, runtimeRecord, type Runtime } from '../runtime/select.js';
+import { holdAt } from '../util/hold.js';
 import { onCleanup } from '../util/cleanup.js';
 import type { Logger } from '../util/log.js';
 import { newRunId } from '../util/run-id.js';
@@ -160,6 +161,8 @@ export async function runPipeline(o: PipelineOptions, define: (run: PipelineRun)
   }
   await history.close();
   progress?.phase('report');
+  record.phase = 'report';
+  await holdAt('report', log);
   const out = await record.finish(end.error ? { error: end.error.e, phase: end.error.phase } : {});
   return { runId, dir, ...out };
 }

@@ -1,10 +1,11 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { mergeValidity } from '../checkers/types.js';
 import { isHarnessError } from '../errors.js';
 import type { History } from '../history/history.js';
 import { writeReports, type FileReporter } from '../report/index.js';
-import { RESULTS_SCHEMA_V1, confirmFindings, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
+import { RESULTS_SCHEMA_V1, RUN_STARTED_SCHEMA, STARTED_FILE, confirmFindings, type RunStarted, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
 import { labPaths } from '../lab/paths.js';
 import { labLockup, lockupFile } from '../lab/watchdog.js';
 import { describeEnvironment, hostEnvironment } from '../runtime/environment.js';
@@ -71,8 +72,14 @@ export class RunRecord {
   private finished?: Promise<RunOutcome>;
   private readonly unhook: () => void;
 
+  /** started.json: who runs it, until results.json says how it ended */
+  private readonly started: Promise<void>;
+
   constructor(private readonly init: RunRecordInit) {
     this.topology = { ...init.topology };
+    // a run killed before it wrote results.json (SIGKILL, a crashed host) is still named by `runs`
+    const started: RunStarted = { schema: RUN_STARTED_SCHEMA, runId: init.runId, startedAt: init.startedAt.toISOString(), pid: process.pid, host: hostname(), topology: init.topology.name, suites: init.suites };
+    this.started = writeFile(path.join(init.dir, STARTED_FILE), JSON.stringify(started, null, 2)).catch(() => undefined);
     this.unhook = onInterrupt(`report of run ${init.runId}`, async (signal) => {
       await this.finish({ interrupted: signal });
     });
@@ -135,6 +142,8 @@ export class RunRecord {
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(results, null, 2));
     await rename(tmp, file);
+    await this.started;
+    await rm(path.join(this.init.dir, STARTED_FILE), { force: true }).catch(() => undefined);
     const out = await writeReports(this.init.dir, results, [...this.init.history.events], this.init.reporters);
     for (const w of out.warnings) log(`report: ${w}`);
     for (const e of out.errors) log(`report: ${e.file} was not written: ${e.error.message}`);

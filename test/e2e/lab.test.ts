@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { appendFile, mkdtemp, readFile, readdir, rm, access } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -111,6 +111,44 @@ describe('the lab (real VM, real kernel IPVS)', function () {
       const e = await rejection(labUp({ paths, port: 23792, timeoutMs: 3_000, log: quiet, cold: true }));
       expect(e.code).to.equal('ERR_LVS_LAB_BOOT');
       expect(e.message).to.match(/timed out after 3\.\d s waiting for the lab VM to report ready/);
+      await expectNothingRunning();
+    });
+
+    // Ctrl-C and SIGKILL in the first phase of every run, lab up (the other phases: modes.test.ts)
+    const upInBackground = () => {
+      const child = spawn(process.execPath, [CLI, 'lab', 'up'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const exit = new Promise<number | null>((r) => child.on('exit', (c, sig) => r(c ?? (sig ? -1 : null))));
+      return { child, exit, out: () => out };
+    };
+
+    it('Ctrl-C during lab up stops the VM it was starting: exit 130, no process, port or state left', async () => {
+      const up = upInBackground();
+      const pid = await waitFor('lab up to start the VM', async () => (await readState(paths))?.pid, { timeoutMs: 60_000, intervalMs: 50 });
+      expect(await ourQemuPids()).to.include(pid);
+      up.child.kill('SIGINT');
+      expect(await up.exit, up.out()).to.equal(130);
+      await expectNothingRunning();
+    });
+
+    it('SIGKILL during lab up leaves a half-started VM, and the next lab up stops it and starts a good one', async () => {
+      const up = upInBackground();
+      const pid = await waitFor('lab up to start the VM', async () => (await readState(paths))?.pid, { timeoutMs: 60_000, intervalMs: 50 });
+      up.child.kill('SIGKILL');
+      await up.exit;
+      expect(await ourQemuPids(), 'a killed lab up cannot stop its VM').to.include(pid);
+      expect((await readState(paths))?.ready, 'the state says the boot did not finish').to.equal(false);
+      const log: string[] = [];
+      const st = await labUp({ paths, log: (m) => log.push(m) });
+      expect(log.join('\n')).to.contain('was left half-started').and.contain(`(pid ${pid})`);
+      expect(st.running).to.equal(true);
+      expect(st.docker).to.equal('ok');
+      expect(st.pid).to.not.equal(pid);
+      expect(await ourQemuPids()).to.deep.equal([st.pid]);
+      expect((await readState(paths))?.ready).to.equal(true);
+      await labDown({ paths, log: quiet });
       await expectNothingRunning();
     });
   });

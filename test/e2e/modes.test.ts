@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -198,6 +198,80 @@ describe('topologies and the modes suite (real lab)', function () {
     const n = await reap(docker, quiet);
     expect(n).to.be.at.least(6);
     expect(await running(docker, 'fullnat')).to.equal(0);
+  });
+
+  // Ctrl-C and SIGKILL in each later phase of a run (lab up: lab.test.ts; a build: the two tests
+  // above): the checks and the report, on the smallest topology. Each run is found by its new
+  // directory under reports/; the checks are caught on the first client operation in its history,
+  // the report (too short to catch) on LVS_HARNESS_HOLD_AT=report, where the run waits for a signal.
+  describe('Ctrl-C and SIGKILL in the checks and the report', () => {
+    const TINY = 'test/fixtures/interrupt/tiny-nat.yaml';
+    const REPORTS = path.join(REPO_ROOT, 'reports');
+    const FILES = ['results.json', 'history.ndjson', 'junit.xml', 'summary.md', 'report.html'];
+    const runIds = async () => new Set((await readdir(REPORTS).catch(() => [] as string[])).filter((n) => /^\d{8}T\d{6}-/.test(n)));
+    const startRun = async (env: Record<string, string> = {}) => {
+      const before = await runIds();
+      const child = spawn(process.execPath, [CLI, 'run', TINY, '--suite', 'modes'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const exit = new Promise<number | null>((r) => child.on('exit', (c, sig) => r(c ?? (sig ? -1 : null))));
+      const dir = await waitFor('the run to make its directory', async () => [...(await runIds())].find((n) => !before.has(n)), { timeoutMs: 60_000, intervalMs: 100 });
+      return { child, exit, out: () => out, dir: path.join(REPORTS, dir), id: dir };
+    };
+    const inChecks = (dir: string) =>
+      waitFor('a client operation in the run\'s history (the checks are running)', async () => (await readFile(path.join(dir, 'history.ndjson'), 'utf8').catch(() => '')).includes('"type":"op"'), { timeoutMs: 180_000, intervalMs: 200 });
+    const held = (r: { out: () => string }) => waitFor('the run to hold at the report', () => r.out().includes('holding at report'), { timeoutMs: 240_000, intervalMs: 200 });
+    const leftovers = async () => ({
+      containers: await running(docker, 'tiny-nat'),
+      networks: (await docker.listNetworks({ filters: { label: [`${L.topology}=tiny-nat`] } })).length,
+    });
+    const interrupted = async (dir: string) => {
+      for (const f of FILES) expect(existsSync(path.join(dir, f)), f).to.equal(true);
+      return JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) as { interrupted?: { signal: string; phase: string }; error?: { code?: string }; checks: unknown[] };
+    };
+
+    it('SIGKILL in the checks leaves the nodes; the next run reaps them, and Ctrl-C at its report writes all five files and leaves nothing', async () => {
+      const killed = await startRun();
+      await inChecks(killed.dir);
+      killed.child.kill('SIGKILL');
+      await killed.exit;
+      expect((await leftovers()).containers, 'a killed run cannot take its nodes down').to.be.at.least(4);
+      const runs = await cli(['runs']);
+      expect(runs.stdout).to.match(new RegExp(`${killed.id}.*tiny-nat.*killed`));
+
+      const next = await startRun({ LVS_HARNESS_HOLD_AT: 'report' });
+      await held(next);
+      expect(next.out()).to.match(/reaped \d+ leftovers of crashed runs \(tiny-nat\)/);
+      expect(await leftovers(), 'the held run took its own nodes down before the report').to.deep.equal({ containers: 0, networks: 0 });
+      next.child.kill('SIGINT');
+      expect(await next.exit, next.out()).to.equal(130);
+      const res = await interrupted(next.dir);
+      expect(res.interrupted).to.deep.equal({ signal: 'SIGINT', phase: 'report' });
+      expect(res.checks.length, 'the checks made before the report are in it').to.be.above(0);
+    });
+
+    it('Ctrl-C in the checks: exit 130, the five files with what the run had, nothing left', async () => {
+      const r = await startRun();
+      await inChecks(r.dir);
+      r.child.kill('SIGINT');
+      expect(await r.exit, r.out()).to.equal(130);
+      const res = await interrupted(r.dir);
+      expect(res.interrupted?.signal).to.equal('SIGINT');
+      expect(res.interrupted?.phase).to.equal('checks');
+      expect(res.error?.code).to.equal('ERR_LVS_INTERRUPTED');
+      expect(await leftovers()).to.deep.equal({ containers: 0, networks: 0 });
+    });
+
+    it('SIGKILL at the report: the nodes are already down, and runs lists the run as killed', async () => {
+      const r = await startRun({ LVS_HARNESS_HOLD_AT: 'report' });
+      await held(r);
+      r.child.kill('SIGKILL');
+      await r.exit;
+      expect(await leftovers()).to.deep.equal({ containers: 0, networks: 0 });
+      expect(existsSync(path.join(r.dir, 'results.json'))).to.equal(false);
+      expect((await cli(['runs'])).stdout).to.match(new RegExp(`${r.id}.*tiny-nat.*killed`));
+    });
   });
 
   it('a bad topology file is refused before anything is built, naming file, path, value and what is allowed', async () => {

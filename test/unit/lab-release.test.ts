@@ -8,7 +8,7 @@ import { StepCache } from '../../harness/lab/cache.js';
 import { artifactsPath } from '../../harness/lab/paths.js';
 import { LAB_RELEASES, RECIPE, RECIPES, TRIXIE_RECIPE, labInitFor, parseRelease, readAsset, recipeFor, stepKeys, type Recipe, type ResolvedInputs } from '../../harness/lab/recipe.js';
 import { sameReleaseSaved } from '../../harness/lab/saved.js';
-import { decideDown, decideUp, otherReleaseRunning } from '../../harness/lab/vm.js';
+import { decideDown, decideRunning, decideUp, otherReleaseRunning } from '../../harness/lab/vm.js';
 import { DEBIAN_RELEASES } from '../../harness/keepalived/releases.js';
 import { main } from '../../harness/cli.js';
 import { HarnessError } from '../../harness/errors.js';
@@ -241,6 +241,21 @@ describe('lab releases: recipes, cache keys, apt, the one running lab', () => {
         else process.env.LVS_HARNESS_LAB_HOME = saved;
         await rm(home, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('a lab found running', () => {
+    const alive = (pids: number[]) => (p: number) => pids.includes(p);
+    it('is used when its booting process saw it ready, or its state predates the field', () => {
+      expect(decideRunning({ bootedBy: 7, ready: true }, alive([]))).to.equal('use');
+      expect(decideRunning({}, alive([]))).to.equal('use');
+    });
+    it('is waited for while the process booting it lives', () => {
+      expect(decideRunning({ bootedBy: 7, ready: false }, alive([7]))).to.equal('wait');
+    });
+    it('is stopped and started again when the process booting it died before it was ready (SIGKILL during lab up)', () => {
+      expect(decideRunning({ bootedBy: 7, ready: false }, alive([8]))).to.equal('restart');
+      expect(decideRunning({ ready: false }, alive([7]))).to.equal('restart');
     });
   });
 });

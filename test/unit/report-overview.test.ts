@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { listRuns } from '../../harness/report/index.js';
+import { formatRuns, listRuns } from '../../harness/report/index.js';
 import {
   OVERVIEW_PREFIX,
   overviewTotals,
@@ -217,6 +217,27 @@ describe('report: the main job overview page', () => {
       await mkdir(path.join(dir, '20261129T192806-a3v0'));
       await writeMainOverview({ id: `${OVERVIEW_PREFIX}20261129T192800-zz00`, startedAt: new Date(), smoke: smokePassed(dir), smokeMs: 1, runs: [], planned: [] });
       expect((await listRuns(dir)).map((r) => [r.id, r.status])).to.deep.equal([['20261129T192806-a3v0', 'incomplete']]);
+    });
+    it('`runs` names a run with no results.json by its started.json: running while its process lives, killed after, and incomplete without one', async () => {
+      const mk = async (id: string, started?: object) => {
+        await mkdir(path.join(dir, id));
+        if (started) await writeFile(path.join(dir, id, 'started.json'), JSON.stringify(started));
+      };
+      const base = { schema: 'lvs-harness/started@1', startedAt: '2026-11-30T10:00:00.000Z', host: hostname(), topology: 'tiny-nat', suites: ['modes'] };
+      await mk('20261130T100000-live', { ...base, runId: '20261130T100000-live', pid: process.pid });
+      await mk('20261130T100001-dead', { ...base, runId: '20261130T100001-dead', pid: 2 ** 22 + 17 });
+      await mk('20261130T100002-none');
+      await mk('20261130T100003-damg', { schema: 'something else' });
+      await mk('20261130T100004-away', { ...base, host: 'another-host', pid: 1 });
+      const list = await listRuns(dir);
+      const by = Object.fromEntries(list.map((r) => [r.id, r]));
+      expect(by['20261130T100000-live']).to.include({ status: 'running', topology: 'tiny-nat' });
+      expect(by['20261130T100001-dead']).to.include({ status: 'killed', topology: 'tiny-nat' });
+      expect(by['20261130T100001-dead']!.suites).to.deep.equal(['modes']);
+      expect(by['20261130T100002-none']!.status).to.equal('incomplete');
+      expect(by['20261130T100003-damg']!.status).to.equal('incomplete');
+      expect(by['20261130T100004-away']!.status).to.equal('incomplete');
+      expect(formatRuns(list)).to.match(/20261130T100001-dead\s+2026-11-30 10:00:00\s+tiny-nat\s+modes\s+killed\s+its process \(pid \d+\) ended without writing results\.json/);
     });
   });
 });
