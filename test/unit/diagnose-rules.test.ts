@@ -146,6 +146,21 @@ describe('diagnose: cause rules on recorded evidence', () => {
       expect(quoted(c)).to.include.members(['director1: Tue Jun  4 09:12:05 2024: Removing service [10.89.120.11]:tcp:80 to VS [10.89.110.100]:tcp:80', 'director1: Tue Jun  4 09:12:06 2024: HTTP_CHECK on service [10.89.120.13]:tcp:80 failed after 1 retries.']);
     });
 
+    it('keepalived ran late: the timer lines past a second, the worst named, on the director that logged them', () => {
+      const late = (t: string) =>
+        t.replace(
+          /(#lvsh-evidence-begin keepalived-log\n)/,
+          '$1Tue Jun  4 09:12:00 2024: A thread timer expired 0.412000 seconds ago\nTue Jun  4 09:12:01 2024: A thread timer expired 7.316621 seconds ago\nTue Jun  4 09:12:02 2024: A thread timer expired 2.100000 seconds ago\n',
+        );
+      const c = only(run(natHa, evidenceOf('nat-ha', 'nat-ha', { director1: late }), { check: failed('web', 'keepalived takes 10.89.120.12:80 out of service after it fails') }), 'keepalived-late');
+      expect(c.sentence).to.match(/^keepalived on director1 ran up to 7\.3 s late \(2 times its timers fired more than 1 s after they were due\): the director was starved of CPU/);
+      expect(quoted(c)).to.deep.equal(['director1: Tue Jun  4 09:12:01 2024: A thread timer expired 7.316621 seconds ago', 'director1: Tue Jun  4 09:12:02 2024: A thread timer expired 2.100000 seconds ago']);
+    });
+    it('keepalived on time (or late under a second) is no cause', () => {
+      const small = (t: string) => t.replace(/(#lvsh-evidence-begin keepalived-log\n)/, '$1Tue Jun  4 09:12:00 2024: A thread timer expired 0.900000 seconds ago\n');
+      expect(ids(run(natHa, evidenceOf('nat-ha', 'nat-ha', { director1: small }), { check: failed('web', 'keepalived takes 10.89.120.12:80 out of service after it fails') }))).to.not.include('keepalived-late');
+    });
+
     it('both directors MASTER: the authentication that differs, and keepalived\'s words', () => {
       const c = only(run(natHa, evidenceOf('nat-ha', 'nat-ha-splitbrain'), { check: failed('VI_NAT', 'exactly one director holds 10.89.110.100') }), 'vrrp-split-brain');
       expect(c.sentence).to.match(/^both director1 and director2 hold 10\.89\.110\.100, 10\.89\.120\.254 of VI_NAT: each is MASTER \(split brain\)/);

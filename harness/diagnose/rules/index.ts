@@ -2,6 +2,7 @@
 import type { CauseRule } from '../types.js';
 import { arpFluxRule } from './arp.js';
 import { fullnatConntrackRule, fullnatSnatRule } from './fullnat.js';
+import { keepalivedLateRule } from './keepalived-late.js';
 import { keepalivedRemovedRule } from './keepalived-removed.js';
 import { natForwardRule, natRouteRule } from './nat.js';
 import { staleTemplateRule } from './persistence.js';
@@ -12,6 +13,7 @@ import { splitBrainRule } from './vrrp.js';
 export const CAUSE_RULES: readonly CauseRule[] = [
   splitBrainRule,
   keepalivedRemovedRule,
+  keepalivedLateRule,
   natForwardRule,
   natRouteRule,
   fullnatConntrackRule,
