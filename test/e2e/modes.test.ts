@@ -258,7 +258,7 @@ describe('topologies and the modes suite (real lab)', function () {
       expect(await r.exit, r.out()).to.equal(130);
       const res = await interrupted(r.dir);
       expect(res.interrupted?.signal).to.equal('SIGINT');
-      expect(res.interrupted?.phase).to.equal('checks');
+      expect(res.interrupted?.phase, 'the suites run in phase suite').to.equal('suite');
       expect(res.error?.code).to.equal('ERR_LVS_INTERRUPTED');
       expect(await leftovers()).to.deep.equal({ containers: 0, networks: 0 });
     });
