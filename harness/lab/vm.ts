@@ -7,7 +7,7 @@ import { HarnessError, tail } from '../errors.js';
 import { dockerFromEndpoint, type Endpoint } from '../util/docker.js';
 import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
-import { which } from '../util/proc.js';
+import { pidAlive, which } from '../util/proc.js';
 import { sleep, waitFor } from '../util/wait.js';
 import { buildLab, readArtifacts, type LabArtifacts } from './build.js';
 import { parseConsole } from './console.js';
@@ -49,14 +49,6 @@ export function decideRunning(st: Pick<LabState, 'bootedBy' | 'ready'>, isAlive:
   return st.bootedBy !== undefined && isAlive(st.bootedBy) ? 'wait' : 'restart';
 }
 
-const processAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 export interface LabStatus {
   running: boolean;
@@ -309,7 +301,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
   }
   if (current.running) {
     const st = await readState(paths);
-    if (st && decideRunning(st, processAlive) === 'restart') {
+    if (st && decideRunning(st, pidAlive) === 'restart') {
       log(`the ${current.release} lab (pid ${current.pid}) was left half-started: the process that was booting it (pid ${st.bootedBy ?? '?'}) is gone. Stopping it and starting again`);
       await labDown({ paths, log });
       current = await labStatus({ paths, probeDocker: false });
@@ -322,7 +314,7 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
     const phase = async () => {
       const st = await readState(paths);
       if (st?.ready === false) {
-        if (st.bootedBy !== undefined && !processAlive(st.bootedBy)) throw Object.assign(new Error(`the process booting it (pid ${st.bootedBy}) died before it was ready`), { fatal: true });
+        if (st.bootedBy !== undefined && !pidAlive(st.bootedBy)) throw Object.assign(new Error(`the process booting it (pid ${st.bootedBy}) died before it was ready`), { fatal: true });
         return 'booting';
       }
       return parseConsole(await readFile(paths.console, 'utf8').catch(() => '')).phase;

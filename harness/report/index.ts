@@ -8,6 +8,7 @@ import { renderJUnit } from './junit.js';
 import { OVERVIEW_PREFIX } from './overview.js';
 import { RUN_STARTED_SCHEMA, STARTED_FILE, loadResults, type Results, type RunStarted } from './results.js';
 import { renderSummary } from './summary.js';
+import { pidAlive } from '../util/proc.js';
 
 /**
  * The report files of a run, written next to results.json and history.ndjson (which the runner
@@ -153,14 +154,6 @@ export async function unfinishedRun(dir: string, alive: (pid: number) => boolean
     : { status: 'killed', ...common, problem: `its process (pid ${st.pid}) ended without writing results.json (killed, or crashed); a later run reaps its nodes` };
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export interface RunSummary {
   id: string;

@@ -77,3 +77,13 @@ export async function which(cmd: string): Promise<string | undefined> {
   }
   return undefined;
 }
+
+/** Whether a process with this pid lives on this host (one of another user's counts: EPERM). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
