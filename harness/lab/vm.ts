@@ -49,7 +49,6 @@ export function decideRunning(st: Pick<LabState, 'bootedBy' | 'ready'>, isAlive:
   return st.bootedBy !== undefined && isAlive(st.bootedBy) ? 'wait' : 'restart';
 }
 
-
 export interface LabStatus {
   running: boolean;
   /** the running lab's Debian release */
@@ -313,10 +312,8 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
     // (a restored lab's console starts with the saved boot's ready line: its state says when it is)
     const phase = async () => {
       const st = await readState(paths);
-      if (st?.ready === false) {
-        if (st.bootedBy !== undefined && !pidAlive(st.bootedBy)) throw Object.assign(new Error(`the process booting it (pid ${st.bootedBy}) died before it was ready`), { fatal: true });
-        return 'booting';
-      }
+      if (st && decideRunning(st, pidAlive) === 'restart') throw Object.assign(new Error(`the process booting it (pid ${st.bootedBy ?? '?'}) died before it was ready`), { fatal: true });
+      if (st?.ready === false) return 'booting';
       return parseConsole(await readFile(paths.console, 'utf8').catch(() => '')).phase;
     };
     if ((await phase()) !== 'ready') {
