@@ -4,6 +4,7 @@
 // test/unit/mocharc.test.ts keeps every e2e file in this list.
 module.exports = {
   'node-option': ['import=tsx'],
+  require: ['test/mocha-hooks.cjs'],
   spec: [
     'test/unit/**/*.test.ts',
     'test/browser/**/*.test.ts',

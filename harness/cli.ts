@@ -25,11 +25,12 @@ import { availableSuites, keepalivedSuites, runSuites, suiteNames, type RunResul
 import { formatShard, parseShard, shardOf } from './suite/shard.js';
 import { formatMatrixPlan, planMatrix } from './suite/matrix.js';
 import { mergeReportsCommand } from './report/merge.js';
-import { buildTopology, teardown } from './topology/builder.js';
+import { buildTopology, teardownTopology } from './topology/builder.js';
 import { findNode, formatTable, ipvsTable, nodeTable, shippedTopologies, topologyFile, topologyName } from './topology/commands.js';
+import { findHostNode } from './topology/hosts.js';
+import type { Node } from './runtime/node.js';
 import { checkLabRelease, resolveRuntime } from './runtime/select.js';
 import { labRequest, type LabRequest } from './runtime/release.js';
-import { execIn } from './runtime/exec.js';
 import { runCleanup, signalExitCode } from './util/cleanup.js';
 import { log, type Logger } from './util/log.js';
 import { REPO_ROOT } from './lab/paths.js';
@@ -71,9 +72,10 @@ Usage:
                                              the IPVS smoke check alone; --release as run
   lvs-harness up <topology> ${LAB_FLAGS_USAGE} [--docker-host URL]
                                              ${helpColumn(`build a topology (file, or shipped name: ${shippedTopologies().join(' ')}), print its nodes, leave it running; --release as run`)}
-  lvs-harness down <topology> | --all        remove a topology's containers and networks (all of the harness's)
+  lvs-harness down <topology> | --all        undo what a run changed on a topology's SSH hosts, remove its containers and networks (all of the harness's)
   lvs-harness exec <node> [--topology T] -- <argv...>
-                                             run a command in a node; its output and exit code are passed through
+                                             run a command in a node (a container, or over SSH a host of a
+                                             topology that is up); its output and exit code are passed through
   lvs-harness ipvs <node> [--topology T] [--json]
                                              the node's IPVS table with connection and packet counters
   lvs-harness run <topology> --suite <name> [--suite <name>…|all] [--fault <spec>…] [--grep <regex>] [--expect <targets>] [--keep] ${LAB_FLAGS_USAGE} [--docker-host URL]
@@ -291,6 +293,17 @@ async function setup(): Promise<number> {
 /** The shipped topologies the main job checks, one per forwarding mode. */
 export const MAIN_TOPOLOGIES = ['nat', 'dr', 'tun', 'fullnat'] as const;
 
+/**
+ * The node `exec` and `ipvs` act on: a real host of a topology built here (over SSH, no lab
+ * needed), else the node's container in the running lab.
+ */
+async function commandNode(name: string, topology: string | undefined, dockerHost: string | undefined): Promise<Node> {
+  const host = await findHostNode(name, topology);
+  if (host) return host;
+  const rt = await resolveRuntime({ dockerHost, log, startLab: false });
+  return findNode(rt.docker, name, topology);
+}
+
 async function runSmoke(rest: string[]): Promise<number> {
   const { values } = parse(rest, { 'docker-host': { type: 'string' }, ...LAB_FLAGS }, 'smoke');
   const dockerHost = values['docker-host'] as string | undefined;
@@ -433,8 +446,30 @@ async function runMatrix(rest: string[]): Promise<number> {
   return failed || notRun.length ? 1 : 0;
 }
 
+/**
+ * A command's entries of the help (`lvs-harness run --help`): each usage line of that command
+ * with its description, then where the rest is. The whole help when the command has none.
+ */
+export function commandHelp(cmd: string): string {
+  const lines = help().split('\n');
+  const out: string[] = [];
+  let inCmd = false;
+  for (const l of lines) {
+    if (/^  lvs-harness /.test(l)) inCmd = l.startsWith(`  lvs-harness ${cmd} `) || l === `  lvs-harness ${cmd}`;
+    else if (!/^\s{20,}\S/.test(l)) inCmd = false;
+    if (inCmd) out.push(l);
+  }
+  return out.length ? `Usage:\n${out.join('\n')}\n\nEverything else (topologies, suites, environment): lvs-harness --help` : help();
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // `<command> --help` (before a `--`): that command's help, not an unknown option
+  const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (cmd && !['-h', '--help', 'help'].includes(cmd) && (flags.includes('--help') || flags.includes('-h'))) {
+    print(commandHelp(cmd));
+    return 0;
+  }
   switch (cmd) {
     case undefined:
     case '-h':
@@ -470,19 +505,17 @@ export async function main(argv: string[]): Promise<number> {
     case 'down': {
       const { values, positionals } = parse(rest, { all: { type: 'boolean' }, 'docker-host': { type: 'string' } }, 'down');
       if (!values.all && positionals.length !== 1) throw errUsage('down: give one topology, or --all');
+      const name = values.all ? undefined : await topologyName(positionals[0]!);
       let rt;
       try {
         rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
       } catch (e) {
-        if (isHarnessError(e) && e.code === 'ERR_LVS_LAB_DOWN') {
-          print('nothing to remove: the lab is not running');
-          return 0;
-        }
-        throw e;
+        if (!isHarnessError(e) || e.code !== 'ERR_LVS_LAB_DOWN') throw e;
       }
-      const name = values.all ? undefined : await topologyName(positionals[0]!);
-      const n = await teardown(rt.docker, values.all ? { all: true } : { topology: name }, log);
-      print(n ? `removed ${values.all ? 'every topology' : name}` : `nothing to remove${name ? ` for ${name}` : ''}`);
+      // what a run changed on SSH hosts is undone also when the lab is down (its journal is local)
+      const n = await teardownTopology(rt?.docker, name, log);
+      if (!rt) print('no containers to remove: the lab is not running');
+      else print(n ? `removed ${values.all ? 'every topology' : name}` : `nothing to remove${name ? ` for ${name}` : ''}`);
       return 0;
     }
     case 'exec': {
@@ -491,20 +524,27 @@ export async function main(argv: string[]): Promise<number> {
       const { values, positionals } = parse(rest.slice(0, dd), { topology: { type: 'string' }, 'docker-host': { type: 'string' } }, 'exec');
       const argv = rest.slice(dd + 1);
       if (positionals.length !== 1 || !argv.length) throw errUsage('exec: lvs-harness exec <node> [--topology T] -- <argv...>');
-      const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
-      const c = await findNode(rt.docker, positionals[0]!, values.topology as string | undefined);
-      const r = await execIn(c, argv, { allowFailure: true, timeoutMs: 3600_000 });
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      return r.exitCode;
+      const node = await commandNode(positionals[0]!, values.topology as string | undefined, values['docker-host'] as string | undefined);
+      try {
+        const r = await node.exec(argv, { allowFailure: true, timeoutMs: 3600_000 });
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        return r.exitCode;
+      } finally {
+        await node.close().catch(() => {});
+      }
     }
     case 'ipvs': {
       const { values, positionals } = parse(rest, { topology: { type: 'string' }, json: { type: 'boolean' }, 'docker-host': { type: 'string' } }, 'ipvs');
       if (positionals.length !== 1) throw errUsage('ipvs: lvs-harness ipvs <node> [--topology T] [--json]');
-      const rt = await resolveRuntime({ dockerHost: values['docker-host'] as string | undefined, log, startLab: false });
-      const t = await ipvsTable(rt, positionals[0]!, values.topology as string | undefined);
-      print(values.json ? t : formatTable(t));
-      return 0;
+      const node = await commandNode(positionals[0]!, values.topology as string | undefined, values['docker-host'] as string | undefined);
+      try {
+        const t = await ipvsTable(node);
+        print(values.json ? t : formatTable(t));
+        return 0;
+      } finally {
+        await node.close().catch(() => {});
+      }
     }
     case 'run': {
       const { values, positionals } = parse(

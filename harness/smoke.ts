@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { CheckResult, Validity } from './checkers/types.js';
 import type { RunFailure } from './report/results.js';
+import { DockerNode } from './runtime/docker-node.js';
 import { describeEnvironment } from './runtime/environment.js';
 import type { RecordedCheck } from './suite/context.js';
 import { runPipeline, stage } from './suite/pipeline.js';
@@ -67,7 +68,8 @@ export async function smoke(opts: { dockerHost?: string; lab?: LabRequest; log?:
             return created;
           },
           async ready(c) {
-            record.environment = describeEnvironment(docker, c);
+            // the probes by docker exec, as the suite's own commands (no node shell in the smoke container)
+            record.environment = describeEnvironment(docker, new DockerNode('smoke', c, { shell: false }));
           },
           workload: (c) =>
             record.step(

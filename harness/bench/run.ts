@@ -14,7 +14,7 @@ import type { RecordedCheck } from '../suite/context.js';
 import { buildExplainer } from '../suite/evidence.js';
 import { faultsHeld } from '../suite/faults.js';
 import { runPipeline, stage, type PipelineDeps } from '../suite/pipeline.js';
-import { buildTopology, teardown, type StartedTopology } from '../topology/builder.js';
+import { buildTopology, teardownTopology, type StartedTopology } from '../topology/builder.js';
 import { topologyFile } from '../topology/commands.js';
 import type { Plan, PlannedService } from '../topology/planner.js';
 import { loadPlan } from '../suite/load-plan.js';
@@ -178,15 +178,16 @@ async function ceilingPath(st: StartedTopology, client: string, rs: PlannedServi
   if (!gw) return { path: `straight from ${client} to ${rs.name} (${rs.rip}) on network ${rs.network}`, undo: none };
   const router = st.plan.nodes.find((n) => n.interfaces.some((i) => i.address === gw))?.name ?? gw;
   const net = st.plan.networks.find((n) => n.name === rs.network);
-  const container = st.container(client);
-  if (net) {
-    const network = st.docker.getNetwork(net.dockerName);
-    const attached = await network.connect({ Container: container.id }).then(
+  const node = st.host(client);
+  // attaching needs a node that can join the runtime's networks (a container); a host cannot
+  const life = node.capabilities.networks ? node.lifecycle : undefined;
+  if (net && life) {
+    const attached = await life.attachNetwork(net.dockerName).then(
       () => true,
       () => false,
     );
     if (attached) {
-      const undo = () => network.disconnect({ Container: container.id, Force: true }).catch(() => {});
+      const undo = () => life.detachNetwork(net.dockerName).catch(() => {});
       if (!(await via())) return { path: `straight from ${client} to ${rs.name} (${rs.rip}): ${client} attached to network ${rs.network} for the ceiling (otherwise routed through ${router})`, undo };
       await undo();
     }
@@ -247,7 +248,7 @@ export interface BenchDeps extends PipelineDeps {
 const BENCH_DEPS: BenchDeps = {
   resolveRuntime: (r) => resolveRuntime(r),
   buildTopology: (rt, plan, b) => buildTopology(rt, plan, { ...b, explain: buildExplainer }),
-  teardown: (rt, topology, log) => teardown(rt.docker, { topology }, log),
+  teardown: (rt, topology, log) => teardownTopology(rt.docker, topology, log),
 };
 
 export async function runBench(o: BenchRunOptions, deps: Partial<BenchDeps> = {}): Promise<BenchRunResult> {
@@ -328,7 +329,7 @@ export async function runBench(o: BenchRunOptions, deps: Partial<BenchDeps> = {}
               cost.push((entry = { topology: plan.topology, upSeconds }));
               if (!environment) {
                 const director = st.nodes('director')[0];
-                const envP = describeEnvironment(runtime.docker, director ? st.container(director.name) : undefined);
+                const envP = describeEnvironment(runtime.docker, director ? st.host(director.name) : undefined);
                 record.environment = envP;
                 const env = await envP;
                 const client = st.nodes('client')[0]!.name;

@@ -11,7 +11,7 @@ export interface GarpPacket {
 }
 
 export interface Takeover {
-  /** when the node became MASTER (its notify script ran) */
+  /** when the node became MASTER: its VIP arriving as the in-node watcher saw it, or its notify script's log if earlier (a starved director ran that script seconds late) */
   t: number;
   node: string;
   mac: string;

@@ -117,3 +117,15 @@ export function releasedAt(samples: readonly VipSample[], node: string, from: nu
   }
   return latest;
 }
+
+/**
+ * When `node` first held one of `vips` at or after `from`, as the in-node watchers saw it (the
+ * kernel's address event, stamped as it came): the moment a BACKUP took over. keepalived adds the
+ * VIPs and sends its gratuitous ARPs before it runs the notify script that logs MASTER, and a
+ * starved director ran that script 4.3 s after its VIP moved in one CI run. Undefined when it never did.
+ */
+export function gainedAt(samples: readonly VipSample[], node: string, from: number, vips?: readonly string[]): number | undefined {
+  return samples
+    .filter((x) => x.t >= from && (!vips || vips.includes(x.vip)) && x.holders.includes(node))
+    .reduce<number | undefined>((min, x) => (min === undefined || x.t < min ? x.t : min), undefined);
+}

@@ -48,11 +48,31 @@ const ALL: readonly Role[] = ['director', 'real-server', 'client'];
 const SERVERS: readonly Role[] = ['director', 'real-server'];
 const T = `timeout ${ITEM_TIMEOUT_S}`;
 
-// the sysctls the forwarding modes depend on; `conf.<dev>` covers all, default, lo, tunl0 and each device
-const SYSCTL_PATTERN = String.raw`^net\.ipv4\.ip_forward |^net\.ipv4\.conf\.[^ ]*\.(arp_ignore|arp_announce|rp_filter) |^net\.ipv4\.vs\.|^net\.ipv6\.conf\.all\.forwarding `;
+/**
+ * The sysctls the forwarding modes depend on (`conf.<dev>` covers all, default, lo, tunl0 and each
+ * device), read from /proc/sys by the shell itself and printed as `sysctl` does ("net.ipv4.ip_forward
+ * = 0", a dot in a device's name shown as "/"). Not `sysctl -a | grep`: walking all of /proc/sys took
+ * longer than its 5 s under a loaded emulated lab, and the cut output lacked ip_forward, so a NAT
+ * director with forwarding off went undiagnosed in a CI run. No fork per file: builtins only.
+ */
+const SYSCTL_FILES = [
+  '/proc/sys/net/ipv4/ip_forward',
+  ...['arp_ignore', 'arp_announce', 'rp_filter'].map((x) => `/proc/sys/net/ipv4/conf/*/${x}`),
+  '/proc/sys/net/ipv4/vs/*',
+  '/proc/sys/net/ipv6/conf/all/forwarding',
+];
+const SYSCTL_READ = [
+  `for f in ${SYSCTL_FILES.join(' ')}; do`,
+  '[ -f "$f" ] && [ -r "$f" ] || continue; IFS= read -r v < "$f" || [ -n "$v" ] || continue;',
+  'r=${f#/proc/sys/}; k=;',
+  'while [ -n "$r" ]; do c=${r%%/*}; case $r in */*) r=${r#*/};; *) r=;; esac;',
+  'd=; while :; do case $c in *.*) d="$d${c%%.*}/"; c=${c#*.};; *) d="$d$c"; break;; esac; done;',
+  'k="${k:+$k.}$d"; done;',
+  'printf \'%s = %s\\n\' "$k" "$v"; done',
+].join(' ');
 
 export const EVIDENCE_COMMANDS: readonly EvidenceCommand[] = [
-  { key: 'sysctl', command: `${T} sysctl -a 2>/dev/null | grep -E '${SYSCTL_PATTERN}'`, roles: ALL },
+  { key: 'sysctl', command: SYSCTL_READ, roles: ALL },
   { key: 'addr', command: 'ip -o addr show', roles: ALL },
   { key: 'link', command: 'ip -o link show', roles: ALL },
   { key: 'route', command: 'ip route show', roles: ALL },

@@ -52,6 +52,11 @@ export interface DiagnoseInput {
   evidence: Record<string, NodeEvidence>;
   check: FailedCheck;
   probes?: Probe[];
+  /**
+   * When each node was frozen by a `pause` fault of the run (lab clock, ms; `to` absent while it
+   * lasted to the end): a frozen keepalived's timers fire late when it thaws, by the freeze itself.
+   */
+  frozen?: Record<string, { from: number; to?: number }[]>;
 }
 
 /** What every rule sees: the input and the services the failed check concerns. */

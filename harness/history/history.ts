@@ -43,6 +43,8 @@ export interface FaultEvent {
   fault: string;
   target: string;
   detail?: string;
+  /** start events: by when the fault was certainly in effect (ActiveFault.inEffectBy) */
+  by?: number;
 }
 
 export interface ObservationEvent {
@@ -101,3 +103,20 @@ export function parseHistory(text: string): HistoryEvent[] {
 }
 
 export const readHistory = async (file: string) => parseHistory(await readFile(file, 'utf8'));
+
+/**
+ * The nodes each `pause` fault of the history froze, and when: from its start (issued), `by` when
+ * it was certainly in effect, to its end (absent: it lasted to the end).
+ */
+export function pauseWindows(events: readonly HistoryEvent[]): Record<string, { from: number; by?: number; to?: number }[]> {
+  const out: Record<string, { from: number; by?: number; to?: number }[]> = {};
+  for (const e of events) {
+    if (e.type !== 'fault' || e.fault !== 'pause') continue;
+    for (const node of e.target.split('/')) {
+      const ws = (out[node] ??= []);
+      if (e.phase === 'start') ws.push({ from: e.t, ...(e.by !== undefined ? { by: e.by } : {}) });
+      else if (ws.length && ws[ws.length - 1]!.to === undefined) ws[ws.length - 1]!.to = e.t;
+    }
+  }
+  return out;
+}

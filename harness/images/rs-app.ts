@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 export const HEALTH_FLAG = '/run/lvs-harness/unhealthy';
 export const NGINX_CONF = '/etc/lvs-harness/nginx.conf';
 export const UDP_ECHO = '/opt/lvs-harness/udp-echo.cjs';
+/** written by the UDP echo once its sockets are bound ($LVSH_READY); the node script waits for it */
+export const UDP_ECHO_READY = '/run/lvs-harness/udp-echo.ready';
 
 /**
  * Bodies of a known size for `lvs-harness bench`: GET /bytes/<N> answers N bytes, a file the

@@ -5,6 +5,11 @@
 'use strict';
 const dgram = require('node:dgram');
 const [name, rip, ports, ...addresses] = process.argv.slice(2);
+// $LVSH_READY: a file written once every socket is bound, which the node script waits for
+let unbound = ports.split(',').length * addresses.length;
+const bound = () => {
+  if (--unbound === 0 && process.env.LVSH_READY) require('node:fs').writeFileSync(process.env.LVSH_READY, `${process.pid}\n`);
+};
 for (const port of ports.split(','))
 for (const address of addresses) {
   const sock = dgram.createSocket({ type: address.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });
@@ -16,5 +21,5 @@ for (const address of addresses) {
     process.stderr.write(`udp-echo ${address}:${port}: ${e.message}\n`);
     process.exit(1);
   });
-  sock.bind(Number(port), address);
+  sock.bind(Number(port), address, bound);
 }

@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HarnessError } from '../errors.js';
@@ -8,7 +8,7 @@ import { aptDownload, aptFor, hostArchive, resolveKernelPackage } from './apt.js
 import { StepCache } from './cache.js';
 import { gzipCpio, S_IFDIR, S_IFREG, type CpioEntry } from './cpio.js';
 import { artifactsPath, labPaths, type LabPaths } from './paths.js';
-import { ASSETS, DEFAULT_RELEASE, LAB_RELEASES, RECIPE, RECIPES, labInitFor, nodeImageTag, readAsset, recipeFor, stepKeys, type LabRelease, type Recipe, type ResolvedInputs } from './recipe.js';
+import { ASSETS, DEFAULT_RELEASE, assetPath, LAB_RELEASES, RECIPE, RECIPES, labInitFor, nodeImageTag, readAsset, recipeFor, stepKeys, type LabRelease, type Recipe, type ResolvedInputs } from './recipe.js';
 import { ensureTls } from './tls.js';
 
 /** What a finished build hands to `lab up`. */
@@ -347,6 +347,7 @@ async function buildRootImage(
       throw new HarnessError('ERR_LVS_KERNEL_MODULES', `kernel ${a.kver} (${a.recipe.release}) has no module ${missing.join(', ')}`, {
         hint: `take ${missing.length > 1 ? 'them' : 'it'} out of vmModules for ${a.recipe.release} in harness/lab/recipe.ts, or add the directory that holds ${missing.length > 1 ? 'them' : 'it'} to moduleDirs`,
       });
+    await installDockerdReexec(root);
     await mkdir(path.join(root, 'lab'));
     await copyFile(path.join(a.nodeDir, 'rootfs.tar'), path.join(root, 'lab', 'node-rootfs.tar'));
     await writeFile(path.join(root, 'lab', 'node-image.tag'), a.tag + '\n');
@@ -355,4 +356,38 @@ async function buildRootImage(
     await truncate(img, a.recipe.rootImageMiB * 1024 * 1024);
     await run(['mkfs.ext4', '-q', '-F', '-L', 'lvs-lab', '-E', 'root_owner=0:0', '-d', root, img], { pkg: 'e2fsprogs', timeoutMs: 10 * 60_000 });
   });
+}
+
+/** Where lab-init (assets/lab-init.sh) finds the short cut for dockerd's re-executions of itself, and the copy of dockerd it falls back to. */
+const DOCKERD_REEXEC = '/usr/local/libexec/dockerd-reexec';
+const DOCKERD_UNMATCHED = '/usr/local/libexec/dockerd-unmatched';
+
+/**
+ * assets/dockerd-reexec.c compiled (static, on the host) into the VM's root, and beside it a copy
+ * of the VM's dockerd that binfmt_misc does not match: its ELF header differs in the last padding
+ * byte of e_ident, which neither the kernel nor Go reads. lab-init registers the program for the
+ * original binary's header once dockerd is up (see the C file for why).
+ */
+async function installDockerdReexec(root: string): Promise<void> {
+  const dockerd = path.join(root, 'usr', 'sbin', 'dockerd');
+  const reexec = path.join(root, DOCKERD_REEXEC);
+  const unmatched = path.join(root, DOCKERD_UNMATCHED);
+  await mkdir(path.dirname(reexec), { recursive: true });
+  await run(['gcc', '-O2', '-static', '-Wall', '-Werror', `-DFALLBACK="${DOCKERD_UNMATCHED}"`, '-o', reexec, assetPath('dockerd-reexec.c')], { pkg: 'gcc' });
+  await copyFile(dockerd, unmatched);
+  await chmod(unmatched, 0o755);
+  await markUnmatched(unmatched);
+}
+
+/** Sets e_ident[EI_PAD + 6] (byte 15) of an ELF file to 1, so that a binfmt_misc magic of the original header no longer matches it. */
+export async function markUnmatched(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    const head = Buffer.alloc(16);
+    await fh.read(head, 0, 16, 0);
+    if (head.readUInt32BE(0) !== 0x7f454c46) throw new HarnessError('ERR_LVS_LAB_BUILD', `${file} is not an ELF file`);
+    await fh.write(Buffer.from([1]), 0, 1, 15);
+  } finally {
+    await fh.close();
+  }
 }

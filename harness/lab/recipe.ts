@@ -91,6 +91,8 @@ export const RECIPE = {
     'iptable_mangle',
     'ip6table_nat',
     'ip6table_filter',
+    // lab-init registers dockerd-reexec for the engine's re-executions of itself (assets/dockerd-reexec.c)
+    'binfmt_misc',
   ],
   /** kernel module trees copied into the VM (the rest of the 390 MB of modules is never used) */
   moduleDirs: ['kernel/net', 'kernel/fs', 'kernel/lib', 'kernel/crypto', 'kernel/arch', 'kernel/drivers/virtio', 'kernel/drivers/block', 'kernel/drivers/net', 'kernel/drivers/firmware', 'kernel/drivers/char'],
@@ -161,7 +163,7 @@ export function parseRelease(v: unknown, where = '--release'): LabRelease | unde
 }
 
 const ASSET_DIR = fileURLToPath(new URL('./assets/', import.meta.url));
-export const ASSETS = ['initramfs-init.sh', 'lab-init.sh', 'lab-init-cgroup-v2.sh'] as const;
+export const ASSETS = ['initramfs-init.sh', 'lab-init.sh', 'lab-init-cgroup-v2.sh', 'dockerd-reexec.c'] as const;
 
 export function assetPath(name: (typeof ASSETS)[number]): string {
   return ASSET_DIR + name;
@@ -229,7 +231,7 @@ export function stepKeys(inp: ResolvedInputs) {
   const labBase = stableHash({ v: r.version, suite: r.labSuite ?? r.suite, arch: r.arch, pkgs: r.labPackages, prune: r.prune });
   // the cgroup v2 fragment counts only for a release that uses it: bookworm's key is what it was
   const cgroup = r.cgroup === 'v2' ? inp.assets['lab-init-cgroup-v2.sh'] : undefined;
-  const rootImage = stableHash({ kernel, nodeRootfs, labBase, init: inp.assets['lab-init.sh'], cgroup, mods: r.vmModules, size: r.rootImageMiB });
+  const rootImage = stableHash({ kernel, nodeRootfs, labBase, init: inp.assets['lab-init.sh'], cgroup, mods: r.vmModules, size: r.rootImageMiB, reexec: inp.assets['dockerd-reexec.c'] });
   const lab = stableHash({ kernel, initramfs, rootImage });
   return { kernel, initramfs, nodeRootfs, labBase, rootImage, lab };
 }

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { onCleanup } from '../util/cleanup.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
@@ -61,6 +61,8 @@ export const forgetLockup = (): void => {
 };
 
 export const lockupFile = (paths: Pick<LabPaths, 'home'>) => path.join(paths.home, 'lockup.json');
+/** Every lockup a watchdog acted on in this lab home, one JSON line each, across restarts. */
+export const lockupLog = (paths: Pick<LabPaths, 'home'>) => path.join(paths.home, 'lockups.ndjson');
 
 /** One look at the console: the lockup found and acted on, or undefined. Exported for tests. */
 export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promise<LockupRecord | undefined> {
@@ -83,6 +85,8 @@ export async function checkOnce(o: WatchdogOptions & { paths: LabPaths }): Promi
   seen = rec;
   (o.log ?? defaultLog)(`lab watchdog: ${l.summary}. The lab VM${pid ? ` (pid ${pid})` : ''} is stopped so that this run fails now instead of waiting on it; \`lvs-harness lab up\` starts it again. Its console: ${o.paths.lastConsole}`);
   await writeFile(lockupFile(o.paths), JSON.stringify(rec, null, 2) + '\n').catch(() => {});
+  // lockup.json goes with the next VM; this one keeps every lockup of the lab home (CI prints it at the end)
+  await appendFile(lockupLog(o.paths), JSON.stringify(rec) + '\n').catch(() => {});
   // the process may be ending already (the run failed the moment the VM died): its exit waits for the stop
   const stopping: Promise<void> = o.stop().then(() => {}, () => {});
   const unregister = onCleanup('the locked-up lab VM', () => stopping);

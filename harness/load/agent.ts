@@ -18,7 +18,28 @@ import net from 'node:net';
 import readline from 'node:readline';
 import { encodeError, httpTarget, identityFromBody, type AgentCommand, type AgentEvent } from './protocol.js';
 
-const emit = (e: AgentEvent) => process.stdout.write(JSON.stringify(e) + '\n');
+/**
+ * Operations leave in batches, at most FLUSH_MS after they happened (each carries its own
+ * time): every write on the exec's stream costs containerd's shim and dockerd a wake-up, a
+ * frame and a TLS record, which under emulation competes with the traffic measured. Anything
+ * else (ready, clock, summary, done, error) goes at once, after the operations before it.
+ */
+const FLUSH_MS = 200;
+let unsent = '';
+let flushTimer: NodeJS.Timeout | undefined;
+function flush(): void {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (!unsent) return;
+  const s = unsent;
+  unsent = '';
+  process.stdout.write(s);
+}
+const emit = (e: AgentEvent) => {
+  unsent += JSON.stringify(e) + '\n';
+  if (e.type !== 'op' || unsent.length >= 64 * 1024) flush();
+  else flushTimer ??= setTimeout(flush, FLUSH_MS);
+};
 
 /**
  * Source ports, chosen here rather than by the kernel: a client port reused while the director
@@ -33,6 +54,14 @@ function sourcePort(src: string): number {
   return p;
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `fn` once the I/O already waiting has been read: setImmediate runs after the event loop's
+ * poll phase. A timer that comes due while the process is stalled (the emulated CPU ran something
+ * else) runs first when it resumes, before the answer that arrived meanwhile is read; a timeout
+ * decided here sees that answer first.
+ */
+const afterPendingIo = (fn: () => void) => setImmediate(fn);
 
 function httpOnce(host: string, port: number, path: string, src: string, timeoutMs: number, tag?: string): Promise<void> {
   const t = Date.now();
@@ -63,7 +92,15 @@ function httpOnce(host: string, port: number, path: string, src: string, timeout
     });
     req.on('socket', (s) => s.on('connect', () => undefined));
     req.on('timeout', () => {
-      req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+      // decided after the I/O already waiting is read (afterPendingIo): a stalled agent must not
+      // call an answer that came in time a timeout; activity since re-arms the socket's timer
+      const s = req.socket;
+      const before = { read: s?.bytesRead ?? 0, connecting: !!s?.connecting };
+      afterPendingIo(() => {
+        if (done) return;
+        if (s && (s.bytesRead > before.read || (before.connecting && !s.connecting))) return;
+        req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+      });
     });
     req.on('error', (err) => finish({ outcome: encodeError(err), error: err.message, srcPort: req.socket?.localPort }));
     req.end();
@@ -93,13 +130,17 @@ async function cmdTcp(c: Extract<AgentCommand, { cmd: 'tcp' }>) {
     const t = Date.now();
     await new Promise<void>((resolve) => {
       const s = net.connect({ host: c.host, port: c.port, localAddress: src, localPort: sourcePort(src), timeout: c.timeoutMs ?? 1000 });
+      let done = false;
       const fin = (e: Partial<AgentEvent & { type: 'op' }>) => {
+        if (done) return;
+        done = true;
         s.destroy();
         emit({ type: 'op', op: 'tcp', t, latencyMs: Date.now() - t, src, srcPort: s.localPort, dst: c.host, dstPort: c.port, outcome: 'ok', tag: c.tag, ...e } as AgentEvent);
         resolve();
       };
       s.once('connect', () => fin({ outcome: 'ok' }));
-      s.once('timeout', () => fin({ outcome: 'timeout' }));
+      // a connect already completed when a stalled agent resumes is read before the timeout is decided
+      s.once('timeout', () => afterPendingIo(() => fin({ outcome: 'timeout' })));
       s.once('error', (err) => fin({ outcome: encodeError(err), error: err.message }));
     });
     await sleep(Math.max(0, (c.intervalMs ?? 100) - (Date.now() - t)));
@@ -126,12 +167,16 @@ async function cmdUdp(c: Extract<AgentCommand, { cmd: 'udp' }>) {
       const s = c.newFlow ? await open(src, sourcePort(src)) : socks.get(src)!;
       const t = Date.now();
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => fin({ outcome: 'timeout' }), c.timeoutMs ?? 1000);
+        // the timeout is decided after the I/O already waiting is read (afterPendingIo)
+        const timer = setTimeout(() => afterPendingIo(() => fin({ outcome: 'timeout' })), c.timeoutMs ?? 1000);
+        let done = false;
         const onMsg = (msg: Buffer) => {
           const id = identityFromBody(msg.toString());
           fin({ outcome: 'ok', server: id?.server, rip: id?.rip, seen: id?.client });
         };
         function fin(e: Partial<AgentEvent & { type: 'op' }>) {
+          if (done) return;
+          done = true;
           clearTimeout(timer);
           s.off('message', onMsg);
           emit({ type: 'op', op: 'udp', t, latencyMs: Date.now() - t, src, srcPort: s.address().port, dst: c.host, dstPort: c.port, outcome: 'ok', tag: c.tag, ...e } as AgentEvent);
@@ -283,6 +328,7 @@ async function handle(c: AgentCommand) {
       return;
     case 'exit':
       for (const s of held.values()) s.destroy();
+      flush();
       process.exit(0);
   }
 }
@@ -310,5 +356,5 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
       (e: Error) => void emit({ type: 'error', id: c.id, message: e.message }),
     );
 });
-process.stdin.on('end', () => void queue.then(() => process.exit(0)));
+process.stdin.on('end', () => void queue.then(() => (flush(), process.exit(0))));
 emit({ type: 'ready', now: Date.now(), node: process.version });

@@ -1,6 +1,6 @@
-import { PassThrough, type Duplex } from 'node:stream';
 import { HarnessError } from '../errors.js';
 import type { History, OpEvent } from '../history/history.js';
+import type { NodeProcess } from '../runtime/node.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { agentBundle } from './bundle.js';
 import { decodeEvent, type AgentCommand, type AgentEvent } from './protocol.js';
@@ -28,25 +28,27 @@ export class Agent {
 
   private constructor(
     readonly node: string,
-    private readonly stream: Duplex,
+    private readonly proc: NodeProcess,
     private readonly history: History,
   ) {}
 
   static async start(st: StartedTopology, node: string, history: History): Promise<Agent> {
     await st.exec(node, ['mkdir', '-p', '/opt/lvs-harness']);
     await st.exec(node, ['sh', '-c', 'cat > "$1"', 'sh', AGENT_PATH], { input: await agentBundle() });
-    const exec = await st.container(node).exec({ Cmd: ['node', AGENT_PATH], AttachStdin: true, AttachStdout: true, AttachStderr: true });
-    const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
-    const agent = new Agent(node, stream, history);
-    const out = new PassThrough();
-    const err = new PassThrough();
-    st.container(node).modem.demuxStream(stream, out, err);
-    err.on('data', (b: Buffer) => (agent.stderr += b.toString()));
+    // streamed over the node's spawn (a DockerNode: a hijacked docker exec; an SshNode: a channel)
+    const proc = await st.host(node).spawn(['node', AGENT_PATH]);
+    const agent = new Agent(node, proc, history);
+    proc.stderr.on('data', (b: Buffer) => (agent.stderr += b.toString()));
     let ready: () => void;
     const readyP = new Promise<void>((r) => (ready = r));
-    out.on('data', (b: Buffer) => agent.onData(b.toString(), ready));
-    stream.on('end', () => agent.onExit('its stream ended'));
-    stream.on('error', (e: Error) => agent.onExit(e.message));
+    proc.stdout.on('data', (b: Buffer) => agent.onData(b.toString(), ready));
+    proc.stdin.on('error', () => {});
+    // as soon as its output ends (the exit status may take the engine a moment longer), or the node goes away
+    proc.stdout.once('end', () => agent.onExit('its stream ended'));
+    proc.exit.then(
+      () => agent.onExit('its stream ended'),
+      (e: Error) => agent.onExit(e.message),
+    );
     await Promise.race([readyP, new Promise((_, rej) => setTimeout(() => rej(new HarnessError('ERR_LVS_AGENT', `the load agent in ${node} did not start within 30 s: ${agent.stderr.trim()}`)), 30_000).unref())]);
     return agent;
   }
@@ -99,6 +101,7 @@ export class Agent {
   }
 
   private onExit(why: string) {
+    if (this.exited) return;
     this.exited = why;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
@@ -126,9 +129,9 @@ export class Agent {
         resolve: (r) => (clearTimeout(timer), resolve(r)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      this.stream.write(JSON.stringify({ ...cmd, id }) + '\n');
+      this.proc.stdin.write(JSON.stringify({ ...cmd, id }) + '\n');
       const cancel = () => {
-        if (this.pending.has(id) && !this.exited) this.stream.write(JSON.stringify({ cmd: 'cancel', id: `cancel-${id}`, target: id }) + '\n');
+        if (this.pending.has(id) && !this.exited) this.proc.stdin.write(JSON.stringify({ cmd: 'cancel', id: `cancel-${id}`, target: id }) + '\n');
       };
       o.cancel?.then(cancel, cancel);
     });
@@ -136,8 +139,8 @@ export class Agent {
 
   async stop(): Promise<void> {
     if (this.exited) return;
-    this.stream.write(JSON.stringify({ cmd: 'exit', id: 'exit' }) + '\n');
-    this.stream.end();
+    this.proc.stdin.write(JSON.stringify({ cmd: 'exit', id: 'exit' }) + '\n');
+    this.proc.stdin.end();
     await new Promise((r) => setTimeout(r, 100));
   }
 }

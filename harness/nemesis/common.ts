@@ -1,5 +1,6 @@
 import { HarnessError, errUsage } from '../errors.js';
-import { devicesByAddress, type StartedTopology } from '../topology/builder.js';
+import { requireCapability, type NodeCapabilities, type NodeLifecycle, type NodeState } from '../runtime/node.js';
+import { devicesByAddress, nodeClockMs, type StartedTopology } from '../topology/builder.js';
 import type { Plan, PlannedNode } from '../topology/planner.js';
 import { waitFor } from '../util/wait.js';
 import type { ActiveFault, FaultTarget, TargetKind } from './types.js';
@@ -75,21 +76,29 @@ export function requireRestore(st: StartedTopology, fault: string, node: string)
   return () => r.call(st, node);
 }
 
-export async function containerState(st: StartedTopology, node: string): Promise<{ running: boolean; paused: boolean; status: string }> {
-  const s = (await st.container(node).inspect()).State;
-  return { running: s.Running, paused: s.Paused, status: s.Status };
+/**
+ * The node's lifecycle for a fault that acts on the node itself (kill, pause, restart), once it
+ * is known to have every capability the fault needs: else ERR_LVS_NODE_UNSUPPORTED, before
+ * anything was injected (an SshNode cannot be killed, frozen or restarted by the harness).
+ */
+export const lifecycleFor = (st: StartedTopology, fault: string, node: string, need: readonly (keyof NodeCapabilities)[]): NodeLifecycle =>
+  requireCapability(st.host(node), need, `${fault} on ${node}`);
+
+/** The node's state as its runtime reports it (running, paused, the runtime's word for it). */
+export async function containerState(st: StartedTopology, node: string): Promise<NodeState> {
+  return requireCapability(st.host(node), [], `reading the state of ${node}`).state();
 }
 
-/** Waits until the node's container is in the wanted state (running / not running / paused / not paused). */
-export async function waitContainer(st: StartedTopology, node: string, want: { running?: boolean; paused?: boolean }, timeoutMs = 30_000): Promise<void> {
+/** Waits until the node's container is in the wanted state (running / not running / paused / not paused); the state it found. */
+export async function waitContainer(st: StartedTopology, node: string, want: { running?: boolean; paused?: boolean }, timeoutMs = 30_000): Promise<NodeState> {
   const what = Object.entries(want)
     .map(([k, v]) => `${v ? '' : 'not '}${k}`)
     .join(' and ');
-  await waitFor(
+  return waitFor(
     `container ${st.node(node).container} (${node}) to be ${what}`,
     async () => {
       const s = await containerState(st, node);
-      if ((want.running === undefined || s.running === want.running) && (want.paused === undefined || s.paused === want.paused)) return true;
+      if ((want.running === undefined || s.running === want.running) && (want.paused === undefined || s.paused === want.paused)) return s;
       // thrown, so that a timeout reports the state last seen
       throw new Error(`status ${s.status}`);
     },
@@ -179,6 +188,40 @@ export async function requireKeepalived(env: FaultTarget, fault: string, target:
 }
 
 /**
+ * On an SSH host, writes the fault's undo into the topology's undo journal before the fault is
+ * made (a run killed while the fault is active leaves the host to `lvs-harness down`, which
+ * undoes it); the returned function drops the entry once the fault is healed. On a container,
+ * nothing: it is thrown away.
+ */
+export async function journalFault(st: StartedTopology, node: string, what: string, undo: readonly string[]): Promise<() => Promise<void>> {
+  const journal = st.node(node).ssh ? st.journal : undefined;
+  if (!journal) return async () => {};
+  const id = await journal.record(what, undo, node);
+  return () => journal.forget(id);
+}
+
+/** The argv that prints the device an SSH host reaches the harness through (`ip route get` of the SSH client's address; nothing through a proxy on the host itself). */
+export const sshDeviceArgv = [
+  'sh',
+  '-c',
+  String.raw`c=${'$'}{SSH_CONNECTION:-$(tr '\0' '\n' < /proc/$PPID/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p')}; c=${'$'}{c%% *}; [ -n "$c" ] && ip route get "$c" 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p' | head -n 1`,
+];
+
+/**
+ * A fault that takes a device away (link-down) must not take the one the harness reaches an
+ * SSH host through: it would cut itself off, and could neither heal nor undo. Refused before anything is done.
+ */
+export async function refuseSshPath(st: StartedTopology, fault: string, node: string, devs: readonly string[]): Promise<void> {
+  if (!st.node(node).ssh) return;
+  const dev = (await st.exec(node, sshDeviceArgv, { allowFailure: true })).stdout.trim();
+  if (dev && devs.includes(dev))
+    throw new HarnessError('ERR_LVS_NODE_UNSUPPORTED', `${fault} on ${node}: ${dev} carries the SSH connection the harness runs ${node} over; taking it down would cut the harness off the host; nothing was done to it`, {
+      hint: `name a network whose interface is not ${dev} (${fault}=<network>:${node}), or reach ${node} over another network`,
+      details: { node, dev },
+    });
+}
+
+/**
  * Runs the fault action and its check; when either fails, heals what may have been done before
  * rethrowing, so that a failed injection does not leave a node broken with no fault to heal.
  */
@@ -189,4 +232,29 @@ export async function injecting<T>(heal: () => Promise<void>, act: () => Promise
     await heal().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Runs argv in the node (its exit code kept: non-zero throws as any exec) and says when it ran,
+ * by the node's own clock read right after it in the same command, kept within the host's view
+ * of the call (issued .. returned) so that a node with another clock cannot move it out. Under
+ * emulation an exec can begin seconds after it is issued (a health flag was once set 2.9 s after),
+ * and a fault's start taken before the call would count that delay into the measured outage.
+ */
+/** The sh script execStamped runs its argv under (`sh -c STAMP_SCRIPT sh argv…`). */
+export const STAMP_SCRIPT = '"$@"; rc=$?; date +%s%N; exit $rc';
+
+export async function execStamped(env: FaultTarget, node: string, argv: readonly string[], opts: { input?: string } = {}): Promise<number> {
+  return (await stamped(env, async () => nodeClockMs((await env.st.exec(node, ['sh', '-c', STAMP_SCRIPT, 'sh', ...argv], opts)).stdout.trim().split('\n').at(-1) ?? ''))).at;
+}
+
+/**
+ * Runs a call that says when it acted by the node's clock (or undefined), and keeps that time
+ * within the host's view of the call: `at` is clamped to issued .. returned, else `issued`.
+ */
+export async function stamped(env: FaultTarget, call: () => Promise<number | undefined>): Promise<{ issued: number; at: number }> {
+  const issued = env.now();
+  const at = await call();
+  const returned = env.now();
+  return { issued, at: at === undefined ? issued : Math.min(Math.max(at, issued), returned) };
 }

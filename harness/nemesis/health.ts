@@ -1,5 +1,5 @@
 import { waitFor } from '../util/wait.js';
-import { activeFault, injecting } from './common.js';
+import { activeFault, injecting, stamped } from './common.js';
 import type { FaultTarget, Nemesis } from './types.js';
 
 /**
@@ -24,22 +24,28 @@ export const health: Nemesis = {
         if (c !== code) throw new Error(`HTTP ${c || 'no answer'}`);
         return true;
       }, { timeoutMs: 10_000, intervalMs: 200 });
+    // when the flag changed, by the node's clock (the lab's, for a container), kept within the
+    // host's view of the command (issued .. returned) so a host with another clock cannot move it out
+    const flagAt = (healthy: boolean) => stamped(env, () => st.setHealth(target, healthy));
+    let healedFlag: number | undefined;
     const heal = async () => {
-      await st.setHealth(target, true);
+      healedFlag = (await flagAt(true)).at;
       await expectCode('200');
     };
-    const startedAt = env.now();
-    await injecting(heal, async () => {
-      await st.setHealth(target, false);
+    const set = await injecting(heal, async () => {
+      const r = await flagAt(false);
       await expectCode('503');
+      return r;
     });
+    const late = set.at - set.issued;
     return activeFault({
       name: 'health',
       target,
-      startedAt,
-      detail: `setHealth(${target}, false): /health answers 503`,
+      startedAt: set.at,
+      detail: `setHealth(${target}, false): /health answers 503${late >= 100 ? ` (the flag was set ${late} ms after the command was issued)` : ''}`,
       healDetail: `setHealth(${target}, true): /health answers 200`,
       heal,
+      healedAt: () => healedFlag,
     });
   },
 };

@@ -1,6 +1,6 @@
 import { UDP_ECHO } from '../images/rs-app.js';
 import { waitFor } from '../util/wait.js';
-import { activeFault, injecting, livePids, nemesisError, pids, requireKeepalived, requireRestore, restoreAfterKill } from './common.js';
+import { activeFault, execStamped, injecting, livePids, nemesisError, pids, requireKeepalived, requireRestore, restoreAfterKill } from './common.js';
 import type { FaultTarget, Nemesis } from './types.js';
 
 /**
@@ -43,10 +43,10 @@ function killDaemon(name: string, daemon: string, label: string, summary: string
           waitFor(`${label} to run again on ${target} after restoreNode`, async () => (await pids(env, target, daemon)).length > 0, { timeoutMs: 20_000, intervalMs: 300 }),
         );
       };
-      const startedAt = env.now();
-      await injecting(heal, async () => {
-        await st.exec(target, ['pkill', '-KILL', '-x', daemon]);
+      const startedAt = await injecting(heal, async () => {
+        const at = await execStamped(env, target, ['pkill', '-KILL', '-x', daemon]);
         await waitFor(`${label} on ${target} to be gone after SIGKILL (pids ${before.join(', ')})`, async () => (await pids(env, target, daemon)).length === 0, { timeoutMs: 10_000, intervalMs: 200 });
+        return at;
       });
       return activeFault({ name, target, startedAt, detail: `pkill -KILL -x ${daemon} (pids ${before.join(', ')})`, healDetail: `restoreNode(${target}) (starts ${label})`, heal });
     },
@@ -105,15 +105,15 @@ export const killApp: Nemesis = {
           ),
       );
     };
-    const startedAt = env.now();
-    await injecting(heal, async () => {
-      await st.exec(target, ['pkill', '-KILL', '-x', 'nginx']);
+    const startedAt = await injecting(heal, async () => {
+      const at = await execStamped(env, target, ['pkill', '-KILL', '-x', 'nginx']);
       if (withEcho) await st.exec(target, ['pkill', '-KILL', ...ECHO_ARGS]);
       await waitFor(
         `nginx${withEcho ? ' and the UDP echo' : ''} on ${target} to be gone after SIGKILL`,
         async () => (await pids(env, target, 'nginx')).length === 0 && (!withEcho || (await echoPids(env, target)).length === 0),
         { timeoutMs: 10_000, intervalMs: 200 },
       );
+      return at;
     });
     return activeFault({
       name: 'kill-app',

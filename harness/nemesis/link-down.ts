@@ -1,6 +1,7 @@
 import type { StartedTopology } from '../topology/builder.js';
 import { waitFor } from '../util/wait.js';
-import { activeFault, injecting, nemesisError, nodeDevices } from './common.js';
+import { shellCommand } from '../util/shell.js';
+import { activeFault, execStamped, injecting, journalFault, nemesisError, nodeDevices, refuseSshPath } from './common.js';
 import type { Nemesis } from './types.js';
 
 /**
@@ -98,12 +99,19 @@ export const linkDown: Nemesis = {
     const { st } = env;
     const ifaces = await nodeDevices(st, 'link-down', target, network);
     const devs = ifaces.map((i) => i.dev);
+    await refuseSshPath(st, 'link-down', target, devs);
     const linksBefore = await links(st, target);
     for (const d of devs) if (!linksBefore.get(d)?.up) throw nemesisError('link-down', target, `${d} is already down`);
     const routesBefore = await routes(st, target);
     const addrsBefore = new Map<string, IpAddr[]>();
     for (const d of devs) addrsBefore.set(d, linksBefore.get(d)!.addrs);
     const devSet = new Set(devs);
+    // an SSH host left with the link down by a killed run: up, and its routes back (what heal does)
+    const putBack = [
+      ...devs.map((d) => ['ip', 'link', 'set', 'dev', d, 'up']),
+      ...([4, 6] as const).flatMap((f) => missingRoutes(routesBefore[f], [], devSet).map((r) => routeArgv(r, f))),
+    ];
+    const forget = await journalFault(st, target, `link-down: ${devs.join(', ')} up again, their routes back`, ['sh', '-c', `rc=0\n${putBack.map((a) => `${shellCommand(a)} || rc=1`).join('\n')}\nexit $rc`]);
     const heal = async () => {
       for (const d of devs) await st.exec(target, ['ip', 'link', 'set', 'dev', d, 'up']);
       const now = await links(st, target);
@@ -125,10 +133,15 @@ export const linkDown: Nemesis = {
         },
         { timeoutMs: 15_000, intervalMs: 300 },
       );
+      await forget();
     };
-    const startedAt = env.now();
-    await injecting(heal, async () => {
-      for (const d of devs) await st.exec(target, ['ip', 'link', 'set', 'dev', d, 'down']);
+    const startedAt = await injecting(heal, async () => {
+      // stamped at the first link down, in the node
+      let at: number | undefined;
+      for (const d of devs) {
+        const t = await execStamped(env, target, ['ip', 'link', 'set', 'dev', d, 'down']);
+        at ??= t;
+      }
       await waitFor(
         `${devs.join(', ')} on ${target} to be down`,
         async () => {
@@ -137,6 +150,7 @@ export const linkDown: Nemesis = {
         },
         { timeoutMs: 10_000, intervalMs: 200 },
       );
+      return at ?? env.now();
     });
     const on = ifaces.map((i) => `${i.dev} (${i.network} ${i.address})`).join(', ');
     return activeFault({

@@ -1,5 +1,5 @@
 import type { StartedTopology } from '../topology/builder.js';
-import { activeFault, injecting, nemesisError, nodeDevices } from './common.js';
+import { activeFault, execStamped, injecting, journalFault, nemesisError, nodeDevices } from './common.js';
 import { DURATION_FORMS, parseDuration, parsePercent } from './params.js';
 import type { Nemesis } from './types.js';
 
@@ -33,18 +33,29 @@ function netem(name: string, summary: string, param: Nemesis['param'] & { defaul
       for (const i of ifaces)
         if ((await rootKind(st, target, i.dev)) === 'netem') throw nemesisError(name, target, `${i.dev} already has a netem qdisc (another netem fault is active there)`);
       const added: string[] = [];
+      // on an SSH host, a run killed with the qdisc in place leaves its removal to `lvs-harness down`
+      const forget = await journalFault(st, target, `${name}: the netem qdiscs removed (${ifaces.map((i) => i.dev).join(', ')})`, [
+        'sh',
+        '-c',
+        'for d in "$@"; do if tc qdisc show dev "$d" root 2>/dev/null | grep -q "qdisc netem"; then tc qdisc del dev "$d" root || exit 1; fi; done',
+        'sh',
+        ...ifaces.map((i) => i.dev),
+      ]);
       const heal = async () => {
         for (const dev of [...added]) {
           if ((await rootKind(st, target, dev)) === 'netem') await st.exec(target, ['tc', 'qdisc', 'del', 'dev', dev, 'root']);
           added.splice(added.indexOf(dev), 1);
         }
+        await forget();
       };
-      const startedAt = env.now();
-      await injecting(heal, async () => {
+      const startedAt = await injecting(heal, async () => {
+        let at: number | undefined;
         for (const i of ifaces) {
-          await st.exec(target, ['tc', 'qdisc', 'add', 'dev', i.dev, 'root', 'netem', ...netemArgs]);
+          const t = await execStamped(env, target, ['tc', 'qdisc', 'add', 'dev', i.dev, 'root', 'netem', ...netemArgs]);
+          at ??= t;
           added.push(i.dev);
         }
+        return at ?? env.now();
       });
       return activeFault({
         name,

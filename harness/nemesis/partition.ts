@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StartedTopology } from '../topology/builder.js';
 import type { Plan, PlannedNode } from '../topology/planner.js';
-import { activeFault, injecting, nemesisError, resolveTargets } from './common.js';
+import { activeFault, execStamped, injecting, nemesisError, resolveTargets } from './common.js';
 import type { Nemesis } from './types.js';
 
 /**
@@ -97,13 +97,16 @@ export const partition: Nemesis = {
         if (left) throw nemesisError('partition', target, `${left} rules commented "${comment}" are still in ${g.node}'s filter table after deleting them`);
       }
     };
-    const startedAt = env.now();
-    await injecting(heal, async () => {
+    const startedAt = await injecting(heal, async () => {
+      // stamped in the node that drops first
+      let at: number | undefined;
       for (const g of groups(rules)) {
-        await st.exec(g.node, restoreArgv(g.family), { input: insertRestore(g.rules, comment) });
+        const t = await execStamped(env, g.node, restoreArgv(g.family), { input: insertRestore(g.rules, comment) });
+        at ??= t;
         const n = await countOurs(st, g.node, g.family, comment);
         if (n !== g.rules.length) throw nemesisError('partition', target, `${g.node} holds ${n} of the ${g.rules.length} IPv${g.family} rules just inserted`);
       }
+      return at ?? env.now();
     });
     const drops = (self: string) =>
       rules

@@ -1,4 +1,4 @@
-import { activeFault, containerState, injecting, nemesisError, waitContainer } from './common.js';
+import { activeFault, containerState, injecting, lifecycleFor, nemesisError, waitContainer } from './common.js';
 import type { Nemesis } from './types.js';
 
 /**
@@ -14,21 +14,23 @@ export const pause: Nemesis = {
   targets: 'node',
   async inject(env, target) {
     const { st } = env;
-    const c = st.container(target);
+    const life = lifecycleFor(st, 'pause', target, ['pause']);
     const name = st.node(target).container;
     const s = await containerState(st, target);
     if (!s.running || s.paused) throw nemesisError('pause', target, `container ${name} is ${s.paused ? 'already paused' : s.status}`);
     const heal = async () => {
-      if ((await containerState(st, target)).paused) await c.unpause();
+      // unpaused when it is paused; either way the node's shell takes commands again (DockerNode.unpause)
+      await life.unpause();
       await waitContainer(st, target, { paused: false }, 15_000);
-      st.resumeShell(target);
     };
     const startedAt = env.now();
     await injecting(heal, async () => {
-      await st.suspendShell(target);
-      await c.pause();
+      // the node's shell is suspended first, its commands in flight waited for (DockerNode.pause)
+      await life.pause();
       await waitContainer(st, target, { paused: true }, 15_000);
     });
-    return activeFault({ name: 'pause', target, startedAt, detail: `docker pause ${name}`, healDetail: `docker unpause ${name}`, heal });
+    // frozen by now: Docker reported the container paused (the freezer took every process)
+    const inEffectBy = env.now();
+    return activeFault({ name: 'pause', target, startedAt, inEffectBy, detail: `docker pause ${name}`, healDetail: `docker unpause ${name}`, heal });
   },
 };

@@ -117,20 +117,22 @@ export async function injectFault(env: FaultTarget, spec: string | FaultSpec, lo
   resolveTargets(env.st.plan, n.name, n.targets, s.target);
   log(`fault ${s.spec}: injecting`);
   const inner = await n.inject(env, s.target, s.param);
-  env.history.append(event('start', inner.startedAt, inner, inner.detail));
+  env.history.append({ ...event('start', inner.startedAt, inner, inner.detail), ...(inner.inEffectBy !== undefined ? { by: inner.inEffectBy } : {}) });
   let unregister = () => {};
   const fault = activeFault({
     name: inner.name,
     target: inner.target,
     startedAt: inner.startedAt,
+    ...(inner.inEffectBy !== undefined ? { inEffectBy: inner.inEffectBy } : {}),
     detail: inner.detail,
     ...(inner.healDetail ? { healDetail: inner.healDetail } : {}),
     async heal() {
       const h0 = env.now();
       await inner.heal();
-      const t = env.now();
+      const done = env.now();
+      const t = inner.healedAt?.() ?? done;
       endedAt.set(fault, t);
-      env.history.append(event('end', t, inner, `${inner.healDetail ?? 'healed'} (healing took ${t - h0} ms)`));
+      env.history.append(event('end', t, inner, `${inner.healDetail ?? 'healed'} (healing took ${done - h0} ms)`));
       unregister();
       log(`fault ${s.spec}: healed`);
     },

@@ -1,5 +1,5 @@
 import { DURATION_FORMS, formatDuration, parseDuration } from './params.js';
-import { activeFault, containerState, injecting, nemesisError, requireRestore, waitContainer } from './common.js';
+import { activeFault, containerState, injecting, lifecycleFor, nemesisError, requireRestore, waitContainer } from './common.js';
 import type { Nemesis } from './types.js';
 
 /**
@@ -22,13 +22,14 @@ export const restart: Nemesis = {
   async inject(env, target, param) {
     const { st } = env;
     const restore = requireRestore(st, 'restart', target);
+    const life = lifecycleFor(st, 'restart', target, ['restart']);
     const graceMs = parseDuration(param ?? '0s')!;
     if (!(await containerState(st, target)).running) throw nemesisError('restart', target, `container ${st.node(target).container} is not running`);
     const startedAt = env.now();
     // a restart that fails half way still ends with the node started and restored, or says why not
     await injecting(restore, async () => {
-      void st.dropShell(target);
-      await st.container(target).restart({ t: Math.ceil(graceMs / 1000) });
+      // the node's shell is dropped first (DockerNode.restart: docker restart -t, whole seconds)
+      await life.restart(graceMs);
       await waitContainer(st, target, { running: true }, 30_000 + graceMs);
       await restore();
     });

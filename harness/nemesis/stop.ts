@@ -1,5 +1,5 @@
 import { waitFor } from '../util/wait.js';
-import { activeFault, injecting, nemesisError, pids, requireKeepalived, requireRestore, restoreAfterKill } from './common.js';
+import { activeFault, execStamped, injecting, nemesisError, pids, requireKeepalived, requireRestore, restoreAfterKill } from './common.js';
 import type { Nemesis } from './types.js';
 
 /**
@@ -30,13 +30,13 @@ export const stop: Nemesis = {
         waitFor(`keepalived to run again on ${target} after restoreNode`, async () => (await pids(env, target, 'keepalived')).length > 0, { timeoutMs: 20_000, intervalMs: 300 }),
       );
     };
-    const startedAt = env.now();
-    await injecting(heal, async () => {
-      await st.exec(target, ['kill', '-TERM', String(parent)]);
+    const startedAt = await injecting(heal, async () => {
+      const at = await execStamped(env, target, ['kill', '-TERM', String(parent)]);
       await waitFor(`keepalived on ${target} to exit after SIGTERM to ${parent} (pids ${running.join(', ')})`, async () => (await pids(env, target, 'keepalived')).length === 0, {
         timeoutMs: 20_000,
         intervalMs: 200,
       });
+      return at;
     });
     return activeFault({
       name: 'stop',

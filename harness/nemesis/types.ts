@@ -19,12 +19,23 @@ export interface ActiveFault {
   target: string;
   /** when the fault action was issued, on the lab's clock */
   startedAt: number;
+  /**
+   * By when the fault was certainly in effect (lab clock), when that is later than startedAt and
+   * the nemesis can tell: `pause` returns once Docker reports the container frozen. The fault took
+   * effect somewhere in startedAt..inEffectBy; what the nodes saw narrows it (observe/vrrp.ts).
+   */
+  inEffectBy?: number;
   /** what was done, as commands: goes into the history's start event */
   detail: string;
   /** undoes the fault; idempotent (a second call does nothing once one has succeeded) */
   heal(): Promise<void>;
   /** what heal() does: goes into the history's end event */
   healDetail?: string;
+  /**
+   * When healing took effect, observed in the node (lab clock), if the nemesis can tell; the end
+   * event's t then, instead of when heal() returned.
+   */
+  healedAt?(): number | undefined;
 }
 
 /**

@@ -43,9 +43,11 @@ const probe = (src, target) => new Promise((resolve) => {
   });
   let connected = false;
   req.on('socket', (sock) => sock.on('connect', () => (connected = true)));
-  // curl's --connect-timeout 2 and -m 3
-  const timer = setTimeout(() => end(28, '', 0), 3000);
-  const connectTimer = setTimeout(() => connected || end(28, '', 0), 2000);
+  // curl's --connect-timeout 2 and -m 3. A timer decides only after the I/O already waiting has
+  // been read (setImmediate runs after the loop's poll phase): when the emulated CPU stalls this
+  // process, the timer and the answer are both due when it runs again, and timers come first
+  const timer = setTimeout(() => setImmediate(() => end(28, '', 0)), 3000);
+  const connectTimer = setTimeout(() => setImmediate(() => connected || end(28, '', 0)), 2000);
   req.on('error', (e) => end(e.code === 'ECONNREFUSED' || e.code === 'ENETUNREACH' || e.code === 'EHOSTUNREACH' ? 7 : e.code === 'ECONNRESET' ? (connected ? 56 : 7) : e.code === 'EADDRNOTAVAIL' ? 45 : 1, '', 0));
   req.end();
 });
@@ -72,7 +74,9 @@ const probe = (src, i) => new Promise((resolve) => {
     process.stdout.write('src=' + src + ' rc=' + rc + ' t=' + t + ' ' + out.replace(/\\n/g, '') + ' code=' + (rc === 0 ? 200 : 0) + ' time=' + ms + 'e-3\\n');
     resolve();
   };
-  const timer = setTimeout(() => end(28, ''), 2000);
+  // decided after the I/O already waiting is read (see the HTTP probe): a stall of this process
+  // must not turn an answer that came in time into a timeout
+  const timer = setTimeout(() => setImmediate(() => end(28, '')), 2000);
   sock.on('error', () => end(7, ''));
   sock.on('message', (msg) => end(msg.toString().startsWith('server=') ? 0 : 28, msg.toString()));
   sock.bind(0, src, () => sock.send('probe ' + i, Number(port), vip, (e) => e && end(7, '')));

@@ -1,5 +1,5 @@
-import { PassThrough, type Duplex } from 'node:stream';
 import { HarnessError } from '../errors.js';
+import type { NodeProcess } from '../runtime/node.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { sleep } from '../util/wait.js';
 import type { NodeObservations } from './timeline.js';
@@ -14,7 +14,7 @@ export class NodeWatch {
   readonly lines: WatchLine[] = [];
   /** one entry per exec stream: its first and last stamp */
   readonly streams: { first: number; last: number }[] = [];
-  private stream?: Duplex;
+  private stream?: NodeProcess;
   private stopped = false;
   private lastRecv = 0;
   private restarting?: Promise<void>;
@@ -34,14 +34,13 @@ export class NodeWatch {
   }
 
   private async open(timeoutMs: number): Promise<void> {
-    const c = this.st.container(this.node);
-    const exec = await c.exec({ Cmd: watchArgv({ table: this.table }), AttachStdin: true, AttachStdout: true, AttachStderr: true });
-    const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+    // streamed over the node's spawn (a DockerNode: a hijacked docker exec)
+    const stream = await this.st.host(this.node).spawn(watchArgv({ table: this.table }));
     this.stream = stream;
-    const out = new PassThrough();
-    const err = new PassThrough();
+    const out = stream.stdout;
+    const err = stream.stderr;
     let errText = '';
-    c.modem.demuxStream(stream, out, err);
+    stream.stdin.on('error', () => {});
     err.on('data', (b: Buffer) => (errText = (errText + b.toString()).slice(-2000)));
     let buf = '';
     let span: { first: number; last: number } | undefined;
@@ -67,9 +66,9 @@ export class NodeWatch {
       this.stream = undefined;
       if (!this.stopped) this.restarting ??= this.reopen().finally(() => (this.restarting = undefined));
     };
-    stream.on('end', ended);
-    stream.on('close', ended);
-    stream.on('error', ended);
+    // as soon as its output ends (the exit status may take the engine a moment longer), or the node goes away
+    out.once('end', ended);
+    stream.exit.then(ended, ended);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -110,16 +109,16 @@ export class NodeWatch {
     const s = this.stream;
     const liveAtEnd = !!s;
     if (s) {
-      const done = new Promise<void>((r) => {
-        s.once('end', () => r());
-        s.once('close', () => r());
-        setTimeout(r, 5000).unref();
+      const done = new Promise<boolean>((r) => {
+        s.stdout.once('end', () => r(true));
+        s.exit.then(() => r(true), () => r(true));
+        setTimeout(() => r(false), 5000).unref();
       });
       // the script exits on a line (or EOF) on its standard input
-      s.write('q\n');
-      s.end();
-      await done;
-      s.destroy();
+      s.stdin.write('q\n');
+      s.stdin.end();
+      // still running 5 s later: ended
+      if (!(await done)) s.kill();
     }
     await this.restarting;
     return { node: this.node, lines: this.lines, streams: this.streams, liveAtEnd };

@@ -38,6 +38,20 @@ export function observedUntil(obs: readonly NodeObservations[]): number | undefi
   return pick.length ? Math.min(...pick.map((x) => x.t!)) : undefined;
 }
 
+/**
+ * A pause fault's window as the node lived it. The freezer took the node somewhere between the
+ * issue (`from`) and the moment Docker reported it paused (`by`); the node's watcher stamps every
+ * tick until it is taken, so the window starts just after the last stamp in from..by (never
+ * before the issue, never after `by`). Without `by`, or without a stamp in it, it stays `from`.
+ */
+export function narrowFrozen(lines: readonly WatchLine[], w: { from: number; by?: number; to?: number }): { from: number; to?: number } {
+  const to = w.to !== undefined ? { to: w.to } : {};
+  if (w.by === undefined || w.by <= w.from) return { from: w.from, ...to };
+  let last: number | undefined;
+  for (const l of lines) if (l.t >= w.from && l.t <= w.by && (last === undefined || l.t > last)) last = l.t;
+  return { from: last === undefined ? w.from : Math.min(last + 1, w.by), ...to };
+}
+
 /** Up at t: inside one of its streams and not frozen. */
 function upAt(o: NodeObservations, t: number): boolean {
   return o.streams.some((s) => s.first <= t && t <= s.last) && !(o.frozen ?? []).some((f) => f.from <= t && (f.to === undefined || t < f.to));

@@ -2,14 +2,14 @@ import type { GarpPacket } from '../checkers/garp.js';
 import type { TableSample } from '../checkers/health.js';
 import { tableSample } from '../checkers/health.js';
 import type { VipSample } from '../checkers/vip-holder.js';
-import type { History } from '../history/history.js';
+import { pauseWindows, type History } from '../history/history.js';
 import { tableService } from '../ipvs/edit.js';
 import { KEEPALIVED_LOG, VRRP_LOG, type PlannedService } from '../topology/planner.js';
 import type { StartedTopology } from '../topology/builder.js';
 import { waitFor } from '../util/wait.js';
 import { medianSpacing } from '../checkers/failover.js';
 import { NodeWatch } from './node-watch.js';
-import { changesOnly, holderSamples, tableTimeline } from './timeline.js';
+import { changesOnly, holderSamples, narrowFrozen, tableTimeline } from './timeline.js';
 import { deviceOn } from './modes.js';
 
 /**
@@ -87,7 +87,7 @@ export interface Watch {
   /** live view for waits: the directors that hold `vip` now (a silent director holds nothing) */
   holders(vip: string): string[];
   /** ends watching and capture; returns what was seen (also in the history, as changes) */
-  stop(): Promise<{ holders: VipSample[]; tables: TableSample[]; garps: GarpPacket[]; resolutionMs: number }>;
+  stop(): Promise<{ holders: VipSample[]; tables: TableSample[]; garps: GarpPacket[]; resolutionMs: number; frozen: { node: string; issued: number; from: number; to?: number }[] }>;
 }
 
 /**
@@ -130,17 +130,16 @@ export async function watch(
     },
     holders: (vip) => watchers.filter((w) => w.current().addresses.includes(vip)).map((w) => w.node).sort(),
     async stop() {
-      // a frozen director keeps its addresses in a kernel that no longer runs keepalived: the pause windows come from the history
-      const frozen = (node: string) => {
-        const out: { from: number; to?: number }[] = [];
-        for (const e of history.events) {
-          if (e.type !== 'fault' || e.fault !== 'pause' || !e.target.split('/').includes(node)) continue;
-          if (e.phase === 'start') out.push({ from: e.t });
-          else if (out.length && out[out.length - 1]!.to === undefined) out[out.length - 1]!.to = e.t;
-        }
-        return out;
-      };
-      const obs = (await Promise.all(watchers.map((w) => w.stop()))).map((x) => ({ ...x, frozen: frozen(x.node) }));
+      // a frozen director keeps its addresses in a kernel that no longer runs keepalived: the pause
+      // windows come from the history, each from when the node froze as its own watcher saw it
+      // (narrowFrozen), not from the issue
+      const paused = pauseWindows(history.events);
+      const windows: { node: string; issued: number; from: number; to?: number }[] = [];
+      const obs = (await Promise.all(watchers.map((w) => w.stop()))).map((x) => {
+        const ws = (paused[x.node] ?? []).map((f) => ({ issued: f.from, ...narrowFrozen(x.lines, f) }));
+        windows.push(...ws.map((f) => ({ node: x.node, ...f })));
+        return { ...x, frozen: ws.map(({ issued: _, ...f }) => f) };
+      });
       const holders = holderSamples(obs, o.vips);
       for (const x of changesOnly(holders, (h) => h.vip, (h) => h.holders.join())) history.append({ type: 'observe', t: x.t, node: 'directors', what: 'vip-holders', data: { vip: x.vip, holders: x.holders } });
       let tables: TableSample[] = [];
@@ -161,7 +160,7 @@ export async function watch(
         for (const g of garps) history.append({ type: 'observe', t: g.t, node: o.client, what: 'garp', data: g });
       }
       const resolutionMs = medianSpacing([...new Set(holders.map((h) => h.t))]) ?? 0;
-      return { holders, tables, garps, resolutionMs };
+      return { holders, tables, garps, resolutionMs, frozen: windows };
     },
   };
 }

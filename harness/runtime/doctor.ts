@@ -18,6 +18,7 @@ export const HOST_TOOLS: readonly { cmd: string; pkg: string; why: string }[] = 
   { cmd: 'openssl', pkg: 'openssl', why: 'makes the lab API credentials' },
   { cmd: 'dpkg-deb', pkg: 'dpkg', why: 'unpacks the kernel package' },
   { cmd: 'tar', pkg: 'tar', why: 'packs root file systems' },
+  { cmd: 'gcc', pkg: 'gcc', why: "compiles the lab VM's dockerd-reexec, which spares each container start three runs of the 75 MB dockerd binary" },
   { cmd: 'chromium', pkg: 'chromium', why: "renders report.html headless in the harness's own tests" },
   { cmd: 'sshd', pkg: 'openssh-server', why: "stands in for a remote host in the harness's own SSH tests (on loopback)" },
   { cmd: 'sudo', pkg: 'sudo', why: "the SSH tests' commands run through sudo as a remote user would" },

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { REPO_ROOT } from '../lab/paths.js';
-import { execIn } from './exec.js';
+import type { Node } from './node.js';
 
 /**
  * What a report needs to say where it was measured: the host, the kernel and tools the
@@ -63,11 +63,11 @@ export function hostEnvironment(git = 'unknown'): Environment {
 }
 
 /** Without a node (a run that never got one), the host and harness only. */
-export async function describeEnvironment(docker?: Docker, node?: Docker.Container): Promise<Environment> {
+export async function describeEnvironment(docker?: Docker, node?: Node): Promise<Environment> {
   const env = hostEnvironment(await harnessRevision());
   if (!docker || !node) return env;
   const probe = async (argv: string[], pick: RegExp) => {
-    const r = await execIn(node, argv, { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
+    const r = await node.exec(argv, { allowFailure: true, timeoutMs: 20_000 }).catch(() => undefined);
     return (`${r?.stdout ?? ''}\n${r?.stderr ?? ''}`.match(pick)?.[1] ?? 'unknown').trim();
   };
   const [kernel, ipvsadm, keepalived, dockerVersion] = await Promise.all([

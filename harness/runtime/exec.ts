@@ -17,7 +17,7 @@ export interface ExecResult {
 export async function execIn(
   container: Docker.Container,
   argv: readonly string[],
-  opts: { allowFailure?: boolean; timeoutMs?: number; input?: string } = {},
+  opts: { allowFailure?: boolean; timeoutMs?: number; input?: string | Buffer } = {},
 ): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   let stream: NodeJS.ReadWriteStream | undefined;

@@ -167,7 +167,7 @@ export class NodeShell {
   }
 
   /** Runs argv in the node; the same contract as execIn (a non-zero exit throws unless allowed). */
-  async run(argv: readonly string[], opts: { allowFailure?: boolean; timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+  async run(argv: readonly string[], opts: { allowFailure?: boolean; timeoutMs?: number; input?: string | Buffer } = {}): Promise<ExecResult> {
     if (!this.alive) throw new HarnessError('ERR_LVS_EXEC_FAILED', 'the node shell has ended');
     const id = this.nextId++;
     const timeoutMs = opts.timeoutMs ?? 120_000;

@@ -13,17 +13,19 @@
  *
  * The remote login shell must be a POSIX shell: argv is quoted for it (util/shell.ts).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { Duplex } from 'node:stream';
 import { homedir } from 'node:os';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import { errSshAuth, errSshConnect, errSshHostKey, errSshLost, errUsage, HarnessError } from '../errors.js';
 import { shellCommand, shellQuote } from '../util/shell.js';
 import { sleep } from '../util/wait.js';
-import type { ExecOptions, ExecResult, ExitStatus, Node, NodeCapabilities, NodeProcess } from './node.js';
+import { NO_CAPABILITIES, readFileOver, writeFileOver, type ExecOptions, type ExecResult, type ExitStatus, type Node, type NodeCapabilities, type NodeProcess } from './node.js';
+import { PID_MARK, PidLineFilter } from './pid-line.js';
 import { hostKeyAlgorithms, entriesFor, normalizeFingerprint, parseKnownHosts, verifyHostKey, type HostKeyPolicy, type KnownHostsEntry } from './ssh-host-key.js';
 
 const { Client } = ssh2;
@@ -53,6 +55,99 @@ export interface SshNodeOptions {
   keepaliveMs?: number;
   /** exec channels open at once on the connection (default 8) */
   maxSessions?: number;
+  /**
+   * As OpenSSH's ProxyCommand: run here by `sh -c`, its stdin and stdout carry the connection
+   * (a jump host: `ssh -W %h:%p bastion`); %h, %p, %r and %% are substituted. Its stderr goes
+   * into the error when the connection fails; it is killed when the connection closes.
+   */
+  proxyCommand?: string;
+}
+
+/** ProxyCommand's text for a host: %h the host, %p the port, %r the user, %% a percent sign (as OpenSSH; other %x stay). */
+export function proxyCommandText(cmd: string, host: string, port: number, user: string): string {
+  return cmd.replace(/%([hpr%])/g, (_, c: string) => (c === 'h' ? host : c === 'p' ? String(port) : c === 'r' ? user : '%'));
+}
+
+/**
+ * A proxy command's stdio as the Duplex ssh2 reads and writes: stdout in, stdin out. It ends
+ * (and closes, so the client sees the connection go) when the command's stdout ends; destroying
+ * it kills the command. `said` keeps the end of the command's stderr for error messages.
+ */
+export class ProxySocket extends Duplex {
+  readonly child: ChildProcess;
+  said = '';
+  /** how the command ended, once it did */
+  status?: { code: number | null; signal: NodeJS.Signals | null };
+  private readonly ended: Promise<void>;
+
+  constructor(command: string) {
+    super({ allowHalfOpen: false });
+    const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    this.ended = new Promise((resolve) => {
+      child.once('close', (code, signal) => {
+        this.status = { code, signal };
+        resolve();
+      });
+      child.once('error', (e) => {
+        this.said += `${e.message}\n`;
+        this.status = { code: null, signal: null };
+        resolve();
+      });
+    });
+    child.stderr!.on('data', (b: Buffer) => (this.said = (this.said + b.toString()).slice(-2000)));
+    child.stdout!.on('data', (b: Buffer) => {
+      if (!this.push(b)) child.stdout!.pause();
+    });
+    child.stdout!.once('end', () => {
+      this.push(null);
+      // the connection is over once the command's output is: the client is told by 'close'
+      setImmediate(() => this.destroy());
+    });
+    child.stdin!.on('error', () => {}); // EPIPE after the command exited: its exit says what happened
+  }
+
+  override _read(): void {
+    this.child.stdout?.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    const stdin = this.child.stdin;
+    if (!stdin || stdin.destroyed || !stdin.writable) return cb();
+    stdin.write(chunk, () => cb());
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    this.child.stdin?.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.kill();
+    cb(err);
+  }
+
+  /** Ends the command (TERM, then KILL a moment later if it is still there). */
+  kill(): void {
+    if (this.status || this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    setTimeout(() => {
+      if (!this.status) this.child.kill('SIGKILL');
+    }, 1000).unref();
+  }
+
+  /** Resolves once the command has ended, or after `ms`. */
+  settled(ms = 1000): Promise<void> {
+    return Promise.race([this.ended, sleep(ms)]);
+  }
+
+  /** How it ended, for messages: `exited with 1: <its stderr>`; undefined while it runs and said nothing. */
+  describe(): string | undefined {
+    const said = this.said.trim().split('\n').slice(-5).join(' | ');
+    const how = this.status ? (this.status.signal ? `was ended by ${this.status.signal}` : `exited with ${this.status.code}`) : undefined;
+    if (!how && !said) return undefined;
+    return `${how ?? 'said'}${said ? `: ${said}` : ''}`;
+  }
 }
 
 /** One open connection; `lost` says why once it went away. */
@@ -86,12 +181,14 @@ class Slots {
 const signalExitCode = (signal: string) => 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0);
 const sigName = (s: string) => (s.startsWith('SIG') ? s : `SIG${s}`);
 
+export { PidLineFilter } from './pid-line.js';
+
 export class SshNode implements Node {
   readonly name: string;
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  readonly capabilities: NodeCapabilities = { kill: false, stop: false, start: false, pause: false };
+  readonly capabilities: NodeCapabilities = { ...NO_CAPABILITIES };
   /** `lb1 (root@10.0.0.5:22)`: how messages name this host */
   readonly where: string;
   private readonly opts: SshNodeOptions;
@@ -124,7 +221,8 @@ export class SshNode implements Node {
   handCommand(argv: readonly string[]): string {
     const key = this.opts.keyFile ? ['-i', this.opts.keyFile] : [];
     const port = this.port === 22 ? [] : ['-p', String(this.port)];
-    return shellCommand(['ssh', ...port, ...key, `${this.user}@${this.host}`]) + ' ' + shellQuote(this.remoteCommand(argv));
+    const proxy = this.opts.proxyCommand ? ['-o', `ProxyCommand=${this.opts.proxyCommand}`] : [];
+    return shellCommand(['ssh', ...port, ...key, ...proxy, `${this.user}@${this.host}`]) + ' ' + shellQuote(this.remoteCommand(argv));
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -314,24 +412,12 @@ export class SshNode implements Node {
     };
   }
 
-  async writeFile(file: string, text: string | Buffer, mode?: number): Promise<void> {
-    // a temporary file beside it, then rename: a reader sees the old text or the new, never half
-    const script = [
-      'f=$1; t=$(dirname -- "$f")/.$(basename -- "$f").lvs-harness.$$',
-      'trap \'rm -f -- "$t"\' EXIT',
-      'cat > "$t" || exit 1',
-      'if [ -n "$2" ]; then chmod "$2" "$t"; elif [ -e "$f" ]; then chmod "$(stat -c %a -- "$f")" "$t" && chown --reference="$f" "$t" 2>/dev/null; fi',
-      'mv -f -- "$t" "$f" || exit 1',
-      'trap - EXIT',
-    ].join('\n');
-    const r = await this.exec(['sh', '-c', script, 'sh', file, mode === undefined ? '' : mode.toString(8)], { input: text, allowFailure: true });
-    if (r.exitCode !== 0) throw new HarnessError('ERR_LVS_EXEC_FAILED', `cannot write ${file} on ${this.where}: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { details: { file, node: this.name } });
+  writeFile(file: string, text: string | Buffer, mode?: number): Promise<void> {
+    return writeFileOver(this, file, text, mode);
   }
 
-  async readFile(file: string): Promise<string> {
-    const r = await this.exec(['cat', '--', file], { allowFailure: true });
-    if (r.exitCode !== 0) throw new HarnessError('ERR_LVS_EXEC_FAILED', `cannot read ${file} on ${this.where}: ${r.stderr.trim().replace(/^cat: /, '') || `exit ${r.exitCode}`}`, { details: { file, node: this.name } });
-    return r.stdout;
+  readFile(file: string): Promise<string> {
+    return readFileOver(this, file);
   }
 
   async close(): Promise<void> {
@@ -431,6 +517,13 @@ export class SshNode implements Node {
       return v.ok;
     };
 
+    let proxy: ProxySocket | undefined;
+    let proxyText = '';
+    if (o.proxyCommand) {
+      proxyText = proxyCommandText(o.proxyCommand, this.host, this.port, this.user);
+      proxy = new ProxySocket(proxyText);
+      cfg.sock = proxy;
+    }
     const client = new Client();
     const conn: Conn = { client, onLost: new Set() };
     return new Promise<Conn>((resolve, reject) => {
@@ -438,11 +531,25 @@ export class SshNode implements Node {
       let lastError: Error | undefined;
       const fail = (err: Error & { level?: string; code?: string }) => {
         if (refused) return reject(refused);
+        if (proxy) return void failThroughProxy(proxy, err);
+        failDirect(err);
+      };
+      // the command's stderr says why (a jump host refused, nc could not connect): in the error, once it has ended
+      const failThroughProxy = async (p: ProxySocket, err: Error & { level?: string }) => {
+        await p.settled();
+        p.kill();
+        const said = p.describe();
+        const hint = `run it by hand to see what it does: sh -c ${shellQuote(proxyText)}`;
+        if (err.level === 'client-authentication' || err.level === 'client-timeout' || !said) return failDirect(err, said);
+        reject(errSshConnect(this.where, `the proxy command \`${proxyText}\` ${said}`, { hint, cause: err }));
+      };
+      const failDirect = (err: Error & { level?: string; code?: string }, proxySaid?: string) => {
+        if (proxySaid && err.level !== 'client-authentication' && err.level !== 'client-timeout') err = Object.assign(new Error(`${err.message} (the proxy command \`${proxyText}\` ${proxySaid})`), { level: err.level, code: err.code });
         const msg = err.message;
         if (err.level === 'client-authentication')
           return reject(errSshAuth(this.where, `${this.user} was refused (offered ${offered.join(' and ')})`, { hint: `is the public key in ~${this.user}/.ssh/authorized_keys on ${this.host}?`, cause: err }));
         if (err.level === 'client-timeout')
-          return reject(errSshConnect(this.where, `no SSH handshake within ${connectTimeoutMs / 1000} s`, { hint: 'is the host up, and is it sshd that listens on that port?', cause: err }));
+          return reject(errSshConnect(this.where, `no SSH handshake within ${connectTimeoutMs / 1000} s${proxySaid ? ` (the proxy command \`${proxyText}\` ${proxySaid})` : proxy ? ` through the proxy command \`${proxyText}\`` : ''}`, { hint: 'is the host up, and is it sshd that listens on that port?', cause: err }));
         if (err.level === 'client-dns') return reject(errSshConnect(this.where, `cannot resolve ${this.host} (${err.code ?? msg})`, { cause: err }));
         if (err.level === 'client-socket') {
           const what =
@@ -470,6 +577,7 @@ export class SshNode implements Node {
         if (!ready) fail(err);
       });
       client.on('close', () => {
+        proxy?.kill();
         if (!ready) return fail(lastError ?? new Error('the host closed the connection during the handshake'));
         conn.lost = lastError ? lastError.message : 'the connection closed';
         for (const f of [...conn.onLost]) f(conn.lost);
@@ -478,6 +586,7 @@ export class SshNode implements Node {
       try {
         client.connect(cfg);
       } catch (e) {
+        proxy?.kill();
         // ssh2 checks the private key before it connects
         reject(errSshAuth(this.where, `cannot use the key in ${o.keyFile}: ${(e as Error).message}`, { hint: o.passphrase === undefined ? 'is it encrypted? give passphrase' : undefined, cause: e }));
       }
@@ -496,47 +605,6 @@ interface Started {
   status?: ExitStatus;
   /** ends it on the host: the signal (default TERM) to its process group, and over SSH */
   stop(signal?: string): void;
-}
-
-/** After \x1f (a control character no command prints first): `lvs-harness-pid 1234`. */
-const PID_MARK = 'lvs-harness-pid ';
-const PID_LINE = `\x1f${PID_MARK}`;
-
-/**
- * Finds the wrapper's `\x1flvs-harness-pid N` line in the head of stderr (after whatever the
- * login shell's rc files printed first), takes it out, and emits 'pid'. The rest passes as it is.
- */
-export class PidLineFilter extends Transform {
-  pid?: number;
-  private head: Buffer | undefined = Buffer.alloc(0);
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (!this.head) return done(null, chunk);
-    this.head = Buffer.concat([this.head, chunk]);
-    const text = this.head.toString('latin1'); // one character per byte: indexes are byte offsets
-    const at = text.indexOf(PID_LINE);
-    const nl = at < 0 ? -1 : text.indexOf('\n', at);
-    if (nl < 0) {
-      if (this.head.length < 64 * 1024) return done();
-      const all = this.head;
-      this.head = undefined;
-      return done(null, all);
-    }
-    const pid = Number(text.slice(at + PID_LINE.length, nl));
-    const rest = Buffer.concat([this.head.subarray(0, at), this.head.subarray(nl + 1)]);
-    this.head = undefined;
-    if (Number.isInteger(pid) && pid > 1) {
-      this.pid = pid;
-      this.emit('pid', pid);
-    }
-    done(null, rest.length ? rest : undefined);
-  }
-
-  override _flush(done: TransformCallback): void {
-    const rest = this.head;
-    this.head = undefined;
-    done(null, rest?.length ? rest : undefined);
-  }
 }
 
 /**

@@ -38,13 +38,13 @@ export async function readEvidence(st: StartedTopology, nodes: readonly Pick<Pla
   return { evidence, raw };
 }
 
-export async function explainFailures(st: StartedTopology, plan: Plan, checks: RecordedCheck[], dir: string, probes: Probe[] = []): Promise<void> {
+export async function explainFailures(st: StartedTopology, plan: Plan, checks: RecordedCheck[], dir: string, probes: Probe[] = [], frozen: Record<string, { from: number; to?: number }[]> = {}): Promise<void> {
   const failed = checks.filter((c) => c.valid !== true);
   if (!failed.length) return;
   await mkdir(path.join(dir, 'evidence'), { recursive: true });
   const { evidence, raw } = await readEvidence(st, plan.nodes);
   await Promise.all(Object.entries(raw).map(([node, text]) => writeFile(path.join(dir, 'evidence', `${node}.txt`), text)));
-  for (const c of failed) c.causes = diagnose({ plan, evidence, check: c, probes });
+  for (const c of failed) c.causes = diagnose({ plan, evidence, check: c, probes, frozen });
 }
 
 /**

@@ -136,7 +136,15 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
         // a second of the watchers' ticks past the settle window: what the split-brain check judges
         await waitFor(`a second of VIP-holder observations ${o.observeAfterHealMs} ms after the heal`, () => w.pollsSince(healedT + o.observeAfterHealMs! + 1000) >= 1, { timeoutMs: 120_000, intervalMs: 100 });
       if (o.afterHeal) await waitFor(o.afterHealWhat ?? 'the topology to recover', () => o.afterHeal!(st), { timeoutMs: 120_000, intervalMs: 200 });
-      const seen = await w.stop();
+      const { frozen, ...seen } = await w.stop();
+      // a pause takes effect when the freezer has the node (its watcher's last stamp before the
+      // freeze, observe/timeline.ts narrowFrozen), not when docker pause was issued: the failover is
+      // measured from there, as a kill's is from Docker's FinishedAt. Under emulation the freeze
+      // came up to seconds after the issue, and the MASTER advertised all that while.
+      const froze = fault.name === 'pause' ? frozen.find((f) => f.issued === faultT && f.node === fault.target) : undefined;
+      const measuredFrom = froze && froze.from > faultT ? froze.from : faultT;
+      if (froze && measuredFrom > faultT)
+        ctx.history.append({ type: 'observe', t: measuredFrom, node: froze.node, what: 'fault-in-effect', data: { fault: 'pause', issued: faultT, ms: measuredFrom - faultT, how: `${froze.node}'s watcher stamped last ${measuredFrom - 1 - faultT} ms after docker pause was issued` } });
       let states = await readVrrpStates(st);
       // keepalived runs its notify script after it takes the VIP: once the MASTER holds it alone,
       // wait (briefly) for its log to say so too, or a late line looks like no state change at all
@@ -148,7 +156,7 @@ export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnd
             return reportsMaster();
           }, { timeoutMs: 10_000, intervalMs: 300 }).catch(() => undefined);
       recordVrrpStates(ctx.history, states, t0);
-      result = { ops, faultT, healT, healedT, ...seen, states };
+      result = { ops, faultT: measuredFrom, healT, healedT, ...seen, states };
     } finally {
       await fault.heal();
     }

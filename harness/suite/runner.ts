@@ -1,15 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import Mocha from 'mocha';
 import type { Validity } from '../checkers/types.js';
 import { HarnessError } from '../errors.js';
 import { REPO_ROOT } from '../lab/paths.js';
+import type { Node } from '../runtime/node.js';
 import type { LabRequest } from '../runtime/release.js';
 import { resolveRuntime, type Runtime } from '../runtime/select.js';
-import { buildTopology, teardown } from '../topology/builder.js';
+import { buildTopology, teardownTopology } from '../topology/builder.js';
 import { mergeExpectations, type Expectations } from '../expect/spec.js';
 import type { Plan } from '../topology/planner.js';
+import { pauseWindows } from '../history/history.js';
 import { whyNotApplicable } from './applicable.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { parseFaultSpec } from '../nemesis/registry.js';
@@ -93,7 +94,7 @@ export interface RunResult {
 export interface RunDeps extends PipelineDeps {
   buildTopology: (rt: Runtime, plan: Plan, o: { keep?: boolean; log: Logger }) => Promise<StartedTopology>;
   teardown: (rt: Runtime, topology: string, log: Logger) => Promise<unknown>;
-  describeEnvironment: (rt: Runtime, director?: Docker.Container) => Promise<Environment>;
+  describeEnvironment: (rt: Runtime, director?: Node) => Promise<Environment>;
   runSuite: (suite: string, ctx: SuiteContext, run: { runId: string; errors: RunError[]; grep?: string; progress?: Progress }) => Promise<void>;
 }
 
@@ -162,7 +163,7 @@ async function runSuiteFile(s: string, ctx: SuiteContext, run: { runId: string; 
 export const RUN_DEPS: RunDeps = {
   resolveRuntime: (o) => resolveRuntime(o),
   buildTopology: (rt, plan, o) => buildTopology(rt, plan, { ...o, explain: buildExplainer }),
-  teardown: (rt, topology, log) => teardown(rt.docker, { topology }, log),
+  teardown: (rt, topology, log) => teardownTopology(rt.docker, topology, log),
   describeEnvironment: (rt, director) => describeEnvironment(rt.docker, director),
   runSuite: runSuiteFile,
 };
@@ -239,7 +240,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
               record.topology.reused = started.reused;
               log(`topology ${plan.topology} ${started.reused ? 'reused' : `up in ${((record.timings.build ?? 0) / 1000).toFixed(1)} s`}`);
               const director = started.nodes('director')[0];
-              record.environment = d.describeEnvironment(runtime, director ? started.container(director.name) : undefined);
+              record.environment = d.describeEnvironment(runtime, director ? started.host(director.name) : undefined);
               const c = (ctx = new SuiteContext(plan, started, history));
               record.checks = c.checks;
               await snapshotTables(started, c);
@@ -266,7 +267,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
               await snapshotTables(started, c);
             },
             wantsEvidence: () => !!ctx && ctx.checks.some((x) => x.valid !== true),
-            collect: (started) => explainFailures(started, plan, ctx!.checks, dir, ctx!.probes),
+            collect: (started) => explainFailures(started, plan, ctx!.checks, dir, ctx!.probes, pauseWindows(ctx!.history.events)),
             release: async () => {
               await ctx?.stopAgents();
             },
@@ -293,3 +294,4 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
     reports: out.reports,
   };
 }
+

@@ -4,8 +4,8 @@ import type Docker from 'dockerode';
 import { HarnessError } from '../errors.js';
 import { formatTable, mergeTable, parseList, parseStats } from '../ipvs/table.js';
 import { REPO_ROOT } from '../lab/paths.js';
-import { execIn } from '../runtime/exec.js';
-import type { Runtime } from '../runtime/select.js';
+import { DockerNode } from '../runtime/docker-node.js';
+import type { Node } from '../runtime/node.js';
 import { L, type StartedTopology } from './builder.js';
 import { loadTopology } from './loader.js';
 
@@ -58,8 +58,11 @@ export function nodeTable(st: StartedTopology): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Finds the running container of a node, by labels; asks for --topology when the name is ambiguous. */
-export async function findNode(docker: Docker, node: string, topology?: string): Promise<Docker.Container> {
+/**
+ * Finds the running container of a node, by labels; asks for --topology when the name is
+ * ambiguous. As a Node whose commands go by docker exec (a one-off command needs no node shell).
+ */
+export async function findNode(docker: Docker, node: string, topology?: string): Promise<Node> {
   const label = [`${L.node}=${node}`, ...(topology ? [`${L.topology}=${topology}`] : [])];
   const found = await docker.listContainers({ filters: { label } });
   if (!found.length) {
@@ -71,12 +74,13 @@ export async function findNode(docker: Docker, node: string, topology?: string):
   }
   if (found.length > 1)
     throw new HarnessError('ERR_LVS_USAGE', `node "${node}" runs in several topologies (${found.map((c) => c.Labels[L.topology]).join(', ')})`, { hint: 'say which with --topology NAME' });
-  return docker.getContainer(found[0]!.Id);
+  const c = found[0]!;
+  return new DockerNode(node, docker.getContainer(c.Id), { containerName: c.Names[0]?.replace(/^\//, ''), docker, shell: false });
 }
 
-export async function ipvsTable(rt: Runtime, node: string, topology?: string) {
-  const c = await findNode(rt.docker, node, topology);
-  const [list, stats] = await Promise.all([execIn(c, ['ipvsadm', '-Ln']), execIn(c, ['ipvsadm', '-Ln', '--stats', '--exact'])]);
+/** A node's IPVS table with its counters, read with ipvsadm on the node (a container or an SSH host). */
+export async function ipvsTable(n: Node) {
+  const [list, stats] = await Promise.all([n.exec(['ipvsadm', '-Ln']), n.exec(['ipvsadm', '-Ln', '--stats', '--exact'])]);
   return mergeTable(parseList(list.stdout), parseStats(stats.stdout));
 }
 

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
@@ -6,7 +7,7 @@ import { HarnessError } from '../errors.js';
 import { ALLOWED } from '../expect/spec.js';
 import { formatPath, valueAt } from '../util/object-path.js';
 import { SCHEDULERS } from '../ipvs/rules.js';
-import { topologySchema, type Topology } from './schema.js';
+import { topologySchema, type SshSpec, type Topology } from './schema.js';
 import { bigIntToIp6, cidr6Contains, cidrContains, hostNumberOf6, ip6ToBigInt, ipToInt, isIPv6, parseCidr, parseCidr6, cidrOverlap, type Cidr6 } from './net.js';
 
 export interface TopologyIssue {
@@ -61,7 +62,7 @@ function describeIssue(raw: unknown, issue: z.core.$ZodIssue): TopologyIssue {
 }
 
 /** Parses and validates topology YAML; throws one error listing every problem. */
-export function parseTopology(text: string, file: string): Topology {
+export function parseTopology(text: string, file: string, baseDir?: string): Topology {
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
@@ -73,7 +74,15 @@ export function parseTopology(text: string, file: string): Topology {
   if (!r.success) throw errTopology(file, r.error.issues.map((i) => describeIssue(raw, i)));
   const semantic = checkTopology(r.data);
   if (semantic.length) throw errTopology(file, semantic);
-  return r.data;
+  return resolveSshPaths(r.data, baseDir ?? path.dirname(path.resolve(file)));
+}
+
+/** An SSH node's key_file and known_hosts: relative to the topology file's directory; `~/` is the home directory. */
+export function resolveSshPaths(t: Topology, baseDir: string): Topology {
+  const at = (p: string | undefined) => (p === undefined ? undefined : p === '~' || p.startsWith('~/') ? path.join(homedir(), p.slice(1)) : path.resolve(baseDir, p));
+  for (const n of [...t.directors, ...t.real_servers, ...t.clients])
+    if (n.ssh) n.ssh = { ...n.ssh, ...(n.ssh.key_file ? { key_file: at(n.ssh.key_file) } : {}), ...(n.ssh.known_hosts ? { known_hosts: at(n.ssh.known_hosts) } : {}) };
+  return t;
 }
 
 export async function loadTopology(file: string): Promise<Topology> {
@@ -85,7 +94,7 @@ export async function loadTopology(file: string): Promise<Topology> {
       hint: `shipped topologies: ${['nat', 'dr', 'tun', 'fullnat'].map((n) => `topologies/${n}.yaml`).join(', ')}`,
     });
   }
-  return parseTopology(text, path.relative(process.cwd(), file) || file);
+  return parseTopology(text, path.relative(process.cwd(), file) || file, path.dirname(path.resolve(file)));
 }
 
 /** Names of the client nodes a client entry expands to (client, or client-1..N with count). */
@@ -114,6 +123,13 @@ export function checkTopology(t: Topology): TopologyIssue[] {
       });
     }
   });
+  const dockerNets = new Map<string, string>();
+  t.networks.forEach((n, i) => {
+    if (!n.docker_network) return;
+    if (dockerNets.has(n.docker_network)) issues.push({ path: `networks[${i}].docker_network`, message: `"${n.docker_network}" is already the Docker network of ${dockerNets.get(n.docker_network)}` });
+    dockerNets.set(n.docker_network, `networks[${i}]`);
+    if (n.subnet6) issues.push({ path: `networks[${i}].docker_network`, message: 'an existing Docker network is taken as IPv4 here: leave subnet6 out' });
+  });
   const nets6 = new Map<string, Cidr6>(t.networks.filter((n) => n.subnet6).map((n) => [n.name, parseCidr6(n.subnet6!)]));
 
   const names = new Map<string, string>();
@@ -124,8 +140,24 @@ export function checkTopology(t: Topology): TopologyIssue[] {
     else addresses.set(addr, where);
   };
   const nodeNets = new Map<string, Set<string>>();
-  const checkNode = (kind: string, list: { name: string; networks: Record<string, string>; count?: number }[]) =>
+  // networks a container is on: Docker makes (or the operator's docker_network has) a gateway there;
+  // a network of SSH hosts only is the operator's LAN, whose .1 may be a host
+  const containerNets = new Set([...t.directors, ...t.real_servers, ...t.clients].filter((n) => !n.ssh).flatMap((n) => Object.keys(n.networks)));
+  const dual = new Set(t.networks.filter((n) => n.subnet6).map((n) => n.name));
+  const sshHosts = new Map<string, string>();
+  const checkNode = (kind: string, list: { name: string; networks: Record<string, string>; count?: number; ssh?: SshSpec }[]) =>
     list.forEach((n, i) => {
+      if (n.ssh) {
+        const w = `${kind}[${i}].ssh`;
+        if (n.count && n.count > 1) issues.push({ path: w, message: `a client with count ${n.count} cannot be an SSH host: one ssh block is one machine (list each host as a client of its own)` });
+        const key = `${n.ssh.host.toLowerCase()}:${n.ssh.port}`;
+        if (sshHosts.has(key)) issues.push({ path: `${w}.host`, message: `${n.ssh.host} port ${n.ssh.port} is already the host of ${sshHosts.get(key)}: one machine is one node` });
+        else sshHosts.set(key, `${kind}[${i}]`);
+        for (const [net, addr] of Object.entries(n.networks)) {
+          if (addr === 'auto') issues.push({ path: `${kind}[${i}].networks.${net}`, message: `an SSH host keeps its own addresses: give the address it has on ${net} instead of auto` });
+          if (dual.has(net)) issues.push({ path: `${kind}[${i}].networks.${net}`, message: `${net} has a subnet6, whose addresses the planner derives for containers; SSH hosts are on IPv4-only networks here` });
+        }
+      }
       const expanded = n.count ? clientNames({ name: n.name, count: n.count }) : [n.name];
       for (const nm of expanded) {
         if (names.has(nm)) issues.push({ path: `${kind}[${i}].name`, message: `"${nm}" is already the name of ${names.get(nm)}` });
@@ -145,7 +177,7 @@ export function checkTopology(t: Topology): TopologyIssue[] {
         const a = ipToInt(addr);
         if (!cidrContains(c, a)) issues.push({ path: where, message: `"${addr}" is outside ${c.text}` });
         else if (a === c.network || a === c.broadcast) issues.push({ path: where, message: `"${addr}" is the network or broadcast address of ${c.text}` });
-        else if (a === c.network + 1) issues.push({ path: where, message: `"${addr}" is the gateway of ${c.text} (the engine's bridge)` });
+        else if (a === c.network + 1 && containerNets.has(net)) issues.push({ path: where, message: `"${addr}" is the gateway of ${c.text} (the engine's bridge)` });
         claim(addr, where);
         addresses.set(`v4host:${net}:${a - c.network}`, where);
       }

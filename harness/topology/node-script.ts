@@ -20,6 +20,8 @@ export const NODE_SCRIPT_EXIT = {
   daemon: 12,
   /** nginx did not answer its health URL */
   health: 13,
+  /** the restarted background process did not say it was ready (its ready file) in time */
+  notReady: 14,
 } as const;
 
 /** Seconds a started daemon is waited for (pgrep), unless the spec says otherwise. */
@@ -54,10 +56,20 @@ export interface NodeScriptSpec {
   daemons: NodeDaemon[];
   /** nginx: started, or reloaded when it runs */
   nginx?: { conf: string; healthUrl: string };
-  /** a background process started again every time (the UDP echo): killed first by its command line */
-  restart?: { argv: string[] };
+  /**
+   * A background process started again every time (the UDP echo): killed first by its command
+   * line. `ready`: a file the process writes once it serves (the echo: every socket bound), given
+   * to it as $LVSH_READY; removed before the start and waited for at the end of the script.
+   */
+  restart?: { argv: string[]; ready?: string };
   /** seconds a daemon or nginx is waited for */
   waitSeconds?: number;
+  /**
+   * A real host (an SSH node), not a container: the process group of each daemon and of the
+   * UDP echo is written to `<pidDir>/<name>.pgid`, so that the undo stops exactly what the
+   * harness started (topology/host-undo.ts) and nothing else of the host's.
+   */
+  host?: { pidDir: string };
 }
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
@@ -73,7 +85,10 @@ export function nodeScript(spec: NodeScriptSpec): string {
     `start_daemon() { log=$1; shift; setsid bash -c 'log=$1; shift; "$@" 2>&1 | while IFS= read -r l; do printf "%s %s\\n" "$EPOCHREALTIME" "$l"; done >> "$log"' bash "$log" "$@" </dev/null >/dev/null 2>&1 & }`,
     `wait_proc() { end=$(( $(date +%s) + ${wait} )); until pgrep -x "$1" >/dev/null; do if [ "$(date +%s)" -ge "$end" ]; then echo "lvsh-not-running $1" >&2; tail -n 8 "$2" >&2; exit ${NODE_SCRIPT_EXIT.daemon}; fi; sleep 0.2; done; }`,
   );
-  if (spec.dirs.length) out.push(`mkdir -p ${spec.dirs.map(shellQuote).join(' ')} || fail $? mkdir`);
+  const dirs = spec.host ? [...spec.dirs, spec.host.pidDir] : spec.dirs;
+  if (dirs.length) out.push(`mkdir -p ${dirs.map(shellQuote).join(' ')} || fail $? mkdir`);
+  // $! of a start: the setsid'ed command, leader of its own process group
+  const pgid = (name: string) => (spec.host ? `; echo $! > ${shellQuote(`${spec.host.pidDir}/${name}.pgid`)}` : '');
   for (const f of spec.files) out.push(`put ${shellQuote(f.path)}${f.mode ? ` ${f.mode}` : ''} <<'LVSH_EOF'\n${b64(f.text)}\nLVSH_EOF`);
   for (const c of spec.checks) {
     const code = c.tool === 'haproxy' ? NODE_SCRIPT_EXIT.haproxyCheck : NODE_SCRIPT_EXIT.keepalivedCheck;
@@ -83,7 +98,7 @@ export function nodeScript(spec: NodeScriptSpec): string {
   }
   for (const d of spec.daemons) {
     const rm = d.removeFirst?.length ? `rm -f ${d.removeFirst.map(shellQuote).join(' ')}; ` : '';
-    out.push(`if ! pgrep -x ${shellQuote(d.process)} >/dev/null; then ${rm}start_daemon ${shellQuote(d.log)} ${shellCommand(d.argv)}; wait_proc ${shellQuote(d.process)} ${shellQuote(d.log)}; fi`);
+    out.push(`if ! pgrep -x ${shellQuote(d.process)} >/dev/null; then ${rm}start_daemon ${shellQuote(d.log)} ${shellCommand(d.argv)}${pgid(d.process)}; wait_proc ${shellQuote(d.process)} ${shellQuote(d.log)}; fi`);
   }
   if (spec.nginx) {
     const c = shellQuote(spec.nginx.conf);
@@ -91,13 +106,23 @@ export function nodeScript(spec: NodeScriptSpec): string {
   }
   if (spec.restart) {
     // matched from the start of the command line: this script's own text names it too
-    out.push(`pkill -f ${shellQuote(`^${spec.restart.argv.slice(0, 2).join(' ')}`)}`, `setsid ${shellCommand(spec.restart.argv)} </dev/null >/dev/null 2>&1 &`);
+    const ready = spec.restart.ready ? shellQuote(spec.restart.ready) : undefined;
+    out.push(
+      `pkill -f ${shellQuote(`^${spec.restart.argv.slice(0, 2).join(' ')}`)}`,
+      ...(ready ? [`rm -f ${ready}`] : []),
+      `${ready ? `LVSH_READY=${ready} ` : ''}setsid ${shellCommand(spec.restart.argv)} </dev/null >/dev/null 2>&1 &${pgid('udp-echo').replace(/^;/, '')}`,
+    );
   }
   if (spec.nginx) {
     const url = shellQuote(spec.nginx.healthUrl);
     out.push(
       `end=$(( $(date +%s) + ${Math.max(wait, 30)} )); until [ "$(curl -s -o /dev/null -w '%{http_code}' ${url})" = 200 ]; do if [ "$(date +%s)" -ge "$end" ]; then echo "nginx did not answer ${spec.nginx.healthUrl} with 200 within ${Math.max(wait, 30)} s" >&2; exit ${NODE_SCRIPT_EXIT.health}; fi; sleep 0.2; done`,
     );
+  }
+  if (spec.restart?.ready) {
+    // last: the process started long before, while nginx came up; under emulation a Node start takes seconds
+    const ready = shellQuote(spec.restart.ready);
+    out.push(`end=$(( $(date +%s) + ${wait} )); until [ -e ${ready} ]; do if [ "$(date +%s)" -ge "$end" ]; then echo "lvsh-not-ready ${spec.restart.argv.slice(0, 2).join(' ')} ${wait}" >&2; exit ${NODE_SCRIPT_EXIT.notReady}; fi; sleep 0.1; done`);
   }
   return out.join('\n') + '\n';
 }

@@ -6,7 +6,7 @@ import { clientNames } from './loader.js';
 import { cidr6Contains, cidrContains, gateway6Of, gatewayOf, hostNumberOf6, intToIp, ip6For, ipToInt, isIPv6, parseCidr, parseCidr6 } from './net.js';
 import type { HealthCheck, KeepalivedConfig, VirtualServer, VrrpScript } from '../keepalived/model.js';
 import type { HaproxyConfig, HaproxyProxy } from '../haproxy/config.js';
-import { HAPROXY_BALANCE, type HealthCheckSpec, type KeepalivedSpec, type ServiceSpec, type Topology } from './schema.js';
+import { HAPROXY_BALANCE, type HealthCheckSpec, type KeepalivedSpec, type ServiceSpec, type SshSpec, type Topology } from './schema.js';
 
 /**
  * The planner turns a validated topology into exactly what each container needs, per
@@ -28,10 +28,27 @@ export interface PlannedAddress {
   why: string;
 }
 
+/** A real host over SSH (runtime/ssh-node.ts options, paths resolved): no container is made for it. */
+export interface PlannedSsh {
+  host: string;
+  port: number;
+  user: string;
+  keyFile?: string;
+  agent?: string | true;
+  hostKey?: string;
+  knownHosts?: string;
+  /** commands through `sudo -n --`: the file's `sudo`, else whether user is not root */
+  sudo: boolean;
+  proxyCommand?: string;
+}
+
 export interface PlannedNode {
   name: string;
   role: Role;
+  /** the container's name; for an SSH host, `ssh user@host:port` (messages only: there is no container) */
   container: string;
+  /** a real host over SSH instead of a container */
+  ssh?: PlannedSsh;
   /** interfaces in attach order: network name and the address Docker assigns (and its IPv6 one on a dual-stack network) */
   interfaces: { network: string; address: string; prefix: number; address6?: string; prefix6?: number }[];
   addresses: PlannedAddress[];
@@ -102,7 +119,12 @@ export interface Plan {
   topology: string;
   /** changes whenever anything that is built changes: a running topology with the same hash is reused */
   hash: string;
-  networks: { name: string; subnet: string; gateway: string; subnet6?: string; gateway6?: string; dockerName: string }[];
+  /**
+   * dockerName: the Docker network the container nodes join; `docker`: it exists already
+   * (`external`, the file's docker_network), or no container is on the network (`none`: SSH
+   * hosts only, no Docker network at all); absent, the harness creates it
+   */
+  networks: { name: string; subnet: string; gateway: string; subnet6?: string; gateway6?: string; dockerName: string; docker?: 'external' | 'none' }[];
   nodes: PlannedNode[];
   services: PlannedService[];
   /** keepalived topologies: the VRRP instances and whether connections are synchronised */
@@ -197,10 +219,11 @@ export function plan(t: Topology): Plan {
     });
 
   const nodes: PlannedNode[] = [];
-  const blank = (name: string, role: Role, networks: Record<string, string>): PlannedNode => ({
+  const blank = (name: string, role: Role, networks: Record<string, string>, ssh?: SshSpec): PlannedNode => ({
     name,
     role,
-    container: containerName(t.name, name),
+    container: ssh ? `ssh ${ssh.user}@${ssh.host}:${ssh.port}` : containerName(t.name, name),
+    ...(ssh ? { ssh: plannedSsh(ssh) } : {}),
     interfaces: ifaces(networks),
     addresses: [],
     routes: [],
@@ -209,14 +232,14 @@ export function plan(t: Topology): Plan {
     linksUp: [],
     commands: [],
   });
-  const directors = t.directors.map((d) => blank(d.name, 'director', d.networks));
+  const directors = t.directors.map((d) => blank(d.name, 'director', d.networks, d.ssh));
   const realServers = t.real_servers.map((r) => ({
-    ...blank(r.name, 'real-server', r.networks),
+    ...blank(r.name, 'real-server', r.networks, r.ssh),
     app: { httpPort: r.app.http_port, httpPorts: [r.app.http_port], udpPorts: r.app.udp_port ? [r.app.udp_port] : [] },
   }));
   const clients = t.clients.flatMap((c) =>
     clientNames(c).map((nm) => {
-      const n = blank(nm, 'client', c.networks);
+      const n = blank(nm, 'client', c.networks, c.ssh);
       const first = n.interfaces[0]!;
       for (let i = 1; i < c.source_addresses; i++) {
         const address = next(first.network);
@@ -457,13 +480,27 @@ export function plan(t: Topology): Plan {
     subnet: parseCidr(n.subnet).text,
     gateway: gatewayOf(subnets.get(n.name)!),
     ...(subnets6.has(n.name) ? { subnet6: subnets6.get(n.name)!.text, gateway6: gateway6Of(subnets6.get(n.name)!) } : {}),
-    dockerName: networkDockerName(t.name, n.name),
+    dockerName: n.docker_network ?? networkDockerName(t.name, n.name),
+    // only when it is not one the harness creates: the plans (and hashes) of container topologies stay as they were
+    ...(!nodes.some((x) => !x.ssh && x.interfaces.some((i) => i.network === n.name)) ? { docker: 'none' as const } : n.docker_network ? { docker: 'external' as const } : {}),
   }));
   const body = { networks, nodes, services, ...(vrrp ? { vrrp, syncDaemon: t.keepalived!.sync_daemon } : {}) };
   const hash = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 12);
   const expect = expectationsOf(t);
   return { topology: t.name, hash, ...body, ...(expect ? { expect } : {}) };
 }
+
+const plannedSsh = (s: SshSpec): PlannedSsh => ({
+  host: s.host,
+  port: s.port,
+  user: s.user,
+  ...(s.key_file ? { keyFile: s.key_file } : {}),
+  ...(s.agent !== undefined ? { agent: s.agent } : {}),
+  ...(s.host_key ? { hostKey: s.host_key } : {}),
+  ...(s.known_hosts ? { knownHosts: s.known_hosts } : {}),
+  sudo: s.sudo ?? s.user !== 'root',
+  ...(s.proxy_command ? { proxyCommand: s.proxy_command } : {}),
+});
 
 /** The `expect:` section as targets; the schema has already refused values that do not parse. */
 function expectationsOf(t: Topology): Expectations | undefined {

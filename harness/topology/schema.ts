@@ -27,9 +27,45 @@ const sysctlValue = z.union([z.string(), z.number()]).transform(String);
 const sysctls = z.record(z.string().regex(/^net\.[a-z0-9_.-]+$/, 'a net.* sysctl (the ones a container may set)'), sysctlValue);
 const attach = z.record(name, z.union([ipv4, z.literal('auto')]));
 
+/**
+ * A real host reached over SSH instead of a container (issue 14): runtime/ssh-node.ts. Its
+ * addresses on the topology's networks are the host's own (given, not `auto`); everything the
+ * harness changes on it is recorded and undone (topology/host-undo.ts).
+ */
+const sshFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'a SHA256 host key fingerprint as `ssh-keygen -lf` prints it (SHA256: and 43 base64 characters)');
+const ssh = z
+  .strictObject({
+    host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:_-]*$/, 'a host name or address such as lb1.example.net or 192.0.2.10'),
+    port: port.default(22),
+    user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'a user name such as root or deploy'),
+    /** a private key file; relative to the topology file's directory, or ~/ */
+    key_file: z.string().min(1).optional(),
+    /** an ssh-agent: its socket path, or true for $SSH_AUTH_SOCK */
+    agent: z
+      .unknown()
+      .refine((v) => v === true || (typeof v === 'string' && v.length > 0), { message: 'an ssh-agent socket path, or true for $SSH_AUTH_SOCK', params: { allowed: true } })
+      .transform((v) => v as string | true)
+      .optional(),
+    /** the host key's fingerprint, checked instead of known_hosts */
+    host_key: sshFingerprint.optional(),
+    /** a known_hosts file (default ~/.ssh/known_hosts); relative to the topology file's directory, or ~/ */
+    known_hosts: z.string().min(1).optional(),
+    /** run commands through `sudo -n` (default: when user is not root) */
+    sudo: z.boolean().optional(),
+    /** as OpenSSH's ProxyCommand: run by `sh -c` here, its stdin/stdout are the connection; %h %p %r %% substituted */
+    proxy_command: z.string().min(1).optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.key_file === undefined && s.agent === undefined) ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'an SSH node needs key_file (a private key) or agent (an ssh-agent socket, or true for $SSH_AUTH_SOCK)' });
+    if (s.host_key !== undefined && s.known_hosts !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['host_key'], message: 'give host_key (a pinned fingerprint) or known_hosts (a file), not both' });
+  });
+export type SshSpec = z.output<typeof ssh>;
+
 const director = z.strictObject({
   name,
   networks: attach,
+  ssh: ssh.optional(),
   sysctls: sysctls.optional(),
   /** per-director keepalived overrides: how a broken pair is built (a mismatched auth_pass) */
   keepalived: z.strictObject({ auth_pass: z.string().regex(/^\S{1,8}$/, 'one word of at most 8 characters').optional() }).optional(),
@@ -100,6 +136,7 @@ const realServer = z.strictObject({
   name,
   networks: attach,
   app: app.default({ http_port: 80 }),
+  ssh: ssh.optional(),
   sysctls: sysctls.optional(),
 });
 
@@ -109,6 +146,8 @@ const client = z.strictObject({
   networks: attach,
   /** how many source addresses each client sends from (persistence and hashing need many) */
   source_addresses: z.number().int().min(1).max(64).default(1),
+  /** a real host over SSH (a client with count 1) */
+  ssh: ssh.optional(),
   sysctls: sysctls.optional(),
 });
 
@@ -194,7 +233,20 @@ export const topologySchema = z.strictObject({
   name,
   description: z.string().optional(),
   /** subnet6 makes a network dual-stack: every node on it also gets prefix + its IPv4 host number */
-  networks: z.array(z.strictObject({ name, subnet: cidr, subnet6: cidr6.optional() })).min(1),
+  /**
+   * docker_network: an existing Docker network the container nodes join instead of one the
+   * harness creates (never created nor removed by it): how containers share a LAN with SSH hosts
+   */
+  networks: z
+    .array(
+      z.strictObject({
+        name,
+        subnet: cidr,
+        subnet6: cidr6.optional(),
+        docker_network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a Docker network name such as lan or staging-macvlan').optional(),
+      }),
+    )
+    .min(1),
   directors: z.array(director).min(1),
   real_servers: z.array(realServer).min(1),
   clients: z.array(client).min(1),

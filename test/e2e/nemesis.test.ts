@@ -86,12 +86,12 @@ describe('nemesis: faults in the real lab (dr)', function () {
     expect(await http(`http://${RIP.rs1}/`)).to.equal('200');
     const f = await inject('pause:rs1');
     try {
-      expect((await st.container('rs1').inspect()).State.Paused).to.equal(true);
+      expect((await st.host('rs1').lifecycle!.state()).paused).to.equal(true);
       expect(await http(`http://${RIP.rs1}/`), 'HTTP to a paused rs1').to.equal('000');
     } finally {
       await heal(f, 'pause:rs1');
     }
-    expect((await st.container('rs1').inspect()).State.Paused).to.equal(false);
+    expect((await st.host('rs1').lifecycle!.state()).paused).to.equal(false);
     expect(await http(`http://${RIP.rs1}/`)).to.equal('200');
     const [s, e] = expectStartEnd('pause', 'rs1');
     expect(s!.detail).to.equal('docker pause lvsh-dr-rs1');
@@ -189,12 +189,12 @@ describe('nemesis: faults in the real lab (dr)', function () {
   it('kill rs3: the container is gone; after heal rs3 runs, serves on its RIP and behind the VIP again', async () => {
     const f = await inject('kill:rs3');
     try {
-      expect((await st.container('rs3').inspect()).State.Running).to.equal(false);
+      expect((await st.host('rs3').lifecycle!.state()).running).to.equal(false);
       expect(await http(`http://${RIP.rs3}/`), 'HTTP to a killed rs3').to.equal('000');
     } finally {
       await heal(f, 'kill:rs3');
     }
-    expect((await st.container('rs3').inspect()).State.Running).to.equal(true);
+    expect((await st.host('rs3').lifecycle!.state()).running).to.equal(true);
     expect(await http(`http://${RIP.rs3}/`)).to.equal('200');
     // the VIP on lo and the ARP sysctls are back: rr over three servers reaches rs3 within three requests
     const servers = new Set<string>();
@@ -233,11 +233,11 @@ describe('nemesis: faults in the real lab (dr)', function () {
   it('runFault holds pause:rs3:3s for three seconds, the fault in for all of it', async () => {
     const t0 = Date.now();
     const run = runFault(env, 'pause:rs3:3s');
-    await waitFor('rs3 to be paused by runFault', async () => (await st.container('rs3').inspect()).State.Paused, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor('rs3 to be paused by runFault', async () => (await st.host('rs3').lifecycle!.state()).paused, { timeoutMs: 10_000, intervalMs: 100 });
     const pausedAt = Date.now();
     const r = await run;
     const wall = Date.now() - t0;
-    expect((await st.container('rs3').inspect()).State.Paused).to.equal(false);
+    expect((await st.host('rs3').lifecycle!.state()).paused).to.equal(false);
     expect(r.endedAt - r.startedAt, 'fault window (ms)').to.be.within(3000, 8000);
     expect(Date.now() - pausedAt, 'paused until healed').to.be.at.least(2500);
     expectStartEnd('pause', 'rs3');

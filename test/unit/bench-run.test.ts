@@ -38,7 +38,7 @@ function standIn(plan: Plan, o: { reused?: boolean; wrkFails?: boolean }): Start
     }
     return ok();
   };
-  return { plan, reused: !!o.reused, nodes: (role: string) => plan.nodes.filter((n) => n.role === role), container: () => undefined, exec } as unknown as StartedTopology;
+  return { plan, reused: !!o.reused, nodes: (role: string) => plan.nodes.filter((n) => n.role === role), host: () => undefined, exec } as unknown as StartedTopology;
 }
 
 describe('bench through the run pipeline', () => {

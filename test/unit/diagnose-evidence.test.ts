@@ -4,6 +4,9 @@ import { parseAddrs, parseLinks, parseNeigh, parseRoutes } from '../../harness/d
 import { commandsFor, END, evidenceArgv, evidenceScript } from '../../harness/diagnose/script.js';
 import { fixtureText } from '../diagnose-helpers.js';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 describe('diagnose: evidence', () => {
   describe('the script', () => {
@@ -24,6 +27,45 @@ describe('diagnose: evidence', () => {
       expect(Object.keys(ev.items)).to.have.length(commandsFor('director').length);
       for (const it of Object.values(ev.items)) expect(it.exitCode, it.key).to.be.a('number');
       expect(ev.items['keepalived-conf']!.exitCode).to.not.equal(0);
+    });
+  });
+
+  describe('the sysctls, read from /proc/sys by the shell (no sysctl -a to cut short)', () => {
+    it('prints what sysctl prints for the files the modes depend on, a dotted device as sysctl names it, and nothing else', () => {
+      const root = mkdtempSync(path.join(os.tmpdir(), 'lvsh-proc-'));
+      const put = (rel: string, text: string) => {
+        mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+        writeFileSync(path.join(root, rel), text);
+      };
+      put('net/ipv4/ip_forward', '0\n');
+      put('net/ipv4/conf/all/rp_filter', '1\n');
+      put('net/ipv4/conf/eth0.100/rp_filter', '2\n');
+      put('net/ipv4/conf/eth0/arp_ignore', '1\n');
+      put('net/ipv4/conf/eth0/forwarding', '1\n'); // not one of ours
+      put('net/ipv4/vs/conntrack', '1\n');
+      put('net/ipv4/vs/sync_threshold', '3\t50\n');
+      put('net/ipv6/conf/all/forwarding', '0\n');
+      const command = commandsFor('director').find((c) => c.key === 'sysctl')!.command;
+      expect(command).not.to.match(/sysctl -a|\bcat\b|\bawk\b|\btr\b/);
+      const r = spawnSync('/bin/sh', ['-c', command.split('/proc/sys').join(root)], { timeout: 10_000 });
+      rmSync(root, { recursive: true, force: true });
+      expect(r.status, r.stderr.toString()).to.equal(0);
+      const lines = r.stdout.toString().trim().split('\n').sort();
+      expect(lines).to.deep.equal(
+        [
+          'net.ipv4.ip_forward = 0',
+          'net.ipv4.conf.eth0.arp_ignore = 1',
+          'net.ipv4.conf.all.rp_filter = 1',
+          'net.ipv4.conf.eth0/100.rp_filter = 2',
+          'net.ipv4.vs.conntrack = 1',
+          'net.ipv4.vs.sync_threshold = 3\t50',
+          'net.ipv6.conf.all.forwarding = 0',
+        ].sort(),
+      );
+      // what diagnose reads of it (a dotted device's key as confKey makes it)
+      const ev = parseEvidence('director', `#lvsh-evidence-begin sysctl\n${r.stdout}#lvsh-evidence-end sysctl rc=0 lines=${lines.length}\n`);
+      expect(ev.sysctls.get('net.ipv4.ip_forward')?.value).to.equal('0');
+      expect(ev.sysctls.get('net.ipv4.conf.eth0/100.rp_filter')?.value).to.equal('2');
     });
   });
 

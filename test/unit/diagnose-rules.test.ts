@@ -7,7 +7,8 @@ import { evidenceOf, shippedPlan } from '../diagnose-helpers.js';
 
 const failed = (group = 'web', name = 'every real server answers through the VIP'): FailedCheck => ({ name, group, suite: 'modes', valid: false });
 const ids = (cs: Cause[]) => cs.map((c) => c.id);
-const run = (plan: Plan, evidence: ReturnType<typeof evidenceOf>, o: { check?: FailedCheck; probes?: Probe[] } = {}) => diagnose({ plan, evidence, check: o.check ?? failed(), ...(o.probes ? { probes: o.probes } : {}) });
+const run = (plan: Plan, evidence: ReturnType<typeof evidenceOf>, o: { check?: FailedCheck; probes?: Probe[]; frozen?: Record<string, { from: number; to?: number }[]> } = {}) =>
+  diagnose({ plan, evidence, check: o.check ?? failed(), ...(o.probes ? { probes: o.probes } : {}), ...(o.frozen ? { frozen: o.frozen } : {}) });
 const only = (cs: Cause[], id: string) => {
   expect(ids(cs)).to.deep.equal([id]);
   return cs[0]!;
@@ -156,6 +157,25 @@ describe('diagnose: cause rules on recorded evidence', () => {
       expect(c.sentence).to.match(/^keepalived on director1 ran up to 7\.3 s late \(2 times its timers fired more than 1 s after they were due\): the director was starved of CPU/);
       expect(quoted(c)).to.deep.equal(['director1: Tue Jun  4 09:12:01 2024: A thread timer expired 7.316621 seconds ago', 'director1: Tue Jun  4 09:12:02 2024: A thread timer expired 2.100000 seconds ago']);
     });
+    it('a paused director\'s late timers on thawing are the freeze, not a starved CPU; late timers outside the freeze still are', () => {
+      // as tun-ha's pause of director1 left them in a fresh-clone run: frozen 1796102891.848 to 1796102899.094
+      const thawed = (t: string) =>
+        t.replace(
+          /(#lvsh-evidence-begin keepalived-log\n)/,
+          '$11796102899.018572 Tue Dec  1 05:28:18 2026: A thread timer expired 5.500122 seconds ago\n1796102899.120163 Tue Dec  1 05:28:18 2026: A thread timer expired 3.761165 seconds ago\n',
+        );
+      const check = { check: failed('VI_TUN', 'failover after pause on director1 within the VRRP bound') };
+      const frozen = { director1: [{ from: 1796102891848, to: 1796102899094 }] };
+      // without the pause window it fires (what the run said), with it it stays silent
+      expect(ids(run(natHa, evidenceOf('nat-ha', 'nat-ha', { director1: thawed }), check))).to.include('keepalived-late');
+      expect(ids(run(natHa, evidenceOf('nat-ha', 'nat-ha', { director1: thawed }), { ...check, frozen }))).to.not.include('keepalived-late');
+      // the other director was not frozen: its own late timers are still a starved CPU
+      expect(ids(run(natHa, evidenceOf('nat-ha', 'nat-ha', { director2: thawed }), { ...check, frozen }))).to.include('keepalived-late');
+      // a late timer due long before the freeze is not the freeze's
+      const before = (t: string) => t.replace(/(#lvsh-evidence-begin keepalived-log\n)/, '$11796102891.000000 Tue Dec  1 05:28:11 2026: A thread timer expired 4.000000 seconds ago\n');
+      expect(ids(run(natHa, evidenceOf('nat-ha', 'nat-ha', { director1: before }), { ...check, frozen }))).to.include('keepalived-late');
+    });
+
     it('keepalived on time (or late under a second) is no cause', () => {
       const small = (t: string) => t.replace(/(#lvsh-evidence-begin keepalived-log\n)/, '$1Tue Jun  4 09:12:00 2024: A thread timer expired 0.900000 seconds ago\n');
       expect(ids(run(natHa, evidenceOf('nat-ha', 'nat-ha', { director1: small }), { check: failed('web', 'keepalived takes 10.89.120.12:80 out of service after it fails') }))).to.not.include('keepalived-late');
@@ -201,5 +221,22 @@ describe('diagnose: cause rules on recorded evidence', () => {
       const boom = { id: 'boom', summary: '', reads: '', fix: '', find: () => { throw new Error('bad'); } };
       expect(diagnose({ plan: dr, evidence: evidenceOf('dr'), check: failed() }, [boom])[0]!.sentence).to.include('rule boom failed: bad');
     });
+  });
+});
+
+describe("pauseWindows (the history's pause faults, as the diagnosis reads them)", () => {
+  it('pairs each start with its end per node, keeps when it was in effect by, keeps an unended one open, and ignores other faults', async () => {
+    const { pauseWindows } = await import('../../harness/history/history.js');
+    const f = (t: number, phase: 'start' | 'end', fault: string, target: string) => ({ type: 'fault' as const, t, phase, fault, target });
+    expect(
+      pauseWindows([
+        f(100, 'start', 'pause', 'director1'),
+        f(150, 'start', 'kill', 'director2'),
+        f(900, 'end', 'pause', 'director1'),
+        f(950, 'end', 'kill', 'director2'),
+        { ...f(2000, 'start', 'pause', 'director1'), by: 2400 },
+      ]),
+    ).to.deep.equal({ director1: [{ from: 100, to: 900 }, { from: 2000, by: 2400 }] });
+    expect(pauseWindows([])).to.deep.equal({});
   });
 });

@@ -108,7 +108,19 @@ describe('failover checkers', () => {
       const r = failoverTime(probes(0, 20_000, () => false), fault, bound);
       expect(r.valid).to.equal(true);
       expect(r.observed).to.include({ measuredMs: 0, resolutionMs: 100 });
-      expect(r.detail).to.equal('no probe failed across kill on director1: outage 0 s (probe interval 0.1 s)');
+      expect(r.detail).to.equal('no probe failed across kill on director1: no outage seen, any ended within 0 s (the first probe after it was answered; probe interval 0.1 s)');
+    });
+
+    it('is unknown when no probe failed but the first probe after the fault came past the bound: the outage could have hidden before it', () => {
+      // a starved host: probes 5 s apart, the first after the kill 4.5 s after it
+      const sparse = [0, 1_000, 2_000, 3_000, 4_000, 5_000, 14_500, 19_500, 24_500, 29_500].map((t) => op(t));
+      const r = failoverTime(sparse, fault, bound);
+      expect(r.valid).to.equal('unknown');
+      expect(r.detail).to.equal('no probe failed, but the first probe after kill on director1 started 4.5 s after it, past the 4.109 s allowed: an outage longer than allowed would have gone unseen');
+      expect(r.observed).to.include({ outageAtMostMs: 4_500 });
+      // the first probe 3 s after the kill bounds the outage within the limit: true
+      const inTime = [0, 1_000, 2_000, 3_000, 4_000, 5_000, 13_000, 18_000, 23_000, 28_000].map((t) => op(t));
+      expect(failoverTime(inTime, fault, bound).valid).to.equal(true);
     });
 
     it('ignores operations after `until` and those that are not tcp/http probes', () => {
@@ -403,5 +415,27 @@ describe('releasedAt: when the MASTER let go of its VIPs', () => {
     expect(oneVipHolder(s, { settleFrom: releasedAt(s, 'd1', 0)!, settleMs: 1722 }).valid).to.equal(true);
     // still holding one VIP at the end: not released
     expect(releasedAt([obs(0, 'A', ['d1']), obs(100, 'A', []), obs(100, 'B', ['d1'])], 'd1', 0)).to.equal(undefined);
+  });
+});
+
+describe('gainedAt: when the BACKUP took the VIP, as the watchers saw it', () => {
+  it('is the first observation with it after the fault (of the VIPs named), undefined when it never held one', async () => {
+    const { gainedAt } = await import('../../harness/checkers/vip-holder.js');
+    const obs = (t: number, vip: string, holders: string[]) => ({ t, vip, holders });
+    // haproxy-ha in a CI run: the VIP moved at +3.98 s, director2's notify script logged MASTER at +8.35 s
+    const s = [obs(-500, 'V', ['d2']), obs(0, 'V', ['d1']), obs(3976, 'V', []), obs(3980, 'V', ['d2']), obs(4100, 'W', ['d2']), obs(8345, 'V', ['d2'])];
+    expect(gainedAt(s, 'd2', 0)).to.equal(3980);
+    expect(gainedAt(s, 'd2', 0, ['W'])).to.equal(4100);
+    expect(gainedAt(s, 'd1', 1000)).to.equal(undefined);
+    expect(gainedAt([], 'd2', 0)).to.equal(undefined);
+  });
+
+  it('judged from it, the gratuitous ARPs sent as the VIP moved are in the window; from the late MASTER log they are not', async () => {
+    const { gratuitousArpSeen } = await import('../../harness/checkers/garp.js');
+    const mac = '02:42:0a:59:a0:03';
+    const arps = [4009, 4097, 4144, 5402, 5481, 5708].map((t) => ({ t, vip: 'V', mac }));
+    const capture = { from: -10_000, to: 20_000 };
+    expect(gratuitousArpSeen(arps, { t: 8345, node: 'd2', mac }, { vips: ['V'], capture }).valid).to.equal(false);
+    expect(gratuitousArpSeen(arps, { t: Math.min(8345, 3980), node: 'd2', mac }, { vips: ['V'], capture }).valid).to.equal(true);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { help } from '../../harness/cli.js';
+import { commandHelp, help, main } from '../../harness/cli.js';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
 import { DEBIAN_RELEASES } from '../../harness/keepalived/releases.js';
 
@@ -55,5 +55,32 @@ describe('--help matches the README and the checkout', () => {
       expect(line, cmd).to.include(`[--keepalived-version ${DEBIAN_RELEASES.map((r) => r.keepalived).join('|')}]`);
     }
     expect(text).to.include('--release (default bookworm)');
+  });
+});
+
+describe('<command> --help', () => {
+  it('prints that command\'s usage lines and descriptions, and where the rest is', () => {
+    const run = commandHelp('run');
+    expect(run).to.match(/^Usage:\n  lvs-harness run <topology>/);
+    expect(run).to.include('--expect');
+    expect(run).to.not.include('lvs-harness bench');
+    expect(run).to.match(/lvs-harness --help$/);
+    // a command with several subcommands gets them all
+    for (const sub of ['lab build', 'lab up', 'lab down', 'lab status']) expect(commandHelp('lab')).to.include(`lvs-harness ${sub}`);
+    // an unknown command: the whole help
+    expect(commandHelp('nosuch')).to.equal(help());
+  });
+
+  it('is what `run --help` prints, exit 0, where it used to be an unknown option', async () => {
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
+    try {
+      expect(await main(['run', '--help'])).to.equal(0);
+      expect(await main(['validate', 'a.conf', '-h'])).to.equal(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(out.join('')).to.include('lvs-harness run <topology>').and.to.include('lvs-harness validate');
   });
 });

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { findHang, findLockup, parseRegisters, type VcpuSample } from '../../harness/lab/lockup.js';
-import { checkOnce, labLockup, lockupFile, stopWatching } from '../../harness/lab/watchdog.js';
+import { checkOnce, labLockup, lockupFile, lockupLog, stopWatching } from '../../harness/lab/watchdog.js';
 import { labPaths } from '../../harness/lab/paths.js';
 import { failureOf } from '../../harness/suite/record.js';
 
@@ -123,6 +123,8 @@ describe('lab watchdog: one look at the console', () => {
     expect(rec!.pid).to.equal(4242);
     expect(lines.join('\n')).to.match(/lab watchdog: the lab VM's kernel locked up: CPUs #0 and #1 stuck for 70 s .* \(pid 4242\) is stopped/);
     expect(JSON.parse(await readFile(lockupFile(paths), 'utf8')).summary).to.equal(rec!.summary);
+    // and the log that outlives the next VM
+    expect((await readFile(lockupLog(paths), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).summary)).to.deep.equal([rec!.summary]);
     expect(labLockup()?.summary).to.equal(rec!.summary);
     const f = failureOf('checks', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:23750'), { code: 'ECONNREFUSED' }));
     expect(f.code).to.equal('ERR_LVS_LAB_LOCKUP');

@@ -168,7 +168,7 @@ describe('lab releases on the commands that start the lab (issue 16)', () => {
       try {
         const seen: unknown[] = [];
         const runtime = { kind: 'lab', reason: '--release trixie chooses the lab', nodeImage: 'lvs-harness/node:trixie', release: 'trixie', docker: {}, endpoint: { kind: 'tcp', host: '127.0.0.1', port: 23750 } } as unknown as Runtime;
-        const started = { reused: false, nodes: () => [], container: () => undefined, ipvs: async () => undefined } as unknown as StartedTopology;
+        const started = { reused: false, nodes: () => [], host: () => undefined, ipvs: async () => undefined } as unknown as StartedTopology;
         const deps: Partial<RunDeps> = {
           resolveRuntime: async (o) => (seen.push(o.lab), runtime),
           buildTopology: async () => started,

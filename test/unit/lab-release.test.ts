@@ -57,12 +57,22 @@ describe('lab releases: recipes, cache keys, apt, the one running lab', () => {
   });
 
   describe('cache keys', () => {
-    it("bookworm's step keys are exactly those of before releases existed (existing caches stay valid)", () => {
-      // computed with the recipe.ts of commit 7ef69d0, before --release, from the same fixed inputs
-      const before = { kernel: '01c9c13b104ed709', initramfs: '94e4133e81e53165', nodeRootfs: '44a3fec04d837ccc', labBase: '98d56318b4bc2ba7', rootImage: '02e23bf80aa135cd', lab: '8d17dfccdcefc337' };
-      expect(stepKeys(fixed())).to.deep.equal(before);
+    it("bookworm's step keys are exactly those of before releases existed (existing caches stay valid), but the root image's", () => {
+      // computed with the recipe.ts of commit 7ef69d0, before --release, from the same fixed inputs;
+      // the root image (and so the lab) changed since: it carries binfmt_misc and dockerd-reexec
+      const reexec = { 'dockerd-reexec.c': 'int main(){}\n' };
+      const before = { kernel: '01c9c13b104ed709', initramfs: '94e4133e81e53165', nodeRootfs: '44a3fec04d837ccc', labBase: '98d56318b4bc2ba7', rootImage: '6a09d226380f26d7', lab: 'de3414b9b2560de9' };
+      expect(stepKeys(fixed(RECIPE, reexec))).to.deep.equal(before);
       // the new cgroup v2 fragment is read as an asset for every build: it must not move bookworm's keys
-      expect(stepKeys(fixed(RECIPE, { 'lab-init-cgroup-v2.sh': 'mount -t cgroup2 cgroup2 /sys/fs/cgroup\n' }))).to.deep.equal(before);
+      expect(stepKeys(fixed(RECIPE, { ...reexec, 'lab-init-cgroup-v2.sh': 'mount -t cgroup2 cgroup2 /sys/fs/cgroup\n' }))).to.deep.equal(before);
+    });
+
+    it('the root image follows dockerd-reexec.c, and no other step does', () => {
+      const a = stepKeys(fixed(RECIPE, { 'dockerd-reexec.c': 'one\n' }));
+      const b = stepKeys(fixed(RECIPE, { 'dockerd-reexec.c': 'two\n' }));
+      expect(b.rootImage).to.not.equal(a.rootImage);
+      expect(b.lab).to.not.equal(a.lab);
+      expect([b.kernel, b.initramfs, b.nodeRootfs, b.labBase]).to.deep.equal([a.kernel, a.initramfs, a.nodeRootfs, a.labBase]);
     });
 
     it("trixie's keys are its own, and its root image follows the cgroup v2 fragment", () => {

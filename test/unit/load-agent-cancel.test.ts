@@ -61,4 +61,22 @@ describe('load agent: cancel', function () {
     expect(a.events.filter((e) => e.type === 'op' && e.tag === 'r')).to.have.length(2);
     a.p.kill();
   });
+
+  it("operations leave in batches (each with its own time), and a command's done comes after all of them", async () => {
+    const a = runAgent();
+    let chunks = 0;
+    a.p.stdout!.on('data', () => chunks++);
+    const port = (server.address() as AddressInfo).port;
+    await a.until(() => a.events.some((e) => e.type === 'ready'));
+    const before = chunks;
+    a.send({ id: 'b1', cmd: 'http', host: '127.0.0.1', port, sources: ['127.0.0.1'], rounds: 60, intervalMs: 10, tag: 'b' });
+    await a.until(() => a.events.some((e) => e.type === 'done' && e.id === 'b1'));
+    const ops = a.events.filter((e) => e.type === 'op' && e.tag === 'b') as unknown as { t: number }[];
+    expect(ops).to.have.length(60);
+    expect(a.events.findIndex((e) => e.type === 'done' && e.id === 'b1')).to.be.greaterThan(a.events.lastIndexOf(ops.at(-1) as never));
+    // 60 requests 10 ms apart over at least 0.6 s: a write every 200 ms, not one per request
+    expect(chunks - before).to.be.below(20);
+    expect(ops.map((o) => o.t)).to.deep.equal([...ops.map((o) => o.t)].sort((x, y) => x - y));
+    a.p.kill();
+  });
 });

@@ -83,4 +83,25 @@ describe('modes probes (HTTP and UDP, as run in the client)', function () {
     expect(a).to.include({ ok: false, rc: 28, status: 0 });
     expect(a!.latencyMs).to.be.at.least(1_900);
   });
+
+  it("the UDP echo writes $LVSH_READY (its pid) once every socket is bound, and answers at once then", async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = await mkdtemp(path.join(tmpdir(), 'lvsh-echo-'));
+    const ready = path.join(dir, 'ready');
+    const ports = [echoPort + 2, echoPort + 3];
+    const p = spawn(process.execPath, [fileURLToPath(new URL('../../harness/images/udp-echo.cjs', import.meta.url)), 'rs3', '127.0.0.1', ports.join(','), '127.0.0.1', '127.0.0.2'], { stdio: 'ignore', env: { ...process.env, LVSH_READY: ready } });
+    try {
+      await waitFor('the ready file', async () => (await readFile(ready, 'utf8').catch(() => '')).trim() === String(p.pid), { timeoutMs: 10_000, intervalMs: 50 });
+      for (const port of ports)
+        for (const addr of ['127.0.0.1', '127.0.0.2']) {
+          const [a] = parseProbeOutput(await run(UDP_PROBE, [addr, String(port), '1', '4', '127.0.0.1']));
+          expect(a, `${addr}:${port}`).to.include({ ok: true, server: 'rs3' });
+        }
+    } finally {
+      p.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -18,7 +18,7 @@ const shipped = (name: string): Plan => plan(parseTopology(readFileSync(path.joi
 /**
  * A StartedTopology without Docker for the registry's own behaviour (events, idempotent heal,
  * Ctrl-C): the health flag of each real server, /health answering from it, and a log of calls.
- * Any other use of the topology throws, so a fault that would touch Docker here fails the test.
+ * Any other use of the topology throws, so a fault that would act on a node itself (its lifecycle) fails the test.
  */
 function fakeTopology(p: Plan) {
   const unhealthy = new Set<string>();
@@ -35,9 +35,9 @@ function fakeTopology(p: Plan) {
       if (argv[0] !== 'curl' || !argv.at(-1)!.endsWith('/health')) throw new Error(`unexpected exec on ${n}: ${argv.join(' ')}`);
       return { exitCode: 0, stdout: unhealthy.has(n) ? '503' : '200', stderr: '' };
     },
-    container(n: string): never {
-      calls.push(`container ${n}`);
-      throw new Error(`no Docker here (container ${n})`);
+    host(n: string): never {
+      calls.push(`host ${n}`);
+      throw new Error(`no node runtime here (host ${n})`);
     },
   };
   return { st: st as unknown as StartedTopology, unhealthy, calls };
@@ -133,8 +133,34 @@ describe('nemesis registry', () => {
     expect(unhealthy.has('rs2')).to.equal(false);
     expect(faults(e.history).map((x) => [x.phase, x.t, x.detail])).to.deep.equal([
       ['start', 1010, 'setHealth(rs2, false): /health answers 503'],
-      ['end', 1030, 'setHealth(rs2, true): /health answers 200 (healing took 10 ms)'],
+      // a node that does not tell when its flag changed: the end is when the heal command was issued
+      ['end', 1040, 'setHealth(rs2, true): /health answers 200 (healing took 30 ms)'],
     ]);
+  });
+
+  it('a health fault starts and ends when the flag changed in the node, kept within the host\'s view of the command', async () => {
+    const { env: e, st } = env(shipped('dr'));
+    // the node's clock says the flag changed at 1405, late in a command the host saw from 1010
+    // to 1420 (an exec that started late); a skewed node clock is clamped into the command's span
+    const said = [1_405, 999_999];
+    const inner = st.setHealth.bind(st);
+    (st as unknown as { setHealth: (n: string, h: boolean) => Promise<number | undefined> }).setHealth = async (n, h) => {
+      await inner(n, h);
+      return said.shift();
+    };
+    // the host's clock at each reading: the inject command issued at 1010 returns at 1420, the
+    // heal starts at 1430 and its command runs from 1440 to 1450
+    const times = [1_010, 1_420, 1_430, 1_440, 1_450, 1_460];
+    e.now = () => times.shift() ?? 2_000;
+    const f = await injectFault(e, 'health:rs2');
+    const [start] = faults(e.history);
+    expect(start!.t).to.equal(1_405);
+    expect(start!.detail).to.equal('setHealth(rs2, false): /health answers 503 (the flag was set 395 ms after the command was issued)');
+    await f.heal();
+    const end = faults(e.history)[1]!;
+    // 999_999 is past the heal command's return: clamped to it
+    expect(end.t).to.equal(1_450);
+    expect(end.detail).to.equal('setHealth(rs2, true): /health answers 200 (healing took 30 ms)');
   });
 
   it('checks the target against the plan before injecting anything', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CHECK_EXIT_MARK, NODE_SCRIPT_EXIT, nodeScript, readNodeScriptFailure, type NodeScriptSpec } from '../../harness/topology/node-script.js';
@@ -239,6 +239,46 @@ describe('node script (one exec configures a node)', () => {
       expect(pattern.test(argv.join(' '))).to.equal(true);
       expect(pattern.test(`sh -c ${s}`)).to.equal(false);
       expect(pattern.test(`/bin/sh -c ${s}`)).to.equal(false);
+    });
+
+    it('with a ready file: removes it before the start, gives it to the process, and waits for it last (run on the host)', function () {
+      this.timeout(15_000);
+      const ready = path.join(dir, 'echo.ready');
+      // a process of this test's own (pkill -f matches its script's path, nothing else)
+      const echo = path.join(dir, 'echo.sh');
+      writeFileSync(echo, `sleep 0.5; echo $$ > "$LVSH_READY"; exec sleep 3602.${process.pid}\n`);
+      const mine = ['sh', echo];
+      const s = nodeScript(spec({ restart: { argv: mine, ready }, waitSeconds: 5 }));
+      expect(s.indexOf(`rm -f ${ready}`)).to.be.above(s.indexOf('pkill -f'));
+      expect(s).to.include(`LVSH_READY=${ready} setsid sh ${echo}`);
+      expect(s.lastIndexOf(`until [ -e ${ready} ]`)).to.be.above(s.indexOf(`setsid sh ${echo}`));
+      try {
+        // a stale ready file from before does not count
+        spawnSync('sh', ['-c', `echo stale > ${ready}`]);
+        const t0 = Date.now();
+        const r = run(s);
+        expect(r.status, r.stderr).to.equal(0);
+        expect(Date.now() - t0).to.be.at.least(400);
+        expect(readFileSync(ready, 'utf8').trim()).to.match(/^\d+$/);
+      } finally {
+        spawnSync('pkill', ['-f', `^sh ${echo}`]);
+        spawnSync('pkill', ['-f', `^sleep 3602.${process.pid}$`]);
+      }
+    });
+
+    it('with a ready file that never comes: exits notReady within its wait, saying what it waited for (run on the host)', function () {
+      this.timeout(15_000);
+      const ready = path.join(dir, 'never.ready');
+      const mine = ['sleep', `3601.${process.pid}`];
+      try {
+        const t0 = Date.now();
+        const r = run(nodeScript(spec({ restart: { argv: mine, ready }, waitSeconds: 1 })));
+        expect(r.status).to.equal(NODE_SCRIPT_EXIT.notReady);
+        expect(Date.now() - t0).to.be.below(5_000);
+        expect(r.stderr).to.match(/^lvsh-not-ready sleep 3601\.\d+ 1$/m);
+      } finally {
+        spawnSync('pkill', ['-f', `^sleep 3601.${process.pid}`]);
+      }
     });
 
     it('on the host: the second run replaces the first process and does not kill itself', async function () {

@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { expect } from 'chai';
 import { oneVipHolder } from '../../harness/checkers/vip-holder.js';
 import { compressIPv6, parseProcIpVs } from '../../harness/ipvs/proc.js';
-import { changesOnly, holderSamples, observedUntil, tableTimeline, type NodeObservations } from '../../harness/observe/timeline.js';
+import { changesOnly, holderSamples, narrowFrozen, observedUntil, tableTimeline, type NodeObservations } from '../../harness/observe/timeline.js';
 import { parseWatchLine, WATCH_SCRIPT, watchArgv, type WatchLine } from '../../harness/observe/watch-script.js';
 
 // /proc/net/ip_vs as kernel 6.1 prints it (a NAT service, an fwmark service with persistence, an IPv6 service)
@@ -58,10 +59,32 @@ describe('in-node watcher: its lines', () => {
     expect(WATCH_SCRIPT).to.match(/ip -o monitor address/);
     expect(WATCH_SCRIPT).to.match(/\$table == 1 && -r \/proc\/net\/ip_vs/);
     expect(WATCH_SCRIPT).to.match(/read -r -t "\$p" _/);
-    expect(WATCH_SCRIPT).to.match(/trap 'pkill -P \$\$/);
+    expect(WATCH_SCRIPT).to.match(/trap 'flush; pkill -P \$\$/);
     expect(WATCH_SCRIPT).not.to.match(/\bsleep\b/);
-    expect(watchArgv().slice(-2)).to.deep.equal(['0.200', '0']);
-    expect(watchArgv({ table: true }).slice(-2)).to.deep.equal(['0.050', '1']);
+    // tick, table, ticks per batch (about FLUSH_MS)
+    expect(watchArgv().slice(-3)).to.deep.equal(['0.200', '0', '2']);
+    expect(watchArgv({ table: true }).slice(-3)).to.deep.equal(['0.050', '1', '6']);
+  });
+
+  it('run for real (bash here): every tick stamped, the stamps sent in batches, the last batch at exit', async () => {
+    const child = spawn('bash', ['-c', WATCH_SCRIPT, 'lvs-harness-watch', '0.020', '0', '10'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let chunks = 0;
+    let text = '';
+    child.stdout.on('data', (b: Buffer) => {
+      chunks++;
+      text += b.toString();
+    });
+    await new Promise((r) => setTimeout(r, 700));
+    child.stdin.end('q\n');
+    await new Promise((r) => child.on('close', r));
+    const lines = text.split('\n').filter(Boolean).map(parseWatchLine);
+    expect(lines.every(Boolean), text).to.equal(true);
+    const ticks = lines.filter((l) => l!.kind === 'H');
+    expect(ticks.length).to.be.greaterThan(10);
+    // stamps in order, the unsent batch written at exit
+    expect(ticks.map((l) => l!.t)).to.deep.equal([...ticks.map((l) => l!.t)].sort((a, b) => a - b));
+    // one write per ten ticks (and the address lines): far fewer reads than lines
+    expect(chunks).to.be.lessThan(Math.ceil(ticks.length / 10) + 4);
   });
 });
 
@@ -103,6 +126,44 @@ describe('in-node watcher: the holder timeline', () => {
     expect(s.find((x) => x.t === 1000)!.holders).to.deep.equal([]); // the pause starts: a sample at its very start
     expect(s.find((x) => x.t === 2000)!.holders).to.deep.equal([]);
     expect(s.find((x) => x.t === 5000)!.holders).to.deep.equal(['d1']);
+  });
+
+  it('narrowFrozen: a pause starts just after the node\'s last stamp between its issue and Docker\'s "paused", never outside them', () => {
+    // stamps every 50 ms until 1730, then nothing until the thaw at 6000 (the freezer took it at about 1750)
+    const lines: WatchLine[] = [{ kind: 'A', t: 0, addresses: [VIP] }];
+    for (let t = 0; t <= 1730; t += 10) if (t % 50 === 0 || t === 1730) lines.push({ kind: 'H', t });
+    for (let t = 6000; t <= 7000; t += 50) lines.push({ kind: 'H', t });
+    // fires: issued at 1000, docker said paused at 2400
+    expect(narrowFrozen(lines, { from: 1000, by: 2400, to: 6000 })).to.deep.equal({ from: 1731, to: 6000 });
+    // silent: nothing to narrow it with (no `by`, `by` not after the issue, no stamp after the issue)
+    expect(narrowFrozen(lines, { from: 1000, to: 6000 })).to.deep.equal({ from: 1000, to: 6000 });
+    expect(narrowFrozen(lines, { from: 1000, by: 900, to: 6000 })).to.deep.equal({ from: 1000, to: 6000 });
+    expect(narrowFrozen(lines, { from: 1800, by: 2400 })).to.deep.equal({ from: 1800 });
+    // a stamp at `by` itself: the window cannot start after `by`
+    expect(narrowFrozen([{ kind: 'H', t: 2400 }], { from: 1000, by: 2400 })).to.deep.equal({ from: 2400 });
+  });
+
+  it('a frozen director holds the VIP until it froze, not from the moment the pause was issued', () => {
+    const lines: WatchLine[] = [{ kind: 'A', t: 0, addresses: [VIP] }];
+    for (let t = 0; t <= 1700; t += 50) lines.push({ kind: 'H', t });
+    for (let t = 6000; t <= 7000; t += 50) lines.push({ kind: 'H', t });
+    const frozen = [narrowFrozen(lines, { from: 1000, by: 2400, to: 6000 })];
+    const d1: NodeObservations = { node: 'd1', lines, streams: [{ first: 0, last: 7000 }], frozen, liveAtEnd: true };
+    const d2 = director('d2', 0, 7000, [[0, []], [2300, [VIP]]]);
+    const s = holderSamples([d1, d2], [VIP]);
+    const at = (t: number) => s.filter((x) => x.t <= t).at(-1)!.holders;
+    expect(at(1500)).to.deep.equal(['d1']);
+    expect(at(1800)).to.deep.equal([]);
+    expect(at(2400)).to.deep.equal(['d2']);
+    // while d1 is frozen (before it thaws and outranks d2 again): the gap 1701..2300 judged from the
+    // freeze falls within a 0.72 s master-down bound + 1 s
+    const frozenPart = (x: typeof s) => x.filter((y) => y.t < 5900);
+    expect(oneVipHolder(frozenPart(s), { settleFrom: 1701, settleMs: 1722 }).valid).to.equal(true);
+    // judged from the issue (1000) as before, the same gap ran past that window
+    const unnarrowed = holderSamples([{ ...d1, frozen: [{ from: 1000, to: 6000 }] }, d2], [VIP]);
+    const judged = oneVipHolder(frozenPart(unnarrowed), { settleFrom: 1000, settleMs: 1000 });
+    expect(judged.valid).to.equal(false);
+    expect(judged.detail).to.match(/^no director held/);
   });
 
   it('a silence inside a stream is a loop the CPU did not run, not a node without its addresses', () => {

@@ -29,7 +29,7 @@ const runtime = { kind: 'local', reason: 'a test double', nodeImage: 'lvs-harnes
 const started = {
   reused: false,
   nodes: () => [],
-  container: () => undefined,
+  host: () => undefined,
   ipvs: async () => undefined,
   node: (n: string) => {
     throw new HarnessError('ERR_LVS_NO_NODE', `no node "${n}" in topology nat`);

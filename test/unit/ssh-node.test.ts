@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { SshNode, type SshNodeOptions } from '../../harness/runtime/ssh-node.js';
+import { proxyCommandText, SshNode, type SshNodeOptions } from '../../harness/runtime/ssh-node.js';
 import { entriesFor, fingerprint, hostFieldMatches, hostKeyAlgorithms, knownHostsName, parseKnownHosts, verifyHostKey } from '../../harness/runtime/ssh-host-key.js';
 import { run } from '../../harness/util/proc.js';
 import { waitFor } from '../../harness/util/wait.js';
@@ -269,6 +269,47 @@ describe('SSH node against a real sshd on 127.0.0.1', function () {
         sockets.forEach((s) => s.destroy());
         silent.close();
       }
+    });
+  });
+
+  describe('proxy_command (OpenSSH ProxyCommand)', () => {
+    // nc is not on every machine; node is: a one-liner that pipes stdin/stdout to host:port
+    const PIPE = `const s=require("net").connect(+process.argv[2],process.argv[1]);process.stdin.pipe(s);s.pipe(process.stdout);s.on("error",(e)=>{console.error("proxy: "+e.message);process.exit(1)});s.on("close",()=>process.exit(0))`;
+    const via = (pidFile: string) => `echo $$ > ${pidFile}; exec node -e '${PIPE}' %h %p`;
+
+    it('substitutes %h, %p, %r and %% as OpenSSH does, and leaves other % sequences', () => {
+      expect(proxyCommandText('ssh -W %h:%p -l %r bastion 100%% %x %', 'lb1.lab', 2222, 'deploy')).to.equal('ssh -W lb1.lab:2222 -l deploy bastion 100% %x %');
+      expect(proxyCommandText('%%h', 'h', 1, 'u')).to.equal('%h');
+    });
+
+    it('runs commands over the proxy command\'s stdin/stdout, and kills it when the connection closes', async () => {
+      const pidFile = path.join(sshd.dir, 'proxy.pid');
+      const n = make({ proxyCommand: via(pidFile) });
+      expect((await n.exec(['echo', 'through the proxy'])).stdout).to.equal('through the proxy\n');
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      expect(alive(pid)).to.equal(true);
+      expect(n.handCommand(['true'])).to.match(/^ssh -p \d+ -i \S+ -o 'ProxyCommand=echo \$\$ > [^;]+; exec node -e '\\''const s=/);
+      await n.close();
+      await waitFor('the proxy command to end', () => !alive(pid), { timeoutMs: 3000, intervalMs: 20 });
+    });
+
+    it('a proxy command that fails: ERR_LVS_SSH_CONNECT naming the host, the command as run and what it said on stderr', async () => {
+      const port = await freePort();
+      const n = make({ port, proxyCommand: `node -e '${PIPE}' %h %p` });
+      const e = await rejection(n.exec(['true']));
+      expect(e.code).to.equal('ERR_LVS_SSH_CONNECT');
+      expect(e.message).to.contain(`cannot connect to lb1 (${sshd.user}@127.0.0.1:${port}): the proxy command \`node -e`);
+      expect(e.message).to.contain(`127.0.0.1 ${port}\` exited with 1: proxy: connect ECONNREFUSED 127.0.0.1:${port}`);
+      expect(e.hint).to.contain('run it by hand');
+
+      const m = await rejection(make({ proxyCommand: 'echo "bastion: no route to %h" >&2; exit 3' }).exec(['true']));
+      expect(m.code).to.equal('ERR_LVS_SSH_CONNECT');
+      expect(m.message).to.contain('exited with 3: bastion: no route to 127.0.0.1');
+    });
+
+    it('host keys are checked through a proxy as without one', async () => {
+      const e = await rejection(make({ proxyCommand: `node -e '${PIPE}' %h %p`, hostKey: sshd.otherHostKey.fingerprint }).exec(['true']));
+      expect(e.code).to.equal('ERR_LVS_SSH_HOST_KEY');
     });
   });
 

@@ -6,22 +6,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HarnessError } from '../../harness/errors.js';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
-import type { ExecOptions, ExecResult, Node, NodeProcess } from '../../harness/runtime/node.js';
+import type { ExecOptions, ExecResult, Node } from '../../harness/runtime/node.js';
 import { SshNode } from '../../harness/runtime/ssh-node.js';
 import { formatUndoReport, parseJournal, serializeJournal, UndoJournal, undoOrder, type UndoEntry } from '../../harness/runtime/undo.js';
 import { shellCommand } from '../../harness/util/shell.js';
 import { rejection } from '../helpers.js';
+import { NodeStub } from './node-stub.js';
 import { Sshd, sshdMissing } from './sshd-fixture.js';
 
 /** A node that records what it ran; `fail` picks the commands that exit 1, `down` makes it unreachable. */
-class FakeNode implements Node {
-  readonly capabilities = { kill: false, stop: false, start: false, pause: false };
+class FakeNode extends NodeStub {
   ran: string[] = [];
   down = false;
   constructor(
-    readonly name: string,
+    name: string,
     private fail: (cmd: string) => boolean = () => false,
-  ) {}
+  ) {
+    super(name);
+  }
   async exec(argv: readonly string[], _opts?: ExecOptions): Promise<ExecResult> {
     const cmd = shellCommand(argv);
     if (this.down) throw new HarnessError('ERR_LVS_SSH_CONNECT', `cannot connect to ${this.name}: connection refused`);
@@ -29,17 +31,9 @@ class FakeNode implements Node {
     if (this.fail(cmd)) throw new HarnessError('ERR_LVS_EXEC_FAILED', `\`${argv.join(' ')}\` on ${this.name} exited with 1: nope`);
     return { exitCode: 0, stdout: '', stderr: '' };
   }
-  spawn(): Promise<NodeProcess> {
-    throw new Error('not used');
-  }
-  async writeFile(): Promise<void> {}
-  async readFile(): Promise<string> {
-    return '';
-  }
   handCommand(argv: readonly string[]): string {
     return `ssh ${this.name} ${shellCommand([shellCommand(argv)])}`;
   }
-  async close(): Promise<void> {}
 }
 
 const onDisk = (file: string): UndoEntry[] => parseJournal(JSON.parse(readFileSync(file, 'utf8')), file);

@@ -12,6 +12,24 @@ import type { Cause, CauseRule } from '../types.js';
 const LATE = /\bthread timer expired (\d+(?:\.\d+)?) seconds ago/;
 /** under this, a late wake-up cannot explain a missed bound (the checks allow a second's tolerance) */
 const LATE_ENOUGH_S = 1;
+/** the lab clock's stamp the harness puts before each log line (seconds since the epoch) */
+const STAMP = /^(\d{9,11}(?:\.\d+)?)\s/;
+/** how long after a thaw keepalived may still be catching up on the timers the freeze held back */
+const THAW_MS = 5_000;
+
+/**
+ * A line keepalived logged on waking from a freeze of its node (a `pause` fault): the timer was
+ * due while the node was frozen, and it was logged when (or just after) the node thawed. That is
+ * the fault itself, not a starved CPU.
+ */
+export function lateByFreeze(line: string, frozen: readonly { from: number; to?: number }[]): boolean {
+  const stamp = line.match(STAMP)?.[1];
+  const late = line.match(LATE)?.[1];
+  if (!stamp || !late) return false;
+  const at = Number(stamp) * 1000;
+  const due = at - Number(late) * 1000;
+  return frozen.some((w) => due >= w.from - 1_000 && (w.to === undefined || (due <= w.to && at <= w.to + THAW_MS)));
+}
 
 export const keepalivedLateRule: CauseRule = {
   id: 'keepalived-late',
@@ -23,7 +41,8 @@ export const keepalivedLateRule: CauseRule = {
     const out: Cause[] = [];
     for (const d of nodesOf(ctx.plan, 'director')) {
       const ev = ctx.evidence[d.name];
-      const lines = (ev?.items['keepalived-log']?.lines ?? []).filter((l) => Number(l.match(LATE)?.[1] ?? 0) >= LATE_ENOUGH_S);
+      const frozen = ctx.frozen?.[d.name] ?? [];
+      const lines = (ev?.items['keepalived-log']?.lines ?? []).filter((l) => Number(l.match(LATE)?.[1] ?? 0) >= LATE_ENOUGH_S && !lateByFreeze(l, frozen));
       if (!lines.length) continue;
       const worst = Math.max(...lines.map((l) => Number(l.match(LATE)![1])));
       out.push({

@@ -121,6 +121,21 @@ if ! docker image inspect "$tag" > /dev/null 2>&1; then
 fi
 say "node image $tag"
 
+# dockerd's re-executions of itself (the libnetwork-setkey hook of every container start, and
+# set-ipv6 and setup-resolver in every new sandbox) run through dockerd-reexec from here on: the
+# 75 MB Go binary took some three seconds of CPU for each under emulation, one after the other.
+# Registered now, not before dockerd starts: dockerd itself must run from the original binary,
+# whose header is what binfmt_misc matches (see harness/lab/assets/dockerd-reexec.c).
+if [ -x /usr/local/libexec/dockerd-reexec ] && [ -x /usr/local/libexec/dockerd-unmatched ]; then
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  magic=$(head -c 64 /usr/sbin/dockerd | od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g')
+  if printf "%s\n" ":lvs-dockerd-reexec:M:0:${magic}::/usr/local/libexec/dockerd-reexec:PF" > /proc/sys/fs/binfmt_misc/register; then
+    say "dockerd re-executions short-cut"
+  else
+    say "dockerd re-executions not short-cut: binfmt_misc refused the entry"
+  fi
+fi
+
 # A container that lives as long as the lab, started before the lab is ready (and so in the saved
 # lab): the first container makes dockerd's cgroups (with the cpuset controller: the cpuset key,
 # which get_page_from_freelist tests, goes to 1 then) and on cgroup v2 crun's device BPF program
