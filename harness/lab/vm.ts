@@ -10,7 +10,7 @@ import { log as defaultLog, type Logger } from '../util/log.js';
 import { pidAlive, which } from '../util/proc.js';
 import { sleep, waitFor } from '../util/wait.js';
 import { buildLab, readArtifacts, type LabArtifacts } from './build.js';
-import { parseConsole } from './console.js';
+import { bootPanic, parseConsole, type BootPanic } from './console.js';
 import { forgetLockup, lockupFile } from './watchdog.js';
 import { labPaths, type LabPaths } from './paths.js';
 import { DEFAULT_RELEASE, type LabRelease } from './recipe.js';
@@ -366,7 +366,29 @@ export async function labUp(opts: UpOptions = {}): Promise<LabStatus> {
       await forgetSaved(paths, key);
     }
   }
-  return start(undefined);
+  return bootCold(() => start(undefined), log, release);
+}
+
+/** Cold boots a kernel panicking in its own init may take (see bootPanic): the first, and two more. */
+export const BOOT_ATTEMPTS = 3;
+
+/**
+ * A cold boot, booted again when its kernel panicked the transient way (an int3 Oops: qemu's
+ * multi-threaded TCG ran a stale copy of code the kernel was patching during init, seen once in
+ * CI's trixie boot at 2.2 s), at most BOOT_ATTEMPTS in all and each retry said; any other
+ * failure is thrown at once. Not a retry of a verdict: nothing of the harness or the user's has
+ * run in the VM yet.
+ */
+export async function bootCold<T>(boot: () => Promise<T>, log: Logger, release: string, attempts = BOOT_ATTEMPTS): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await boot();
+    } catch (e) {
+      const panic = e instanceof HarnessError ? (e.details?.panic as BootPanic | undefined) : undefined;
+      if (!panic?.transient || i >= attempts) throw e;
+      log(`the ${release} lab's kernel panicked in its own init (${panic.oops}: a stale breakpoint of its code patching under qemu's multi-threaded TCG, not the image's fault); booting again (attempt ${i + 1} of ${attempts})`);
+    }
+  }
 }
 
 interface StartVm {
@@ -505,9 +527,13 @@ async function startVm(o: StartVm): Promise<LabStatus> {
     await stopVm(paths, state, log);
     unregister();
     const why = e instanceof HarnessError ? e.message : e instanceof Error ? e.message : String(e);
-    throw new HarnessError('ERR_LVS_LAB_BOOT', `the lab did not come up: ${why}`, {
+    // a booting kernel that panicked says so, whichever was noticed first (the console's line or the VM's exit)
+    const panic = o.restore ? undefined : bootPanic(consoleText);
+    const said = panic && !why.includes(panic.line) ? `; its kernel panicked while booting (${[panic.oops, panic.line].filter(Boolean).join('; ')})` : '';
+    throw new HarnessError('ERR_LVS_LAB_BOOT', `the lab did not come up: ${why}${said}`, {
       hint: `nothing is left running. Last console lines:\n${tail(consoleText, 15)}${qemuText.trim() ? `\nqemu said:\n${tail(qemuText, 5)}` : ''}`,
       cause: e,
+      ...(panic ? { details: { panic } } : {}),
     });
   }
   await writeFile(paths.state, JSON.stringify({ ...state, ready: true }, null, 2));
