@@ -1,6 +1,6 @@
 import type { Validity } from '../checkers/types.js';
 import { DEBIAN_RELEASES } from '../keepalived/releases.js';
-import type { Results } from './results.js';
+import type { LeftOut, Results } from './results.js';
 
 /**
  * Text pieces every format shares, so that JUnit, Markdown, HTML and the terminal say the
@@ -95,6 +95,11 @@ export function labText(r: Pick<Results, 'runtime' | 'environment'>): string | u
   const lab = r.environment?.lab;
   const parts = [...(rel ? [releaseText(rel)] : []), ...(lab ? [`kernel ${lab.kernel}`, `keepalived ${lab.keepalived}`] : [])];
   return parts.length ? parts.join(', ') : undefined;
+}
+
+/** One left-out entry of `--suite all`: "dh, lblc, lblcr of schedulers: <why>" or "protocols: <why>". */
+export function leftOutText(l: LeftOut): string {
+  return `${l.tests?.length ? `${l.tests.join(', ')} of ${l.suite}` : l.suite}: ${l.why}`;
 }
 
 export function environmentParts(r: Results): string[] {

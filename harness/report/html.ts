@@ -11,6 +11,7 @@ import {
   failuresFirst,
   firstLine,
   labText,
+  leftOutText,
   pretty,
   suiteOfError,
   suiteOrder,
@@ -97,6 +98,8 @@ function header(r: Results, events: number): string {
     ['started', esc(r.startedAt) + (r.finishedAt ? ` · finished ${esc(r.finishedAt)}${wall !== undefined ? ` (${esc(duration(wall))})` : ''}` : '')],
     ['topology', `<b>${esc(r.topology.name)}</b> <span class="muted">${esc(r.topology.file)} · plan ${esc(r.topology.plan)}${r.topology.configRevision ? ` · revision ${esc(r.topology.configRevision)}` : ''}${r.topology.reused ? ' · reused' : ''}</span>`],
     ['suites', esc(r.suites.join(', ') || 'none')],
+    // what `--suite all` did not run here, so that a pass is not read as covering it
+    ...(r.leftOut?.length ? ([['left out', r.leftOut.map((l) => esc(leftOutText(l))).join('<br>')]] as [string, string][]) : []),
     ['checks', esc(tallyText(t, r.errors.length))],
     // the lab's release on a line of its own (absent before lab releases): a run on trixie is not a run on bookworm
     ...(r.runtime?.release ? ([['lab', esc(labText(r)!)]] as [string, string][]) : []),

@@ -83,6 +83,14 @@ export interface ResultsRuntime {
   release?: string;
 }
 
+/** What `run --suite all` left out on the topology, and why: a whole suite, or tests of a suite that ran. */
+export interface LeftOut {
+  suite: string;
+  /** the suite's tests left out (by title); absent: the whole suite */
+  tests?: string[];
+  why: string;
+}
+
 /** results@1 exactly as the runner writes it. */
 export interface ResultsV1 {
   schema: typeof RESULTS_SCHEMA_V1;
@@ -93,6 +101,8 @@ export interface ResultsV1 {
   environment: Environment;
   runtime?: ResultsRuntime;
   suites: string[];
+  /** `--suite all`: what it left out on this topology, with why (absent when nothing was, and in older runs) */
+  leftOut?: LeftOut[];
   valid: Validity;
   checks: RecordedCheck[];
   errors: RunError[];
@@ -229,6 +239,7 @@ const v1 = z.looseObject({
   }),
   error: z.looseObject({ phase: z.string(), message: z.string(), code: z.string().optional(), hint: z.string().optional() }).optional(),
   interrupted: z.looseObject({ signal: z.string(), phase: z.string() }).optional(),
+  leftOut: z.array(z.looseObject({ suite: z.string(), tests: z.array(z.string()).optional(), why: z.string() })).optional(),
   merged: z
     .looseObject({
       runs: z.array(

@@ -1,4 +1,4 @@
-import { brief, environmentParts, failureLine, labText, runVerdictOf, failuresFirst, pretty, suiteOfError, suiteOrder, tally, tallyText, timingsText, topologyText, verdictOf, visible, type RunVerdict } from './format.js';
+import { brief, environmentParts, failureLine, labText, leftOutText, runVerdictOf, failuresFirst, pretty, suiteOfError, suiteOrder, tally, tallyText, timingsText, topologyText, verdictOf, visible, type RunVerdict } from './format.js';
 import type { Results } from './results.js';
 
 /**
@@ -48,6 +48,8 @@ export function renderSummary(r: Results): string {
   out.push(`**${v.toUpperCase()}**: ${tallyText(t, r.errors.length)}. Run \`${r.runId}\`, started ${r.startedAt}${r.finishedAt ? `, finished ${r.finishedAt}` : ''}.`);
   // the lab's release beside the verdict: a run on trixie is not a run on bookworm (absent before lab releases)
   if (r.runtime?.release) out.push('', `**Lab**: ${cell(labText(r)!)}`);
+  // what `--suite all` did not run here, so that a pass is not read as covering it
+  if (r.leftOut?.length) out.push('', `**Left out by \`--suite all\`**: ${r.leftOut.map((l) => cell(leftOutText(l))).join('; ')}`);
   out.push('');
   if (r.merged) {
     // merge-reports: which run (which shard) each verdict came from, before the failures

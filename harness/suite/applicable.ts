@@ -1,3 +1,4 @@
+export type { LeftOut } from '../report/results.js';
 import { clientOn, type Plan, type PlannedService, type PlannedVrrp } from '../topology/planner.js';
 
 /**
@@ -20,6 +21,28 @@ export function protocolServices(plan: Plan): { udp?: PlannedService; fwm?: Plan
   const fwm = plan.services.find((s) => !!s.fwmark && s.fwmark.ports.length >= 2 && eligible(s));
   const v6 = plan.services.find((s) => s.family === 6 && s.protocol === 'tcp' && !s.fwmark && eligible(s));
   return { ...(udp ? { udp } : {}), ...(fwm ? { fwm } : {}), ...(v6 ? { v6 } : {}) };
+}
+
+/** A TCP fwmark service over two or more destination addresses, with two or more real servers and a client: where dh, lblc and lblcr are judged. */
+export function multiDestinationService(plan: Plan): PlannedService | undefined {
+  return plan.services.find((s) => s.protocol === 'tcp' && s.fwmark && s.vips.length >= 2 && s.mode !== 'proxy' && s.realServers.length >= 2 && clientOn(plan, s));
+}
+
+/** The schedulers that choose by destination address: on one destination they cannot be told from any other. */
+export const DESTINATION_SCHEDULERS = ['dh', 'lblc', 'lblcr'] as const;
+
+/**
+ * Tests of a suite that applies which could still only end "unknown" on this topology, and why
+ * (undefined when every test can judge something). `run --suite all` leaves them out; a suite
+ * named on its own runs them, and they say why they cannot judge.
+ */
+export function testsNotApplicable(suite: string, plan: Plan): { tests: string[]; why: string } | undefined {
+  if (suite === 'schedulers' && tcpService(plan) && !multiDestinationService(plan))
+    return {
+      tests: [...DESTINATION_SCHEDULERS],
+      why: 'every service has one destination address, and dh, lblc and lblcr choose by destination: with one, any scheduler that keeps it on one server looks like them (a TCP firewall-mark service over several addresses, extra_vips, lets them be judged)',
+    };
+  return undefined;
 }
 
 export interface HaPair {

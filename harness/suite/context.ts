@@ -27,6 +27,8 @@ export class SuiteContext {
   /** what active probes measured (a large body through a tunnel): the cause rules read it */
   readonly probes: Probe[] = [];
   suite = '';
+  /** per suite, the tests `run --suite all` leaves out on this topology (applicable.ts testsNotApplicable) */
+  leftOutTests: Record<string, readonly string[]> = {};
   private startedP?: Promise<StartedTopology>;
   private agents = new Map<string, Promise<Agent>>();
   /** lab clock minus host clock, measured when the first agent starts */
@@ -38,6 +40,11 @@ export class SuiteContext {
     readonly history: History = new History(),
   ) {
     if (started) this.startedP = Promise.resolve(started);
+  }
+
+  /** The current suite's tests left out on this topology (by title). */
+  get leftOut(): readonly string[] {
+    return this.leftOutTests[this.suite] ?? [];
   }
 
   /** The load agent of a client node, started on first use; its clock offset goes into the history. */

@@ -104,7 +104,7 @@ export interface PipelineOptions {
   log: Logger;
   progress?: Progress;
   /** what results.json says of the run from its start */
-  record: Pick<RunRecordInit, 'suites' | 'topology' | 'configRevision' | 'validate' | 'reporters'>;
+  record: Pick<RunRecordInit, 'suites' | 'leftOut' | 'topology' | 'configRevision' | 'validate' | 'reporters'>;
   /** a runtime already chosen (the smoke check in a test), or the request to resolve one with */
   runtime?: Runtime;
   dockerHost?: string;

@@ -5,7 +5,7 @@ import { mergeValidity } from '../checkers/types.js';
 import { isHarnessError } from '../errors.js';
 import type { History } from '../history/history.js';
 import { writeReports, type FileReporter } from '../report/index.js';
-import { RESULTS_SCHEMA_V1, RUN_STARTED_SCHEMA, STARTED_FILE, confirmFindings, type RunStarted, type Environment, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
+import { RESULTS_SCHEMA_V1, RUN_STARTED_SCHEMA, STARTED_FILE, confirmFindings, type RunStarted, type Environment, type LeftOut, type ResultsRuntime, type ResultsTopology, type ResultsV1, type RunError, type RunFailure, type ValidateSection } from '../report/results.js';
 import { labPaths } from '../lab/paths.js';
 import { labLockup, lockupFile } from '../lab/watchdog.js';
 import { describeEnvironment, hostEnvironment } from '../runtime/environment.js';
@@ -32,6 +32,8 @@ export interface RunRecordInit {
   dir: string;
   startedAt: Date;
   suites: string[];
+  /** `--suite all`: what it left out, with why */
+  leftOut?: LeftOut[];
   topology: ResultsTopology;
   /** the topology file's revision, read while the run goes on */
   configRevision?: Promise<string | undefined>;
@@ -129,6 +131,7 @@ export class RunRecord {
       environment: await settle(this.environment ?? describeEnvironment(), hostEnvironment()),
       ...(this.runtime ? { runtime: this.runtime } : {}),
       suites: this.init.suites,
+      ...(this.init.leftOut?.length ? { leftOut: this.init.leftOut } : {}),
       valid: error || this.errors.length ? false : mergeValidity(checks.map((c) => c.valid)),
       checks,
       errors: [...this.errors],

@@ -11,7 +11,7 @@ import { buildTopology, teardownTopology } from '../topology/builder.js';
 import { mergeExpectations, type Expectations } from '../expect/spec.js';
 import type { Plan } from '../topology/planner.js';
 import { pauseWindows } from '../history/history.js';
-import { whyNotApplicable } from './applicable.js';
+import { testsNotApplicable, whyNotApplicable, type LeftOut } from './applicable.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { parseFaultSpec } from '../nemesis/registry.js';
 import type { Environment, ResultsRuntime, RunError, RunFailure, RunInterruption, ValidateSection } from '../report/results.js';
@@ -175,15 +175,35 @@ export const RUN_DEPS: RunDeps = {
  * beside `all` stay; what was left out is logged with why.
  */
 export function suitesForAll(known: readonly string[], plan: Plan, asked: readonly string[], log: Logger = () => {}): string[] {
+  return planAll(known, plan, asked, log).suites;
+}
+
+/**
+ * `--suite all` in full: the suites (as suitesForAll), and what is left out with why: whole
+ * suites, and the tests of a suite that runs which could only end "unknown" here (dh, lblc and
+ * lblcr on a topology whose services each have one destination address). A suite named beside
+ * `all` keeps every test. Both are logged and recorded in results.json (leftOut).
+ */
+export function planAll(known: readonly string[], plan: Plan, asked: readonly string[], log: Logger = () => {}): { suites: string[]; leftOut: LeftOut[] } {
   const why = new Map(known.map((s) => [s, asked.includes(s) ? undefined : whyNotApplicable(s, plan)]));
-  const out = known.filter((s) => !why.get(s));
+  const suites = known.filter((s) => !why.get(s));
   const byReason = new Map<string, string[]>();
   for (const s of known) {
     const r = why.get(s);
     if (r) byReason.set(r, [...(byReason.get(r) ?? []), s]);
   }
-  for (const [r, ss] of byReason) log(`--suite all: ${ss.join(', ')} left out: ${r}`);
-  return out;
+  const leftOut: LeftOut[] = [];
+  for (const [r, ss] of byReason) {
+    log(`--suite all: ${ss.join(', ')} left out: ${r}`);
+    for (const s of ss) leftOut.push({ suite: s, why: r });
+  }
+  for (const s of suites) {
+    const t = asked.includes(s) ? undefined : testsNotApplicable(s, plan);
+    if (!t) continue;
+    log(`--suite all: ${t.tests.join(', ')} of ${s} left out: ${t.why}; \`--suite ${s}\` runs them, to end unknown`);
+    leftOut.push({ suite: s, tests: t.tests, why: t.why });
+  }
+  return { suites, leftOut };
 }
 
 /**
@@ -207,7 +227,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
   const expect = mergeExpectations(planned.expect, opts.expect);
   const plan: Plan = expect ? { ...planned, expect } : planned;
   // `all`: every suite that applies, as matrix has it: the keepalived suites only where a pair is
-  const suites = opts.suites.includes('all') ? suitesForAll(known, plan, opts.suites, log) : opts.suites;
+  const { suites, leftOut } = opts.suites.includes('all') ? planAll(known, plan, opts.suites, log) : { suites: opts.suites, leftOut: [] };
   const progress = opts.progress;
   const out = await runPipeline(
     {
@@ -216,6 +236,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
       progress,
       record: {
         suites,
+        ...(leftOut.length ? { leftOut } : {}),
         topology: { name: plan.topology, file: opts.topologyFile, plan: plan.hash, reused: false },
         configRevision: fileRevision(opts.topologyFile),
         ...(opts.validate ? { validate: opts.validate } : {}),
@@ -242,6 +263,7 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
               const director = started.nodes('director')[0];
               record.environment = d.describeEnvironment(runtime, director ? started.host(director.name) : undefined);
               const c = (ctx = new SuiteContext(plan, started, history));
+              for (const l of leftOut) if (l.tests) c.leftOutTests[l.suite] = l.tests;
               record.checks = c.checks;
               await snapshotTables(started, c);
             },

@@ -1,4 +1,4 @@
-import { suitesForAll } from '../../harness/suite/runner.js';
+import { planAll, suitesForAll } from '../../harness/suite/runner.js';
 import { expect } from 'chai';
 import path from 'node:path';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
@@ -134,7 +134,7 @@ describe('run --suite all: the suites that apply', () => {
     const natHa = suitesForAll(all, await planned('nat-ha'), ['all'], (m) => said.push(m));
     // nat-ha has TCP only: protocols is left out, and said
     expect(natHa).to.deep.equal(all.filter((s) => s !== 'protocols'));
-    expect(said).to.deep.equal(['--suite all: protocols left out: the topology has no UDP service, no firewall-mark service over two ports and no IPv6 VIP with two or more real servers and a client']);
+    expect(said[0]).to.equal('--suite all: protocols left out: the topology has no UDP service, no firewall-mark service over two ports and no IPv6 VIP with two or more real servers and a client');
     expect(suitesForAll(all, nat, ['all', 'failover'])).to.deep.equal(['drain', 'failover', 'modes', 'persistence', 'protocols', 'schedulers']);
   });
   it('on a HAProxy pair: only modes and the suites that need no IPVS table', async () => {
@@ -147,5 +147,25 @@ describe('run --suite all: the suites that apply', () => {
     const said: string[] = [];
     expect(suitesForAll(all, await planned('active-active'), ['all'], (m) => said.push(m))).to.include.members(['failover', 'health', 'splitbrain']).and.not.include('sync');
     expect(said).to.include("--suite all: sync left out: the topology's keepalived.sync_daemon is not true (no lvs_sync_daemon runs)");
+  });
+  it('leaves dh, lblc and lblcr out of schedulers where every service has one destination (a pair with one VIP), says why, and records it', async () => {
+    const said: string[] = [];
+    const r = planAll(all, await planned('nat-ha'), ['all'], (m) => said.push(m));
+    expect(r.suites).to.include('schedulers');
+    expect(r.leftOut).to.deep.include({ suite: 'protocols', why: 'the topology has no UDP service, no firewall-mark service over two ports and no IPv6 VIP with two or more real servers and a client' });
+    const sched = r.leftOut.find((l) => l.suite === 'schedulers')!;
+    expect(sched.tests).to.deep.equal(['dh', 'lblc', 'lblcr']);
+    expect(sched.why).to.match(/one destination address.*extra_vips/);
+    expect(said.join('\n')).to.contain('--suite all: dh, lblc, lblcr of schedulers left out: every service has one destination address');
+    expect(said.join('\n')).to.contain('`--suite schedulers` runs them, to end unknown');
+  });
+  it('keeps them where a firewall-mark service has several destinations (nat), and when schedulers is named beside all', async () => {
+    const nat = planAll(all, await planned('nat'), ['all']);
+    expect(nat.leftOut.filter((l) => l.tests)).to.deep.equal([]);
+    const named = planAll(all, await planned('dr-ha'), ['all', 'schedulers']);
+    expect(named.suites).to.include('schedulers');
+    expect(named.leftOut.filter((l) => l.tests)).to.deep.equal([]);
+    // a suite that is left out whole has no tests left out besides
+    expect(planAll(all, await planned('haproxy-ha'), ['all']).leftOut.filter((l) => l.tests)).to.deep.equal([]);
   });
 });

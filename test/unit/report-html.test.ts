@@ -133,6 +133,13 @@ describe('report: report.html', () => {
     expect(sum(tl.series.find((s) => s.name === 'failed'))).to.equal(1);
   });
 
+  it("shows what `--suite all` left out in the header, escaped, and no such line when nothing was", () => {
+    const { results, history } = fixture('nat');
+    expect(renderHtml(results, history)).to.not.include('<dt>left out</dt>');
+    const html = renderHtml({ ...results, leftOut: [{ suite: 'schedulers', tests: ['dh', 'lblc', 'lblcr'], why: 'one destination <b>address</b>' }] }, history);
+    expect(html).to.match(/<dt>left out<\/dt><dd>dh, lblc, lblcr of schedulers: one destination &lt;b&gt;address&lt;\/b&gt;<\/dd>/);
+  });
+
   it('an empty run renders sentences, not broken charts', () => {
     const { results } = fixture('nat');
     const html = renderHtml({ ...results, checks: [], errors: [] }, []);

@@ -43,6 +43,13 @@ describe('report: summary.md', () => {
     expect(renderSummary(fixture('ha-synthetic').results)).to.include('lab kernel 6.1.0-41-amd64, docker 20.10.24+dfsg1, ipvsadm 1.31, keepalived 2.2.7');
   });
 
+  it("names what `--suite all` left out, with why, and says nothing of it when nothing was", () => {
+    const { results } = fixture('nat');
+    expect(renderSummary(results)).to.not.include('Left out');
+    const md = renderSummary({ ...results, leftOut: [{ suite: 'protocols', why: 'no UDP service' }, { suite: 'schedulers', tests: ['dh', 'lblc', 'lblcr'], why: 'one destination | address' }] });
+    expect(md).to.include('**Left out by `--suite all`**: protocols: no UDP service; dh, lblc, lblcr of schedulers: one destination \\| address');
+  });
+
   it('a run without checks says so instead of an empty table', () => {
     const { results } = fixture('nat');
     const md = renderSummary({ ...results, checks: [], valid: false, errors: [{ title: 'drain', message: 'suite drain recorded no check' }] });
