@@ -11,8 +11,9 @@ import { cpuPer1000, errorsOf } from './summarise.js';
  * significant change smaller than the noise threshold (2%) is still called noise, since a
  * shift that small is real on no machine but the one that measured it.
  *
- * A figure is compared as a ratio to the ceiling of its own run where both runs have one:
- * the ceiling absorbs a slower or busier machine, so what is left is the director's doing.
+ * A figure is compared as a ratio to the ceiling of its own run where both runs have one (rate,
+ * p99, and the kernel CPU per 1,000/s): the ceiling absorbs a slower or busier machine, so what
+ * is left is the director's doing.
  * Ceiling figures are compared too, but they measure the machine and the load generator, not
  * the system under test, and never fail the comparison.
  *
@@ -103,7 +104,7 @@ const FIGURES: { figure: FigureName; absolute: Extract; ratio?: Extract }[] = [
   { figure: 'rate', absolute: (r) => r.rate, ratio: (r) => r.ratio?.rate },
   { figure: 'p99', absolute: (r) => r.latency.p99Ms, ratio: (r) => r.ratio?.p99 },
   { figure: 'errors', absolute: (r) => (r.ok + errorsOf(r) ? errorsOf(r) / (r.ok + errorsOf(r)) : undefined) },
-  { figure: 'directorCpu', absolute: cpuPer1000 },
+  { figure: 'directorCpu', absolute: cpuPer1000, ratio: (r) => r.ratio?.cpu },
 ];
 
 const values = (p: BenchPoint, f: Extract) => p.repetitions.map(f).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));

@@ -30,7 +30,7 @@ const spread = z.strictObject({ min: z.number(), median: z.number(), max: z.numb
 
 const latency = z.strictObject({ count, rejected: count, minMs: ms, meanMs: ms, p50Ms: ms, p90Ms: ms, p99Ms: ms, maxMs: ms });
 
-const ratio = z.strictObject({ rate: z.number().min(0).optional(), p99: z.number().min(0).optional() });
+const ratio = z.strictObject({ rate: z.number().min(0).optional(), p99: z.number().min(0).optional(), cpu: z.number().min(0).optional() });
 
 const repetition = z.strictObject({
   /** successful operations per second over the measured window (warm-up excluded) */
@@ -59,7 +59,7 @@ const point = z.strictObject({
   latency,
   /** director cores per 1,000 new connections/s (new-connection points of modes with a director) */
   directorCpuPer1000: spread.optional(),
-  ratio: z.strictObject({ rate: spread.optional(), p99: spread.optional() }).optional(),
+  ratio: z.strictObject({ rate: spread.optional(), p99: spread.optional(), cpu: spread.optional() }).optional(),
 });
 
 const knee = z.strictObject({

@@ -110,6 +110,28 @@ describe('bench --compare', () => {
     expect(c.exitCode).to.equal(0);
   });
 
+  it("director CPU as a ratio to the ceiling's: the emulator 20% slower for both is no regression (2026-12-01's two runs of one build, as measured), a director that works twice as hard is", () => {
+    // the kernel CPU per 1,000 req/s of CI's two runs of one build (nat, keep-alive, c4, 5 × 2 s): every
+    // repetition of the second above the first's, in the mode (+19.4%) and in the ceiling (+9.0%) alike
+    const run = (rates: number[], cpu: number[], crates: number[], ccpu: number[]) =>
+      report([
+        mode('nat', rates.map((r, i) => rep(r, 2, { directorCpuCores: (cpu[i]! * r) / 1000 }))),
+        mode('ceiling', crates.map((r, i) => rep(r, 1, { directorCpuCores: (ccpu[i]! * r) / 1000 }))),
+      ]);
+    const a = run([1361, 1463, 1429, 1473, 1500], [1.137, 1.055, 1.071, 1.05, 1.012], [1976, 1956, 2010, 2058, 2074], [0.54, 0.509, 0.547, 0.518, 0.51]);
+    const b = run([1278, 1214, 1230, 1237, 1267], [1.215, 1.224, 1.272, 1.292, 1.259], [1867, 1837, 1837, 1663, 1797], [0.543, 0.587, 0.556, 0.649, 0.564]);
+    const same = compareBench(a, b);
+    const cpu = same.figures.find((f) => f.key.includes('/nat/') && f.figure === 'directorCpu')!;
+    expect(cpu).to.include({ basis: 'ratio-to-ceiling', verdict: 'within-noise' });
+    expect(same.exitCode, formatComparison(same)).to.equal(0);
+    // measured absolutely, the same data was a regression (p = 0.0079): the drift of the machine, not the director
+    const absolute = compareBench(report([a.topologies[0]!.services[0]!.modes[0]!]), report([b.topologies[0]!.services[0]!.modes[0]!]));
+    expect(absolute.figures.find((f) => f.figure === 'directorCpu')).to.include({ basis: 'absolute', verdict: 'regression' });
+    // twice the director's CPU against an unchanged ceiling
+    const heavy = run([1361, 1463, 1429, 1473, 1500], [2.274, 2.11, 2.142, 2.1, 2.024], [1976, 1956, 2010, 2058, 2074], [0.54, 0.509, 0.547, 0.518, 0.51]);
+    expect(compareBench(a, heavy).figures.find((f) => f.key.includes('/nat/') && f.figure === 'directorCpu')).to.include({ basis: 'ratio-to-ceiling', verdict: 'regression' });
+  });
+
   it('three repetitions a side cannot reach α = 0.05: said so, not called noise, not a regression', () => {
     const c = compareBench(report([mode('nat', [rep(1000, 2), rep(1001, 2), rep(1002, 2)])]), report([mode('nat', [rep(500, 4), rep(501, 4), rep(502, 4)])]));
     const rate = c.figures.find((f) => f.figure === 'rate')!;
