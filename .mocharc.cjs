@@ -12,6 +12,7 @@ module.exports = {
     'test/e2e/modes.test.ts',
     'test/e2e/nemesis.test.ts',
     'test/e2e/suites.test.ts',
+    'test/e2e/ssh.test.ts',
     'test/e2e/bench.test.ts',
     'test/e2e/lab.test.ts',
     'test/e2e/releases.test.ts',

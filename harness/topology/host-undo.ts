@@ -285,8 +285,12 @@ export function hostUndoEntries(dir: string, c: HostChanges, s: HostSnapshot, o:
   return out;
 }
 
-/** The snapshot directory's entry, recorded before the snapshot is taken. */
-export const snapshotDirUndo = (dir: string): HostUndoEntry => ({ what: `the harness's snapshot directory ${dir}`, undo: sh('rm -rf -- "$1"; rmdir -- "$(dirname -- "$1")" 2>/dev/null; true', dir) });
+/**
+ * The snapshot directory's entry, recorded before the snapshot is taken: the directory, then its
+ * topology's and the root (/var/lib/lvs-harness-undo) when nothing else is left in them.
+ */
+export const SNAPSHOT_DIR_UNDO = 'rm -rf -- "$1"; p=$(dirname -- "$1"); rmdir -- "$p" 2>/dev/null && rmdir -- "$(dirname -- "$p")" 2>/dev/null; true';
+export const snapshotDirUndo = (dir: string): HostUndoEntry => ({ what: `the harness's snapshot directory ${dir}`, undo: sh(SNAPSHOT_DIR_UNDO, dir) });
 
 /**
  * Stops what the node script started on a host: each process group it recorded (TERM, then

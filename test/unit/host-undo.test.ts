@@ -21,6 +21,7 @@ import {
   hostUndoEntries,
   parseHostSnapshot,
   routeTokens,
+  SNAPSHOT_DIR_UNDO,
   SNAPSHOT_EXIT,
   snapshotHost,
   type HostChanges,
@@ -202,7 +203,7 @@ describe('configuring a real host over SSH, with its undo (host-undo.ts)', () =>
     const r = await journal.undoAll(host);
     expect(r.failed).to.deep.equal([]);
     expect(host.calls[0]![0]).to.equal('bash');
-    expect(host.calls.at(-1)).to.deep.equal(['sh', '-c', 'rm -rf -- "$1"; rmdir -- "$(dirname -- "$1")" 2>/dev/null; true', 'sh', snap]);
+    expect(host.calls.at(-1)).to.deep.equal(['sh', '-c', SNAPSHOT_DIR_UNDO, 'sh', snap]);
     expect(host.calls.map((a) => a.at(-1))).to.include(`${snap}/ipvs.rules`);
     expect(existsSync(journal.file)).to.equal(false);
   });
@@ -465,6 +466,8 @@ describe('a host snapshot and its undo against a real sshd on 127.0.0.1 (files, 
     expect(existsSync(etc)).to.equal(true);
     expect(alive(pgid)).to.equal(false);
     expect(existsSync(path.join(base, 'undo', 't'))).to.equal(false);
+    // the root of the snapshots too, now empty: nothing of the harness is left on the host (issue 14's lab test found it left)
+    expect(existsSync(path.join(base, 'undo'))).to.equal(false);
     expect(existsSync(journalFile)).to.equal(false);
 
     // undo again (a second `down`): nothing left, nothing fails
