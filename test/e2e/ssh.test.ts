@@ -5,6 +5,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { REPO_ROOT } from '../../harness/lab/paths.js';
+import type { ResultsV1 } from '../../harness/report/results.js';
 import { labUp } from '../../harness/lab/vm.js';
 import { execIn } from '../../harness/runtime/exec.js';
 import { resolveRuntime, type Runtime } from '../../harness/runtime/select.js';
@@ -24,19 +25,8 @@ const quiet = () => {};
 const CLI = path.join(REPO_ROOT, 'bin', 'lvs-harness.mjs');
 const NETS = { public: 'lvsh-sshe2e-public', private: 'lvsh-sshe2e-private', lan: 'lvsh-sshe2e-lan' };
 
-interface Check {
-  suite: string;
-  group: string;
-  name: string;
-  valid: unknown;
-  detail: string;
-}
-interface Res {
-  checks: Check[];
-  errors: { title: string; message: string }[];
-  error?: { phase: string; code?: string; message: string };
-  valid: unknown;
-}
+/** what the tests read of a run's results.json */
+type Res = Pick<ResultsV1, 'checks' | 'errors' | 'error' | 'valid'>;
 
 describe('real hosts over SSH: sshd stand-ins in the lab (issue 14)', function () {
   this.timeout(20 * 60_000);
