@@ -44,6 +44,8 @@ describe(`drain on ${ctx.plan.topology}`, function () {
     const target = held[0]!.server!;
     const mine = held.filter((h) => h.server === target).map((h) => h.conn!);
     const others = held.filter((h) => h.server !== target).map((h) => h.conn!);
+    // the edit's stamp is compared with the operations' (lab clock): measured against them just before
+    await ctx.syncClock(client);
     const editAt = ctx.now();
     const argv = kind === 'weight 0' ? await setServer(st, svc, target, { weight: 0 }) : await removeServer(st, svc, target);
     ctx.history.append({ type: 'observe', t: editAt, node: directorOf(svc), what: 'ipvs-edit', data: { argv } });

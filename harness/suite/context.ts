@@ -63,6 +63,22 @@ export class SuiteContext {
     return a;
   }
 
+  /**
+   * Measures the lab's clock against the host's again through a node's agent: a stamp taken with
+   * now() right after is on the lab's clock as the agent's operations are. The guest's clock can
+   * step under emulation (CI, 2026-12-02: 6.4 s back between two suites, so a drain's edit was
+   * stamped after the operations that followed it); a step of more than 100 ms goes into the
+   * history as a clock observation with `steppedMs`.
+   */
+  async syncClock(node: string): Promise<void> {
+    const agent = await this.agent(node);
+    const off = await clockOffset(agent);
+    const stepped = off.offsetMs - this.offsetMs;
+    this.offsetMs = off.offsetMs;
+    if (Math.abs(stepped) > 100)
+      this.history.append({ type: 'observe', t: this.now(), node, what: 'clock', data: { offsetFromHostMs: Math.round(off.offsetMs), uncertaintyMs: Math.round(off.uncertaintyMs), steppedMs: Math.round(stepped) } });
+  }
+
   /** Now, on the lab's clock (the one every operation in the history is stamped with). */
   now(): number {
     return Math.round(Date.now() + this.offsetMs);

@@ -12,6 +12,7 @@ import { mergeExpectations, type Expectations } from '../expect/spec.js';
 import type { Plan } from '../topology/planner.js';
 import { pauseWindows } from '../history/history.js';
 import { testsNotApplicable, whyNotApplicable, type LeftOut } from './applicable.js';
+import { holdAt } from '../util/hold.js';
 import { log as defaultLog, type Logger } from '../util/log.js';
 import { parseFaultSpec } from '../nemesis/registry.js';
 import type { Environment, ResultsRuntime, RunError, RunFailure, RunInterruption, ValidateSection } from '../report/results.js';
@@ -278,7 +279,15 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
                 try {
                   for (const s of suites) {
                     const before = c.checks.length;
-                    await record.step('suite', () => d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress }), `suite:${s}`);
+                    await record.step(
+                      'suite',
+                      async () => {
+                        await d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress });
+                        // the interrupt tests' failpoint: still in phase suite, after the last suite's checks
+                        if (s === suites[suites.length - 1]) await holdAt('checks', log);
+                      },
+                      `suite:${s}`,
+                    );
                     // a suite that judged nothing must not pass
                     if (c.checks.length === before && !record.errors.length) record.errors.push({ title: s, message: `suite ${s} recorded no check`, suite: s });
                   }

@@ -252,8 +252,10 @@ describe('topologies and the modes suite (real lab)', function () {
     });
 
     it('Ctrl-C in the checks: exit 130, the five files with what the run had, nothing left', async () => {
-      const r = await startRun();
-      await inChecks(r.dir);
+      // held after its checks, still in phase suite: on a fast machine tiny-nat's checks were over
+      // before a signal sent on the history's first operation arrived (CI, 2026-12-02: phase teardown)
+      const r = await startRun({ LVS_HARNESS_HOLD_AT: 'checks' });
+      await waitFor('the run to hold in its checks', () => r.out().includes('holding at checks'), { timeoutMs: 240_000, intervalMs: 200 });
       r.child.kill('SIGINT');
       expect(await r.exit, r.out()).to.equal(130);
       const res = await interrupted(r.dir);
