@@ -22,7 +22,6 @@ import { clientOn, type PlannedService } from '../harness/topology/planner.js';
  */
 const ctx = suiteContext('schedulers');
 
-
 describe(`schedulers on ${ctx.plan.topology}`, function () {
   this.timeout(300_000);
   const under = tcpServiceUnderTest(ctx);

@@ -53,9 +53,7 @@ export class SuiteContext {
     if (!a) {
       a = this.started().then(async (st) => {
         const agent = await Agent.start(st, node, this.history);
-        const off = await clockOffset(agent);
-        this.offsetMs = off.offsetMs;
-        this.history.append({ type: 'observe', t: Date.now() + off.offsetMs, node, what: 'clock', data: { offsetFromHostMs: Math.round(off.offsetMs), uncertaintyMs: Math.round(off.uncertaintyMs) } });
+        await this.measureClock(node, agent, true);
         return agent;
       });
       this.agents.set(node, a);
@@ -71,12 +69,16 @@ export class SuiteContext {
    * history as a clock observation with `steppedMs`.
    */
   async syncClock(node: string): Promise<void> {
-    const agent = await this.agent(node);
+    await this.measureClock(node, await this.agent(node), false);
+  }
+
+  /** The offset measured through an agent; recorded when it is the first, or a step from the last. */
+  private async measureClock(node: string, agent: Agent, first: boolean): Promise<void> {
     const off = await clockOffset(agent);
     const stepped = off.offsetMs - this.offsetMs;
     this.offsetMs = off.offsetMs;
-    if (Math.abs(stepped) > 100)
-      this.history.append({ type: 'observe', t: this.now(), node, what: 'clock', data: { offsetFromHostMs: Math.round(off.offsetMs), uncertaintyMs: Math.round(off.uncertaintyMs), steppedMs: Math.round(stepped) } });
+    if (first || Math.abs(stepped) > 100)
+      this.history.append({ type: 'observe', t: this.now(), node, what: 'clock', data: { offsetFromHostMs: Math.round(off.offsetMs), uncertaintyMs: Math.round(off.uncertaintyMs), ...(first ? {} : { steppedMs: Math.round(stepped) }) } });
   }
 
   /** Now, on the lab's clock (the one every operation in the history is stamped with). */
