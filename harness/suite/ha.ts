@@ -94,6 +94,10 @@ export interface ScenarioOptions {
 }
 
 export async function scenario(ctx: SuiteContext, st: StartedTopology, ha: HaUnderTest, o: ScenarioOptions): Promise<ScenarioResult> {
+  // the fault's heal, the settle window and the VRRP states' start are stamped with now(): on a
+  // lab clock measured again here, since the guest's clock can step between scenarios (as the
+  // drain's edit showed, 6.4 s back in CI), and the watchers stamp their events on the lab's clock
+  await ctx.syncClock(ha.client);
   const t0 = ctx.now();
   const vips = ha.vrrp.vips.map((v) => v.address);
   const w = await watch(st, ctx.history, {
