@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { failoverTime, medianSpacing } from '../../harness/checkers/failover.js';
 import { gratuitousArpSeen, type GarpPacket } from '../../harness/checkers/garp.js';
-import { noErrorsWhileDraining, reinsertion, removalTime, tableSample, type TableSample } from '../../harness/checkers/health.js';
+import { noErrorsWhileDraining, reinsertion, removalInstant, removalTime, tableSample, type TableSample } from '../../harness/checkers/health.js';
 import { preemption, type StateChange } from '../../harness/checkers/preempt.js';
 import { connectionSurvives } from '../../harness/checkers/sync.js';
 import { holderIntervals, oneVipHolder, type VipSample } from '../../harness/checkers/vip-holder.js';
@@ -299,6 +299,44 @@ describe('failover checkers', () => {
       expect(r.valid).to.equal(false);
       expect(r.detail).to.equal('1 of 4 operations failed (1 timeout); first 1.1 s into the window; slowest answer 0.002 s from rs1, 0 s into the window');
       expect(noErrorsWhileDraining(ops, { from: 3000, to: 4000 }).valid).to.equal('unknown');
+    });
+
+    it('removalInstant finds the polls around the moment the server left service, and how', () => {
+      const gone = table((t) => (t < 10_000 ? 1 : 'gone'));
+      expect(removalInstant(gone, 5000, '10.0.1.12:80')).to.deep.equal({ rs: '10.0.1.12:80', lastInT: 9500, firstOutT: 10_000, how: 'removed' });
+      expect(removalInstant(table((t) => (t < 7000 ? 1 : 0)), 5000, '10.0.1.12:80')).to.deep.include({ lastInT: 6500, firstOutT: 7000, how: 'weight 0' });
+      expect(removalInstant(table(() => 1), 5000, '10.0.1.12:80')).to.equal(undefined);
+      expect(removalInstant(table(() => 'gone'), 5000, '10.0.1.12:80')).to.equal(undefined);
+    });
+
+    // CI-like evidence (trixie nat-ha, 2026-12-02): rr over rs1, rs3, rs2 every 100 ms; keepalived
+    // deleted rs2 between two polls 2.367 s and 2.421 s after the fault, and the probe that rr had
+    // just sent to rs2, 2.388 s in, timed out: IPVS dropped its packets with rs2 gone
+    const probesRr = (fail: number[]) =>
+      Array.from({ length: 40 }, (_, i) => (fail.includes(i) ? op(i * 100, 'timeout', { latencyMs: 3000 }) : op(i * 100, 'ok', { server: ['rs1', 'rs3', 'rs2'][i % 3], latencyMs: 20 + (i % 5) * 6 })));
+    const removed = { rs: '10.0.1.12:80', lastInT: 2367, firstOutT: 2421, how: 'removed' as const };
+
+    it('noErrorsWhileDraining names a connection cut by the removal of its server instead of counting it', () => {
+      const r = noErrorsWhileDraining(probesRr([24]), { from: 0, to: 4000 }, { removal: removed });
+      expect(r.valid).to.equal(true);
+      expect(r.observed).to.include({ failed: 0, cutByRemoval: 1 });
+      expect(r.detail).to.match(/^40 operations, 39 answered; 1 cut by the removal of 10\.0\.1\.12:80 \(started 2\.4 s into the window, the removal between 2\.367 s and 2\.421 s\): IPVS drops the packets of a deleted real server's connections, and keepalived deletes a failing server unless inhibit_on_failure/);
+    });
+
+    it('noErrorsWhileDraining still counts a failure away from the removal, and every failure when the server was kept with weight 0', () => {
+      // 1.2 s before the last poll with rs2: over the 1 s lookback (no answer was slower)
+      const early = noErrorsWhileDraining(probesRr([11, 24]), { from: 0, to: 4000 }, { removal: removed });
+      expect(early.valid).to.equal(false);
+      expect(early.observed).to.include({ failed: 1, cutByRemoval: 1 });
+      expect(early.detail).to.match(/^1 of 40 operations failed \(1 timeout\); first 1\.1 s into the window; 1 cut by the removal/);
+      // after the first poll without rs2, rr no longer sends to it: a failure there is not the removal's
+      expect(noErrorsWhileDraining(probesRr([26]), { from: 0, to: 4000 }, { removal: removed }).valid).to.equal(false);
+      // inhibit_on_failure: weight 0 lets a connection in flight finish, so the same failure counts
+      const quiesced = noErrorsWhileDraining(probesRr([24]), { from: 0, to: 4000 }, { removal: { ...removed, how: 'weight 0' } });
+      expect(quiesced.valid).to.equal(false);
+      expect(quiesced.observed).to.include({ failed: 1, cutByRemoval: 0 });
+      // without a removal observed, too
+      expect(noErrorsWhileDraining(probesRr([24]), { from: 0, to: 4000 }).valid).to.equal(false);
     });
   });
 
