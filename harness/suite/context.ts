@@ -69,7 +69,10 @@ export class SuiteContext {
    * history as a clock observation with `steppedMs`.
    */
   async syncClock(node: string): Promise<void> {
-    await this.measureClock(node, await this.agent(node), false);
+    // an agent started by this call has just been measured (the first measurement): not twice
+    const started = this.agents.has(node);
+    const agent = await this.agent(node);
+    if (started) await this.measureClock(node, agent, false);
   }
 
   /** The offset measured through an agent; recorded when it is the first, or a step from the last. */
