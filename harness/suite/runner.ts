@@ -277,14 +277,14 @@ export async function runSuites(opts: RunOptions, deps: Partial<RunDeps> = {}): 
               await exclusively(async () => {
                 setSuiteContext(c);
                 try {
-                  for (const s of suites) {
+                  for (const [i, s] of suites.entries()) {
                     const before = c.checks.length;
                     await record.step(
                       'suite',
                       async () => {
                         await d.runSuite(s, c, { runId, errors: record.errors, grep: opts.grep, progress });
                         // the interrupt tests' failpoint: still in phase suite, after the last suite's checks
-                        if (s === suites[suites.length - 1]) await holdAt('checks', log);
+                        if (i === suites.length - 1) await holdAt('checks', log);
                       },
                       `suite:${s}`,
                     );
